@@ -1,0 +1,5 @@
+import sys
+
+from frontside.cli import main
+
+sys.exit(main())

@@ -1,0 +1,68 @@
+"""PRN's 300W-LP crop: a square around the 68 landmarks, warped to 256 x 256 by a similarity transform.
+
+The same transform moves the vertices, so image and label stay aligned. All coordinates use the +0.5 pixel-centre
+convention; OpenCV's integer-centre convention is converted at the boundary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CropJitter:
+    """Random crop variation, as PRN's training crops: box size times `margin` in [lo, hi], centre shifted by up
+    to `shift` times the box size in x and y. The defaults follow PRN (margin 1.5 ± ~10%, shift ≤ 5%)."""
+
+    margin: tuple[float, float] = (1.4, 1.6)
+    shift: float = 0.05
+
+
+def landmark_crop(landmarks_xy: np.ndarray, out_size: int = 256, rng: np.random.Generator | None = None,
+                  margin: float = 1.5, jitter: CropJitter = CropJitter()) -> np.ndarray:
+    """(3, 3) float64 similarity from image pixels to crop pixels.
+
+    The crop is a square centred on the landmarks' bounding box, of side (box width + box height) / 2 times
+    `margin` (with rng: a margin drawn from `jitter.margin` and a random centre shift). landmarks_xy: (68, 2).
+    """
+    pts = np.asarray(landmarks_xy, dtype=np.float64)[:, :2]
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    centre = (lo + hi) / 2.0
+    side = float((hi - lo).sum()) / 2.0
+    if rng is not None:
+        margin = float(rng.uniform(*jitter.margin))
+        centre = centre + rng.uniform(-jitter.shift, jitter.shift, size=2) * side
+    side = max(side * margin, 1e-6)
+    scale = out_size / side
+    a = np.eye(3)
+    a[0, 0] = a[1, 1] = scale
+    a[:2, 2] = out_size / 2.0 - scale * centre
+    return a
+
+
+def transform_scale(a: np.ndarray) -> float:
+    """The uniform scale of a 2-D similarity (3, 3)."""
+    return float(np.sqrt(abs(np.linalg.det(a[:2, :2]))))
+
+
+def warp_image(image: np.ndarray, a: np.ndarray, out_size: int = 256,
+               interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """(out, out, C) image warped by the similarity `a` (image px -> crop px); outside the image is 0."""
+    shift = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1]])
+    a_cv = np.linalg.inv(shift) @ np.asarray(a, dtype=np.float64) @ shift  # integer-centre frames
+    return cv2.warpAffine(np.ascontiguousarray(image), a_cv[:2], (out_size, out_size), flags=interpolation,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def warp_vertices(vertices: np.ndarray, a: np.ndarray, shift_depth: bool = True) -> np.ndarray:
+    """(N, 3) float32: x, y through the similarity `a`, z scaled by its scale (and shifted so min z is 0)."""
+    v = np.asarray(vertices, dtype=np.float64)
+    out = np.empty_like(v)
+    out[:, :2] = v[:, :2] @ a[:2, :2].T + a[:2, 2]
+    out[:, 2] = v[:, 2] * transform_scale(a)
+    if shift_depth:
+        out[:, 2] -= out[:, 2].min()
+    return out.astype(np.float32)

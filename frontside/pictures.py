@@ -1,0 +1,53 @@
+"""Small picture helpers shared by the CLI commands: atomic PNG writes and posmap visualisation."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def encode_png(image: np.ndarray, compress_level: int = 6) -> bytes:
+    """PNG bytes of an (H, W), (H, W, 3) or (H, W, 4) uint8 image; same pixels, same bytes."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(buf, format="PNG", compress_level=compress_level)
+    return buf.getvalue()
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to a temporary file beside `path`, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
+    """Atomically write an (H, W[, C]) uint8 image as PNG."""
+    return write_bytes_atomic(path, encode_png(image))
+
+
+def posmap_to_rgb(posmap: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """(H, W, 3) uint8 picture of a position map: x, y, z each scaled over the covered pixels to 0..255."""
+    if mask is None:
+        mask = np.any(posmap != 0, axis=-1)
+    out = np.zeros(posmap.shape, np.uint8)
+    if not mask.any():
+        return out
+    covered = posmap[mask]
+    lo, hi = covered.min(axis=0), covered.max(axis=0)
+    scaled = (covered - lo) / np.maximum(hi - lo, 1e-6)
+    out[mask] = np.clip(scaled * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return out

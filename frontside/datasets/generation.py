@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import numpy as np
 
-from frontside.datasets.synthetic import ModelSource
+from frontside.datasets.records import Pair
+from frontside.datasets.shards import ShardInfo, join, shard_is_valid, shard_name, write_shard
+from frontside.datasets.synthetic import ModelSource, make_pair
 
 
 def face_rng(seed: int, face_index: int) -> np.random.Generator:
@@ -18,3 +22,95 @@ def make_source(spec: str) -> ModelSource:
 
     model = load_model(spec)
     return ModelSource(model, kind="bfm" if spec.startswith("bfm:") else "builtin")
+
+
+@dataclass(frozen=True)
+class GenerateParams:
+    """Everything that decides a synthetic dataset's bytes (recorded in its manifest)."""
+
+    n_faces: int
+    shard_size: int
+    seed: int = 0
+    source: str = "builtin"
+    backgrounds: str | None = None
+    renderer: str = "pyrender"
+    size: int = 256
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    """Shard `index` holds faces first_face .. first_face + n_faces - 1."""
+
+    index: int
+    first_face: int
+    n_faces: int
+
+
+def plan_shards(n_faces: int, shard_size: int) -> list[ShardSpec]:
+    """The deterministic split of a dataset into shards (the last one may be short)."""
+    if n_faces < 1 or shard_size < 1:
+        raise ValueError(f"need n_faces >= 1 and shard_size >= 1, got {n_faces} and {shard_size}")
+    return [ShardSpec(i, start, min(shard_size, n_faces - start))
+            for i, start in enumerate(range(0, n_faces, shard_size))]
+
+
+_pipeline_cache: dict = {}
+
+
+def _pipeline(params: GenerateParams):
+    """(source, renderer, backgrounds) for these parameters, built once per process and thread-safe to share:
+    renderers keep their OpenGL context per thread."""
+    key = (params.source, params.backgrounds, params.renderer)
+    if key not in _pipeline_cache:
+        from frontside.renderers.backgrounds import Backgrounds
+
+        if params.renderer == "pyrender":
+            from frontside.renderers.pyrender_renderer import PyrenderRenderer
+
+            renderer = PyrenderRenderer()
+            source = make_source(params.source)
+        elif params.renderer == "facegen":
+            from frontside.renderers.facegen import FaceGenConfig, FaceGenRenderer, FaceGenSource
+
+            config = FaceGenConfig.from_environment()
+            renderer, source = FaceGenRenderer(config), FaceGenSource(config)
+        else:
+            raise ValueError(f"unknown renderer {params.renderer!r}: use 'pyrender' or 'facegen'")
+        _pipeline_cache[key] = (source, renderer, Backgrounds.from_folder(params.backgrounds))
+    return _pipeline_cache[key]
+
+
+def dataset_uv_regions(params: GenerateParams) -> np.ndarray | None:
+    """The UV region map of the dataset's face model (for the loss weight mask), when the source is a model."""
+    source, _, _ = _pipeline(params)
+    model = getattr(source, "model", None)
+    if model is None:
+        return None
+    from frontside.facemodel.regions import uv_region_map
+
+    return uv_region_map(model.uv, model.triangles, model.regions, landmarks=model.landmarks)
+
+
+def generate_pairs(spec: ShardSpec, params: GenerateParams) -> list[Pair]:
+    source, renderer, backgrounds = _pipeline(params)
+    pairs = []
+    for face_index in range(spec.first_face, spec.first_face + spec.n_faces):
+        pairs.append(make_pair(source, renderer, backgrounds, face_rng(params.seed, face_index),
+                               face_id=f"{source.kind}-{face_index:06d}", face_index=face_index,
+                               seed=params.seed, size=params.size))
+    return pairs
+
+
+def generate_shard(spec: ShardSpec, params: GenerateParams, out: str,
+                   expected: ShardInfo | None = None) -> tuple[ShardInfo, bool]:
+    """Write shard `spec.index` under `out` unless a valid copy (sha256 == expected's) is already there.
+
+    Returns (info, skipped). Its bytes depend only on (params, spec).
+    """
+    url = join(out, shard_name(spec.index))
+    if expected is not None and shard_is_valid(out, expected):
+        return expected, True
+    return write_shard(url, generate_pairs(spec, params)), False

@@ -1,0 +1,40 @@
+"""`frontside train`: train a network on shard folders (through the Prefect flow by default)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("train", help="train a network on generated or converted shards")
+    p.add_argument("--data", action="append", required=True, help="shard folder (repeat to mix several)")
+    p.add_argument("--val", action="append", default=[], help="validation shard folder (default: 10%% of --data)")
+    p.add_argument("--out", required=True, help="run folder: best.pt, last.pt, metrics.csv, loss_curve.png")
+    p.add_argument("--arch", default="twoview", choices=["twoview", "frontonly", "prn"])
+    p.add_argument("--epochs", type=int, default=50)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-4, help="1e-4 for pre-training; 1e-5 for transfer (--init)")
+    p.add_argument("--init", default=None, help="start from another run's weights (transfer learning)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last.pt")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--max-steps-per-epoch", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-prefect", action="store_true", help="call the training loop directly")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    params = dict(data=args.data, out=args.out, val=args.val, arch=args.arch, epochs=args.epochs,
+                  batch_size=args.batch_size, lr=args.lr, init=args.init, resume=args.resume, workers=args.workers,
+                  max_steps_per_epoch=args.max_steps_per_epoch, seed=args.seed, progress=True)
+    if args.no_prefect:
+        from frontside.model.training import TrainConfig, train
+
+        result = train(TrainConfig(**params)).__dict__
+    else:
+        from frontside.flows.train import train_model
+
+        result = train_model(**params)
+    print(f"best validation loss {result['best_val_loss']:.6f}; checkpoints in {result['run_dir']}")
+    return 0

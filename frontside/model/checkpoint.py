@@ -1,0 +1,55 @@
+"""Checkpoints: plain dicts of tensors and numbers, written atomically, read with weights_only=True."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from frontside.errors import DataIntegrityError
+
+
+def save_checkpoint(path: str | os.PathLike, *, arch: str, model: torch.nn.Module,
+                    optimizer: torch.optim.Optimizer | None = None, scheduler=None, epoch: int = 0,
+                    best_val: float = float("inf"), config: dict | None = None, history: list | None = None) -> Path:
+    """Write a checkpoint to a temporary file beside `path`, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "format": 1,
+        "arch": arch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else {},
+        "scheduler": scheduler.state_dict() if scheduler is not None else {},
+        "epoch": int(epoch),
+        "best_val": float(best_val),
+        "config": dict(config or {}),
+        "history": list(history or []),
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """The checkpoint dict. Never unpickles code: weights_only=True. A truncated or foreign file raises
+    DataIntegrityError naming it."""
+    path = Path(path)
+    if not path.exists():
+        raise DataIntegrityError(f"{path}: checkpoint does not exist")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        raise DataIntegrityError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(state, dict) or "model" not in state or "arch" not in state:
+        raise DataIntegrityError(f"{path}: not a frontside checkpoint (no 'arch'/'model')")
+    return state

@@ -1,0 +1,39 @@
+"""The evaluation flow: every checkpoint and the mean-face baseline on one test set, then the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow
+
+from frontside.tasks.evaluate import evaluate_checkpoint_task, evaluate_mean_face_task, write_report_task
+
+
+def model_name(checkpoint: str) -> str:
+    """A readable name for a checkpoint: its run folder's name (runs/twoview/best.pt -> twoview)."""
+    path = Path(checkpoint)
+    return path.parent.name if path.stem in ("best", "last") else path.stem
+
+
+@flow(name="evaluate-models", log_prints=True)
+def evaluate_models(checkpoints: list[str], out: str, data: list[str] | None = None, florence: str | None = None,
+                    max_faces: int | None = None) -> str:
+    """Evaluate checkpoints on synthetic shards (`data`) or a MICC Florence tree; returns report.md's path."""
+    if florence:
+        from frontside.tasks.evaluate import florence_shards_task
+
+        data = [florence_shards_task(florence, str(Path(out) / "florence-views"), max_faces)]
+    if not data:
+        raise ValueError("evaluate_models needs data (shard folders) or florence (a MICC Florence root)")
+    names = {}
+    for checkpoint in checkpoints:
+        name = model_name(checkpoint)
+        while name in names:
+            name += "'"
+        names[name] = checkpoint
+    futures = [evaluate_checkpoint_task.submit(c, n, data, out, max_faces) for n, c in names.items()]
+    futures.append(evaluate_mean_face_task.submit(data, out, max_faces))
+    score_paths = [f.result() for f in futures]
+    report = write_report_task(score_paths, out, ", ".join(data), names, data)
+    print(f"report: {report}")
+    return report

@@ -1,0 +1,51 @@
+"""Evaluation tasks: one task run per model (not per face); they pass score files, not arrays."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+
+from frontside.evaluation.evaluate import (
+    ModelScores,
+    dataset_model,
+    evaluate_mean_face,
+    evaluate_predictor,
+    load_pairs,
+)
+
+
+@task(name="evaluate-checkpoint", task_run_name="evaluate-{name}")
+def evaluate_checkpoint_task(checkpoint: str, name: str, data: list[str], out: str,
+                             max_faces: int | None = None) -> str:
+    from frontside.model.inference import Predictor
+
+    model = dataset_model(data[0])
+    scores = evaluate_predictor(Predictor.from_checkpoint(checkpoint), load_pairs(data, max_faces), model, name,
+                                checkpoint=checkpoint)
+    return str(scores.save(Path(out) / "scores" / f"{name}.json"))
+
+
+@task(name="evaluate-mean-face")
+def evaluate_mean_face_task(data: list[str], out: str, max_faces: int | None = None) -> str:
+    scores = evaluate_mean_face(load_pairs(data, max_faces), dataset_model(data[0]))
+    return str(scores.save(Path(out) / "scores" / "mean-face.json"))
+
+
+@task(name="write-report")
+def write_report_task(score_paths: list[str], out: str, dataset: str, checkpoints: dict[str, str],
+                      data: list[str], n_mesh_faces: int = 3) -> str:
+    from frontside.evaluation.report import write_report
+    from frontside.geometry.posmap import sample_posmap
+    from frontside.model.inference import Predictor
+
+    scores = [ModelScores.load(p) for p in score_paths]
+    model = dataset_model(data[0])
+    pairs = load_pairs(data, n_mesh_faces)
+    face = model.regions != 0
+    predictors = {name: Predictor.from_checkpoint(path) for name, path in checkpoints.items()}
+    meshes = [{"face_id": p.meta.face_id, "truth": sample_posmap(p.posmap, model.uv)[face],
+               "predictions": {name: sample_posmap(pr.predict(p.front, p.side), model.uv)[face]
+                               for name, pr in predictors.items()}} for p in pairs]
+    paths = write_report(scores, out, dataset=dataset, meshes=meshes)
+    return str(paths["markdown"])

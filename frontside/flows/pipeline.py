@@ -1,0 +1,74 @@
+"""Flows that chain the others: train-then-evaluate (thesis 4.3.3 -> 4.3.4 -> chapter 5), the small demo of the
+whole mission, and the evaluation a deployment trigger starts when a training run completes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow
+
+from frontside.flows.evaluate import evaluate_models
+from frontside.flows.generate import generate_dataset
+from frontside.model.training import TrainConfig
+from frontside.tasks.train import train_task
+
+
+@flow(name="train-then-evaluate", log_prints=True)
+def train_then_evaluate(train_data: list[str], test_data: list[str], out: str,
+                        archs: list[str] = ("twoview", "frontonly"), epochs: int = 50, batch_size: int = 16,
+                        max_steps_per_epoch: int | None = None, transfer_data: list[str] | None = None,
+                        transfer_epochs: int = 20, transfer_lr: float = 1e-5, seed: int = 0,
+                        max_test_faces: int | None = None) -> str:
+    """Pre-train each arch on synthetic shards, optionally fine-tune on 300W-LP shards from those weights
+    (`--init`, lr 1e-5), then evaluate every final network and the mean face on the test shards."""
+    out_path = Path(out)
+    finals: list[str] = []
+    for arch in archs:
+        pre = train_task(TrainConfig(data=list(train_data), out=str(out_path / "runs" / arch), arch=arch,
+                                     epochs=epochs, batch_size=batch_size, max_steps_per_epoch=max_steps_per_epoch,
+                                     seed=seed, progress=True))
+        final = pre["best_path"]
+        if transfer_data:
+            transfer = train_task(TrainConfig(data=list(transfer_data), out=str(out_path / "runs" / f"{arch}-300wlp"),
+                                              arch=arch, epochs=transfer_epochs, batch_size=batch_size,
+                                              lr=transfer_lr, init=final, max_steps_per_epoch=max_steps_per_epoch,
+                                              seed=seed, progress=True))
+            final = transfer["best_path"]
+        finals.append(final)
+    return evaluate_models(checkpoints=finals, data=list(test_data), out=str(out_path / "report"),
+                           max_faces=max_test_faces)
+
+
+@flow(name="demo", log_prints=True)
+def demo(out: str = "demo-output", train_faces: int = 160, test_faces: int = 24, shard_size: int = 16,
+         steps_per_model: int = 36, batch_size: int = 8, seed: int = 0) -> str:
+    """The whole mission, small, on the built-in model on CPU: generate, train two-view and front-only for the
+    same budget, evaluate both and the mean face on held-out faces, write the report."""
+    root = Path(out)
+    train_dir, test_dir = str(root / "data" / "train"), str(root / "data" / "test")
+    generate_dataset(n_faces=train_faces, shard_size=shard_size, out=train_dir, seed=seed, progress=True)
+    generate_dataset(n_faces=test_faces, shard_size=shard_size, out=test_dir, seed=seed + 1_000_003, progress=True)
+    epochs = 3
+    return train_then_evaluate(train_data=[train_dir], test_data=[test_dir], out=str(root), epochs=epochs,
+                               batch_size=batch_size, max_steps_per_epoch=max(steps_per_model // epochs, 1),
+                               seed=seed)
+
+
+def training_run_checkpoint(flow_run_id: str) -> str:
+    """best.pt of a finished `train-model` flow run, found from the run's parameters through the Prefect API."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(flow_run_id)
+    out = run.parameters.get("out")
+    if not out:
+        raise ValueError(f"flow run {flow_run_id} has no 'out' parameter: not a train-model run")
+    return str(Path(out) / "best.pt")
+
+
+@flow(name="evaluate-training-run", log_prints=True)
+def evaluate_training_run(train_flow_run_id: str, data: list[str], out: str, max_faces: int | None = None) -> str:
+    """What the `evaluate` deployment's trigger runs when a `train-model` flow run completes."""
+    checkpoint = training_run_checkpoint(train_flow_run_id)
+    return evaluate_models(checkpoints=[checkpoint], data=data,
+                           out=str(Path(out) / Path(checkpoint).parent.name), max_faces=max_faces)

@@ -24,3 +24,32 @@ def prefect_harness():
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def builtin_model(tmp_path_factory):
+    """The built-in head model, built once into a session cache folder."""
+    import os
+
+    from frontside.facemodel.builtin import load_builtin
+
+    cache = tmp_path_factory.mktemp("model-cache")
+    os.environ["FRONTSIDE_CACHE"] = str(cache)
+    return load_builtin(cache)
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory, builtin_model) -> str:
+    """A real 12-pair synthetic dataset (3 shards of 4), made with the plain functions, no Prefect."""
+    from frontside.datasets.generation import GenerateParams, dataset_uv_regions, generate_shard, plan_shards
+    from frontside.datasets.shards import Manifest, write_uv_regions
+
+    out = str(tmp_path_factory.mktemp("tiny-dataset"))
+    params = GenerateParams(n_faces=12, shard_size=4, seed=7)
+    manifest = Manifest(parameters=params.as_dict())
+    for spec in plan_shards(params.n_faces, params.shard_size):
+        info, _ = generate_shard(spec, params, out)
+        manifest.shards[info.name] = info
+    write_uv_regions(out, dataset_uv_regions(params))
+    manifest.save(out)
+    return out

@@ -85,7 +85,10 @@ class PyrenderRenderer:
         mesh = trimesh.Trimesh(vertices=face.vertices, faces=face.triangles, vertex_colors=colours, process=False)
         mesh.apply_transform(world_to_eye)  # pose in the mesh, camera at the origin: no scene.bounds needed
         scene = pyrender.Scene(bg_color=[0, 0, 0, 0], ambient_light=np.full(3, rng.uniform(0.25, 0.45)))
-        scene.add(pyrender.Mesh.from_trimesh(mesh, smooth=True))
+        # double-sided: at large yaw the open head surface shows its inside, which must still cover pixels
+        material = pyrender.MetallicRoughnessMaterial(doubleSided=True, metallicFactor=0.0, roughnessFactor=0.7,
+                                                      baseColorFactor=[1.0, 1.0, 1.0, 1.0])
+        scene.add(pyrender.Mesh.from_trimesh(mesh, material=material, smooth=True))
         camera = _matrix_camera(eye_to_css)
         scene.add(camera, pose=np.eye(4))
         for _ in range(int(rng.integers(1, 3))):

@@ -89,17 +89,18 @@ def score_vertices(predicted: np.ndarray, truth: np.ndarray, landmarks: np.ndarr
                    exact: bool) -> tuple[float, float | None]:
     """(NME after landmark-initialised ICP, exact NME or None) for vertices in correspondence (N, 3).
 
-    The ICP NME is normalised by the aligned prediction's box, as eq. 5.1 says. The exact NME is normalised by
-    the ground truth's box: the same number for a good prediction, but one a collapsed prediction (an untrained
-    network's) cannot blow up or game by shrinking.
+    Eq. 5.1 normalises by the prediction's bounding box; we use the ground truth's box for both numbers. For a
+    good prediction the two are the same, but a collapsed prediction (an untrained network's) would divide by
+    ~0 (an infinite NME) or, shrunk a little, look better than it is.
     """
     pred_face, truth_face = predicted[face], truth[face]
     start = landmark_alignment(predicted[landmarks], truth[landmarks], scale=True)
     tree = cKDTree(truth_face.astype(np.float64))
     result = icp(pred_face, tree, initial=start, max_iterations=30, scale=True, trim_fraction=0.05)
     aligned = apply_transform(pred_face, result.transform)
-    exact_nme = nme(pred_face, truth_face, normaliser=_bbox(truth_face)) if exact else None
-    return nme_to_surface(aligned, tree, normaliser=_bbox(aligned)), exact_nme
+    d = _bbox(truth_face)
+    exact_nme = nme(pred_face, truth_face, normaliser=d) if exact else None
+    return nme_to_surface(aligned, tree, normaliser=d), exact_nme
 
 
 def _bbox(points: np.ndarray) -> float:

@@ -27,7 +27,7 @@ def write_report(scores: list[ModelScores], out: str | Path, title: str = "front
         paths["meshes"] = mesh_picture(meshes, out / "meshes.png")
     lines = [f"# {title}", "", f"Test set: `{dataset}`" if dataset else "", "",
              "NME (eq. 5.1): mean point-to-surface distance after landmark-initialised ICP, divided by the square "
-             "root of the prediction's x-y bounding-box area. Exact NME: same frame, by UV correspondence, "
+             "root of the ground truth's x-y bounding-box area. Exact NME: same frame, by UV correspondence, "
              "no alignment (synthetic ground truth only).", "",
              "| model | arch | faces | mean NME | median NME | mean exact NME |", "|---|---|---|---|---|---|"]
     for s in summaries:

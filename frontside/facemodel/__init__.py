@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from frontside.errors import InputFormatError
 from frontside.facemodel.model import (
     REGION_WEIGHTS,
     Coefficients,
@@ -24,9 +25,9 @@ def load_model(spec: str) -> MorphableModel:
         options = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
         unknown = set(options) - {"uv"}
         if unknown:
-            raise ValueError(f"model spec {spec!r}: unknown option(s) {sorted(unknown)}; only uv=PATH is known")
+            raise InputFormatError(spec, "model spec", f"unknown option(s) {sorted(unknown)}; only uv=PATH is known")
         return load_bfm(parts[0], options.get("uv"))
-    raise ValueError(f"unknown face model {spec!r}: use 'builtin' or 'bfm:/path/BFM.mat[,uv=/path/BFM_UV.mat]'")
+    raise InputFormatError(spec, "model spec", "unknown; use 'builtin' or 'bfm:/path/BFM.mat[,uv=/path/BFM_UV.mat]'")
 
 
 __all__ = ["REGION_WEIGHTS", "Coefficients", "FaceMesh", "MorphableModel", "Region", "load_model"]

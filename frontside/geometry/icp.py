@@ -63,7 +63,7 @@ def icp(source: np.ndarray, target: np.ndarray | cKDTree, initial: np.ndarray | 
     src = np.asarray(source, np.float64)
     previous = np.inf
     error, converged, iteration = np.inf, False, 0
-    for iteration in range(1, max_iterations + 1):
+    for iteration in range(1, max_iterations + 1):  # noqa: B007 (reported after the loop)
         moved = apply_transform(src, transform)
         distances, index = tree.query(moved)
         keep = np.ones(len(src), bool)

@@ -1,0 +1,110 @@
+import numpy as np
+import pytest
+import torch
+
+from frontside.datasets.torch_dataset import ShardDataset, rotate_image, rotate_posmap, rotation_about_centre
+from frontside.errors import DataIntegrityError
+from frontside.facemodel.model import Region
+from frontside.model.checkpoint import load_checkpoint, save_checkpoint
+from frontside.model.loss import WeightedPosmapLoss, weight_mask_from_regions
+from frontside.model.networks import count_parameters
+from frontside.model.registry import ARCHS, THESIS_PARAMETERS, build
+from frontside.model.training import TrainConfig, train
+
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+def test_architectures_map_256_images_to_256_posmaps(arch):
+    net = build(arch).eval()
+    channels = 6 if ARCHS[arch].views == "both" else 3
+    with torch.no_grad():
+        out = net(torch.rand(1, channels, 256, 256))
+    assert out.shape == (1, 3, 256, 256)
+    assert 0 <= float(out.min()) and float(out.max()) <= 1
+    print(f"{arch}: {count_parameters(net):,} parameters (thesis table 4.1: {THESIS_PARAMETERS:,})")
+
+
+def test_weight_mask_is_16_4_3_0():
+    regions = np.array([[Region.LANDMARK, Region.FEATURE], [Region.FACE, Region.NECK], [255, Region.FACE]],
+                       np.uint8)
+    mask = weight_mask_from_regions(regions)
+    np.testing.assert_allclose(mask * 16, [[16, 4], [3, 0], [0, 3]])
+    loss = WeightedPosmapLoss(mask)
+    target = torch.zeros(1, 3, 3, 2)
+    pred = torch.zeros(1, 3, 3, 2)
+    pred[0, :, 1, 1] = 5.0  # an error on the neck costs nothing
+    assert float(loss(pred, target)) == 0.0
+    pred[0, 0, 0, 0] = 1.0  # on a landmark it costs 16x a face pixel's
+    landmark = float(loss(pred, target))
+    pred[0, 0, 0, 0], pred[0, 0, 1, 0] = 0.0, 1.0
+    assert landmark == pytest.approx(16 / 3 * float(loss(pred, target)))
+
+
+def test_checkpoint_round_trip_and_truncation(tmp_path):
+    net = build("prn")
+    path = save_checkpoint(tmp_path / "c.pt", arch="prn", model=net, epoch=3, best_val=0.5, config={"lr": 1e-4})
+    state = load_checkpoint(path)
+    assert state["epoch"] == 3 and state["arch"] == "prn"
+    other = build("prn")
+    other.load_state_dict(state["model"])
+    for a, b in zip(net.state_dict().values(), other.state_dict().values()):
+        assert torch.equal(a, b)
+    data = path.read_bytes()
+    (tmp_path / "bad.pt").write_bytes(data[: len(data) // 3])
+    with pytest.raises(DataIntegrityError, match="bad.pt"):
+        load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_augmentation_keeps_image_and_posmap_aligned():
+    image = np.zeros((256, 256, 3), np.uint8)
+    image[60, 180] = 255  # a marked landmark at pixel centre (180.5, 60.5)
+    posmap = np.zeros((256, 256, 3), np.float32)
+    posmap[10, 10] = [180.5, 60.5, 7.0]
+    affine = rotation_about_centre(30.0)
+    rotated = rotate_image(image, affine)
+    moved = rotate_posmap(posmap, affine)[10, 10]
+    row, col = np.unravel_index(rotated[..., 0].argmax(), (256, 256))
+    assert abs(col + 0.5 - moved[0]) < 1.0 and abs(row + 0.5 - moved[1]) < 1.0
+    assert moved[2] == 7.0
+
+
+def test_dataset_views_and_workers(tiny_dataset):
+    both = ShardDataset(tiny_dataset, views="both")
+    front = ShardDataset(tiny_dataset, views="front", augment=True, seed=1)
+    assert len(both) == 12
+    x, y = both[5]
+    assert x.shape == (6, 256, 256) and y.shape == (3, 256, 256) and float(x.max()) <= 1.0
+    assert front[5][0].shape == (3, 256, 256)
+    assert torch.equal(front[5][0], front[5][0])  # augmentation is a function of (seed, epoch, index)
+    loader = torch.utils.data.DataLoader(both, batch_size=4, num_workers=2)
+    assert sum(len(xb) for xb, _ in loader) == 12
+
+
+def test_loss_falls_and_a_run_resumes(tiny_dataset, tmp_path):
+    config = TrainConfig(data=[tiny_dataset], out=str(tmp_path / "run"), arch="prn", epochs=1, batch_size=4,
+                         lr=1e-3, augment=False, max_steps_per_epoch=None, seed=0, progress=False)
+    result = train(config)
+    assert result.epochs_run == 1
+    for name in ("best.pt", "last.pt", "metrics.csv", "loss_curve.png"):
+        assert (tmp_path / "run" / name).exists()
+    # resume: the epoch counter and the optimiser's step count continue
+    steps_before = load_checkpoint(tmp_path / "run" / "last.pt")["optimizer"]["state"][0]["step"]
+    resumed = train(TrainConfig(**{**config.__dict__, "epochs": 2, "resume": True}))
+    state = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert resumed.epochs_run == 2 and state["epoch"] == 2 and len(state["history"]) == 2
+    assert float(state["optimizer"]["state"][0]["step"]) > float(steps_before)
+
+
+def test_loss_after_a_few_dozen_steps_is_below_the_first(tiny_dataset, tmp_path):
+    config = TrainConfig(data=[tiny_dataset], out=str(tmp_path / "fall"), arch="prn", epochs=8, batch_size=4,
+                         lr=2e-3, augment=False, seed=0, progress=False, patience=100)
+    result = train(config)
+    assert result.last_step_loss < result.first_step_loss
+
+
+def test_train_flow_runs_through_prefect(tiny_dataset, tmp_path, prefect_harness):
+    from frontside.flows.train import train_model
+
+    result = train_model(data=[tiny_dataset], out=str(tmp_path / "flow"), arch="frontonly", epochs=1,
+                         batch_size=4, max_steps_per_epoch=1)
+    assert result["best_path"].endswith("best.pt")
+    assert load_checkpoint(result["best_path"])["arch"] == "frontonly"

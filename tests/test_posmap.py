@@ -80,3 +80,17 @@ def test_posmap_to_mesh_is_a_valid_grid_mesh():
     assert vertices.shape == (24, 3)
     assert faces.shape == (2 * 3 * 5, 3)
     assert faces.max() < 24 and faces.min() >= 0
+
+
+def test_fused_posmap_kernel_equals_rasterize_then_interpolate():
+    from frontside.geometry.raster import rasterize_values
+
+    rng = np.random.default_rng(9)
+    xy = rng.uniform(0, 32, (40, 2))
+    depth = rng.uniform(0, 5, 40)
+    tris = np.array([rng.choice(40, 3, replace=False) for _ in range(30)])
+    values = rng.normal(size=(40, 3)).astype(np.float32)
+    index, bary = rasterize(xy, depth, tris, 32, 32)
+    fused, covered = rasterize_values(xy, depth, tris, values, 32, 32)
+    np.testing.assert_array_equal(covered, index >= 0)
+    np.testing.assert_allclose(fused, interpolate(values, tris, index, bary), atol=1e-5)

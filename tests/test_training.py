@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 import torch
 
-from frontside.datasets.torch_dataset import ShardDataset, rotate_image, rotate_posmap, rotation_about_centre
+from frontside.datasets.torch_dataset import (
+    ShardDataset,
+    make_loader,
+    rotate_image,
+    rotate_posmap,
+    rotation_about_centre,
+)
 from frontside.errors import DataIntegrityError
 from frontside.facemodel.model import Region
 from frontside.model.checkpoint import load_checkpoint, save_checkpoint
@@ -75,7 +81,7 @@ def test_dataset_views_and_workers(tiny_dataset):
     assert x.shape == (6, 256, 256) and y.shape == (3, 256, 256) and float(x.max()) <= 1.0
     assert front[5][0].shape == (3, 256, 256)
     assert torch.equal(front[5][0], front[5][0])  # augmentation is a function of (seed, epoch, index)
-    loader = torch.utils.data.DataLoader(both, batch_size=4, num_workers=2)
+    loader = make_loader(both, batch_size=4, workers=2)
     assert sum(len(xb) for xb, _ in loader) == 12
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from frontside.datasets.shards import ShardInfo, decode_row, list_shards, read_shard
 
@@ -126,3 +126,13 @@ class ShardDataset(Dataset):
                 scaled[top:top + bh, left:left + bw] = 0
             out.append(np.clip(scaled, 0, 255).astype(np.uint8))
         return out[0], out[1], posmap
+
+
+def make_loader(dataset: ShardDataset, batch_size: int, shuffle: bool = False, workers: int = 0, seed: int = 0,
+                drop_last: bool = False) -> DataLoader:
+    """A DataLoader whose worker processes are spawned, not forked: forking a process that holds Prefect's
+    threads and event loop, or OpenGL contexts, kills workers at random. Workers persist across epochs, so the
+    spawn cost (~2 s) is paid once."""
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers, drop_last=drop_last,
+                      generator=torch.Generator().manual_seed(seed),
+                      multiprocessing_context="spawn" if workers > 0 else None, persistent_workers=workers > 0)

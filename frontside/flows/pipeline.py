@@ -55,9 +55,11 @@ def demo(out: str = "demo-output", train_faces: int = 160, test_faces: int = 24,
 
 
 def training_run_checkpoint(flow_run_id: str) -> str:
-    """best.pt of a finished `train-model` flow run, found from the run's parameters through the Prefect API."""
+    """best.pt of a finished `train-model` flow run (its id, or the event resource id
+    "prefect.flow-run.<id>"), found from the run's parameters through the Prefect API."""
     from prefect.client.orchestration import get_client
 
+    flow_run_id = flow_run_id.removeprefix("prefect.flow-run.")  # a trigger passes the event's resource id
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(flow_run_id)
     out = run.parameters.get("out")

@@ -51,21 +51,38 @@ def apply_transform(points: np.ndarray, transform: np.ndarray) -> np.ndarray:
 
 def icp(source: np.ndarray, target: np.ndarray | cKDTree, initial: np.ndarray | None = None, max_iterations: int = 50,
         tolerance: float = 1e-7, scale: bool = False, reject_distance: float | None = None,
-        trim_fraction: float = 0.0) -> ICPResult:
+        trim_fraction: float = 0.0, coarse_points: int | None = 4000, fine_iterations: int = 5,
+        workers: int = -1) -> ICPResult:
     """Align source (N, 3) to target (M, 3) (or a prebuilt cKDTree over it).
 
     Stops when the mean distance changes by less than `tolerance` (relative) or after `max_iterations`.
     Pairs farther than `reject_distance`, and the worst `trim_fraction` of pairs, are left out of each fit.
+    Coarse to fine: with more than `coarse_points` source points, a fixed random subset of that size converges
+    first, and the full set refines for at most `fine_iterations`; most iterations then cost a tenth.
+    `workers` is cKDTree's.
     """
     tree = target if isinstance(target, cKDTree) else cKDTree(np.asarray(target, np.float64))
-    target_points = tree.data
     transform = np.eye(4) if initial is None else np.asarray(initial, np.float64).copy()
     src = np.asarray(source, np.float64)
+    if coarse_points is not None and len(src) > 2 * coarse_points:
+        subset = np.random.default_rng(0).choice(len(src), coarse_points, replace=False)
+        coarse = _iterate(src[subset], tree, transform, max_iterations, tolerance, scale, reject_distance,
+                          trim_fraction, workers)
+        transform = coarse[0]
+        max_iterations = fine_iterations
+    transform, error, iteration, converged = _iterate(src, tree, transform, max_iterations, tolerance, scale,
+                                                      reject_distance, trim_fraction, workers)
+    final, _ = tree.query(apply_transform(src, transform), workers=workers)
+    return ICPResult(transform=transform, error=float(final.mean()), iterations=iteration, converged=converged)
+
+
+def _iterate(src, tree, transform, max_iterations, tolerance, scale, reject_distance, trim_fraction, workers):
+    target_points = tree.data
     previous = np.inf
     error, converged, iteration = np.inf, False, 0
     for iteration in range(1, max_iterations + 1):  # noqa: B007 (reported after the loop)
         moved = apply_transform(src, transform)
-        distances, index = tree.query(moved)
+        distances, index = tree.query(moved, workers=workers)
         keep = np.ones(len(src), bool)
         if reject_distance is not None:
             keep &= distances <= reject_distance
@@ -80,5 +97,4 @@ def icp(source: np.ndarray, target: np.ndarray | cKDTree, initial: np.ndarray | 
             converged = True
             break
         previous = error
-    final, _ = tree.query(apply_transform(src, transform))
-    return ICPResult(transform=transform, error=float(final.mean()), iterations=iteration, converged=converged)
+    return transform, error, iteration, converged

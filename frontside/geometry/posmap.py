@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from frontside.geometry.raster import interpolate, rasterize
+from frontside.geometry.raster import rasterize_values
 
 
 def uv_to_pixels(uv: np.ndarray, size: int = 256) -> np.ndarray:
@@ -25,8 +25,7 @@ def rasterize_posmap(uv: np.ndarray, triangles: np.ndarray, xyz: np.ndarray,
     z where UV triangles overlap) and mask (S, S) bool.
     """
     xyz = np.asarray(xyz, dtype=np.float32)
-    tri_index, bary = rasterize(uv_to_pixels(uv, size), xyz[:, 2], triangles, size, size)
-    return interpolate(xyz, triangles, tri_index, bary), tri_index >= 0
+    return rasterize_values(uv_to_pixels(uv, size), xyz[:, 2], triangles, xyz, size, size)
 
 
 def sample_posmap(posmap: np.ndarray, uv: np.ndarray) -> np.ndarray:

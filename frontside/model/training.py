@@ -12,11 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from frontside.datasets.shards import read_uv_regions
-from frontside.datasets.torch_dataset import ShardDataset
+from frontside.datasets.torch_dataset import ShardDataset, make_loader
 from frontside.model.checkpoint import load_checkpoint, save_checkpoint
 from frontside.model.inference import default_device
 from frontside.model.loss import WeightedPosmapLoss, weight_mask_from_regions
@@ -127,11 +126,9 @@ def train(config: TrainConfig) -> TrainResult:
     elif config.init:
         network.load_state_dict(load_checkpoint(config.init, device)["model"])
 
-    generator = torch.Generator().manual_seed(config.seed)
-    loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, num_workers=config.workers,
-                        generator=generator, drop_last=len(train_set) > config.batch_size,
-                        persistent_workers=False)
-    val_loader = DataLoader(val_set, batch_size=config.batch_size, shuffle=False, num_workers=config.workers)
+    loader = make_loader(train_set, config.batch_size, shuffle=True, workers=config.workers, seed=config.seed,
+                         drop_last=len(train_set) > config.batch_size)
+    val_loader = make_loader(val_set, config.batch_size, workers=config.workers)
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(str(run / "tensorboard"))

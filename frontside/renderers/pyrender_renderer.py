@@ -21,6 +21,9 @@ from frontside.renderers.view import Pose, RenderedView
 _SKIN_TONES = np.array([[0.93, 0.76, 0.66], [0.86, 0.66, 0.55], [0.78, 0.57, 0.44], [0.66, 0.46, 0.33],
                         [0.52, 0.36, 0.26], [0.38, 0.26, 0.19]])
 _local = threading.local()  # OpenGL contexts belong to a thread: one OffscreenRenderer per thread and size
+# pyrender's EGL teardown calls eglTerminate on the display every context shares, so a renderer garbage-collected
+# with its thread would break every other thread's renderer: keep them all alive for the process's lifetime.
+_keep_alive: list = []
 
 
 def _offscreen(size: int):
@@ -31,6 +34,7 @@ def _offscreen(size: int):
         cache = _local.renderers = {}
     if size not in cache:
         cache[size] = pyrender.OffscreenRenderer(size, size)
+        _keep_alive.append(cache[size])
     return cache[size]
 
 

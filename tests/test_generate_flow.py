@@ -72,11 +72,13 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_bytes(reference, tmp_path
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     cmd = [sys.executable, "-m", "frontside.cli", "generate", "--faces", "6", "--shard-size", "2", "--seed", "3",
            "--workers", "1", "--out", str(out)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # its own session, so the kill reaches the temporary Prefect server it starts as well
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline and not list(out.glob("shard-*.parquet")):
         time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     finished_before = {p.name: p.stat().st_ino for p in out.glob("shard-*.parquet")}
     assert 1 <= len(finished_before) < 3, "the kill should land mid-run"

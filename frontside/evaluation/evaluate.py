@@ -136,3 +136,54 @@ def evaluate_mean_face(pairs: list[Pair], model: MorphableModel) -> ModelScores:
         icp_nme, _ = score_vertices(mean, truth, model.landmarks, face, exact=False)
         scores.append(FaceScore(pair.meta.face_id, icp_nme, None))
     return ModelScores("mean face", None, None, scores)
+
+
+def checkpoint_face_model(checkpoint: str) -> MorphableModel:
+    """The face model a network was trained with (its training data's manifest), the built-in one otherwise."""
+    from frontside.model.checkpoint import load_checkpoint
+
+    data = load_checkpoint(checkpoint)["config"].get("data") or []
+    for root in data:
+        try:
+            return dataset_model(root)
+        except Exception:  # the training data may live elsewhere now
+            continue
+    return load_model("builtin")
+
+
+def _centre_and_scale(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(4, 4) similarity matching centroids and x-y box sizes: ICP's start when no landmarks exist (scans)."""
+    from frontside.geometry.metrics import bbox_size
+
+    s = bbox_size(target) / max(bbox_size(source), 1e-9)
+    m = np.eye(4)
+    m[:3, :3] *= s
+    m[:3, 3] = target.mean(axis=0) - s * source.mean(axis=0)
+    return m
+
+
+def score_against_scan(predicted_face: np.ndarray, scan_points: np.ndarray, initial: np.ndarray) -> float:
+    tree = cKDTree(np.asarray(scan_points, np.float64))
+    result = icp(predicted_face, tree, initial=initial, max_iterations=40, scale=True, trim_fraction=0.1)
+    return nme_to_surface(apply_transform(predicted_face, result.transform), tree, normaliser=_bbox(scan_points))
+
+
+def evaluate_predictor_on_scans(predictor, views, model: MorphableModel, name: str,
+                                checkpoint: str | None = None) -> ModelScores:
+    """Scores on rendered scans (Florence): prediction and scan share the front crop's frame, so ICP starts at
+    the identity; NME is point-to-scan after ICP."""
+    face = face_vertex_mask(model)
+    scores = []
+    for view in views:
+        posmap = predictor.predict(view.front, view.side)
+        predicted = sample_posmap(posmap, model.uv)[face].astype(np.float64)
+        scores.append(FaceScore(view.subject, score_against_scan(predicted, view.scan_points, np.eye(4)), None))
+    return ModelScores(name, checkpoint, predictor.arch, scores)
+
+
+def evaluate_mean_face_on_scans(views, model: MorphableModel) -> ModelScores:
+    face = face_vertex_mask(model)
+    mean = model.mean_face().vertices.astype(np.float64)[face] * np.array([1.0, -1.0, 1.0])
+    scores = [FaceScore(v.subject, score_against_scan(mean, v.scan_points, _centre_and_scale(mean, v.scan_points)),
+                        None) for v in views]
+    return ModelScores("mean face", None, None, scores)

@@ -6,7 +6,15 @@ from pathlib import Path
 
 from prefect import flow
 
-from frontside.tasks.evaluate import evaluate_checkpoint_task, evaluate_mean_face_task, write_report_task
+from frontside.tasks.evaluate import (
+    evaluate_checkpoint_on_scans_task,
+    evaluate_checkpoint_task,
+    evaluate_mean_face_on_scans_task,
+    evaluate_mean_face_task,
+    florence_views_task,
+    write_report_task,
+    write_scan_report_task,
+)
 
 
 def model_name(checkpoint: str) -> str:
@@ -19,11 +27,7 @@ def model_name(checkpoint: str) -> str:
 def evaluate_models(checkpoints: list[str], out: str, data: list[str] | None = None, florence: str | None = None,
                     max_faces: int | None = None) -> str:
     """Evaluate checkpoints on synthetic shards (`data`) or a MICC Florence tree; returns report.md's path."""
-    if florence:
-        from frontside.tasks.evaluate import florence_shards_task
-
-        data = [florence_shards_task(florence, str(Path(out) / "florence-views"), max_faces)]
-    if not data:
+    if not data and not florence:
         raise ValueError("evaluate_models needs data (shard folders) or florence (a MICC Florence root)")
     names = {}
     for checkpoint in checkpoints:
@@ -31,6 +35,13 @@ def evaluate_models(checkpoints: list[str], out: str, data: list[str] | None = N
         while name in names:
             name += "'"
         names[name] = checkpoint
+    if florence:
+        views = florence_views_task(florence, str(Path(out) / "florence-views"), max_faces)
+        futures = [evaluate_checkpoint_on_scans_task.submit(c, n, views, out) for n, c in names.items()]
+        futures.append(evaluate_mean_face_on_scans_task.submit(views, out))
+        report = write_scan_report_task([f.result() for f in futures], out, florence)
+        print(f"report: {report}")
+        return report
     futures = [evaluate_checkpoint_task.submit(c, n, data, out, max_faces) for n, c in names.items()]
     futures.append(evaluate_mean_face_task.submit(data, out, max_faces))
     score_paths = [f.result() for f in futures]

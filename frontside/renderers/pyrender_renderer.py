@@ -51,6 +51,7 @@ class PyrenderRenderer:
     fov_deg: float = 12.0
     fill: float = 0.75
     platform: str = "egl"
+    vary_skin: bool = True  # False for scans: keep their texture's colours
     name: str = "pyrender"
 
     def __post_init__(self) -> None:
@@ -85,7 +86,7 @@ class PyrenderRenderer:
         import trimesh
 
         world_to_eye, eye_to_css, css_to_vcs = self.matrices(face, pose, size)
-        colours = self._skin(face, rng)
+        colours = self._skin(face, rng) if self.vary_skin else _plain_colours(face)
         mesh = trimesh.Trimesh(vertices=face.vertices, faces=face.triangles, vertex_colors=colours, process=False)
         mesh.apply_transform(world_to_eye)  # pose in the mesh, camera at the origin: no scene.bounds needed
         scene = pyrender.Scene(bg_color=[0, 0, 0, 0], ambient_light=np.full(3, rng.uniform(0.25, 0.45)))
@@ -114,6 +115,11 @@ class PyrenderRenderer:
         mottle = 1.0 + rng.normal(0.0, 0.03, size=(n, 1))
         rgb = np.clip(base * tone * mottle, 0, 1)
         return np.column_stack([rgb * 255, np.full(n, 255)]).astype(np.uint8)
+
+
+def _plain_colours(face: FaceMesh) -> np.ndarray:
+    rgb = face.colours if face.colours is not None else np.full((len(face.vertices), 3), 0.75)
+    return np.column_stack([np.clip(rgb, 0, 1) * 255, np.full(len(rgb), 255)]).astype(np.uint8)
 
 
 def _matrix_camera(eye_to_css: np.ndarray):

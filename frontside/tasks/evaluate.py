@@ -49,3 +49,38 @@ def write_report_task(score_paths: list[str], out: str, dataset: str, checkpoint
                                for name, pr in predictors.items()}} for p in pairs]
     paths = write_report(scores, out, dataset=dataset, meshes=meshes)
     return str(paths["markdown"])
+
+
+@task(name="render-florence-views")
+def florence_views_task(root: str, out: str, max_faces: int | None = None) -> str:
+    from frontside.datasets.florence import prepare_views
+
+    return str(prepare_views(root, out, max_faces))
+
+
+@task(name="evaluate-checkpoint-on-scans", task_run_name="evaluate-{name}-scans")
+def evaluate_checkpoint_on_scans_task(checkpoint: str, name: str, views_dir: str, out: str) -> str:
+    from frontside.datasets.florence import load_views
+    from frontside.evaluation.evaluate import checkpoint_face_model, evaluate_predictor_on_scans
+    from frontside.model.inference import Predictor
+
+    scores = evaluate_predictor_on_scans(Predictor.from_checkpoint(checkpoint), load_views(views_dir),
+                                         checkpoint_face_model(checkpoint), name, checkpoint)
+    return str(scores.save(Path(out) / "scores" / f"{name}.json"))
+
+
+@task(name="evaluate-mean-face-on-scans")
+def evaluate_mean_face_on_scans_task(views_dir: str, out: str, model_spec: str = "builtin") -> str:
+    from frontside.datasets.florence import load_views
+    from frontside.evaluation.evaluate import evaluate_mean_face_on_scans
+    from frontside.facemodel import load_model
+
+    scores = evaluate_mean_face_on_scans(load_views(views_dir), load_model(model_spec))
+    return str(scores.save(Path(out) / "scores" / "mean-face.json"))
+
+
+@task(name="write-scan-report")
+def write_scan_report_task(score_paths: list[str], out: str, dataset: str) -> str:
+    from frontside.evaluation.report import write_report
+
+    return str(write_report([ModelScores.load(p) for p in score_paths], out, dataset=dataset)["markdown"])

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from frontside.errors import DataIntegrityError
+from frontside.pictures import write_bytes_atomic
 
 
 def save_checkpoint(path: str | os.PathLike, *, arch: str, model: torch.nn.Module,
@@ -28,16 +29,9 @@ def save_checkpoint(path: str | os.PathLike, *, arch: str, model: torch.nn.Modul
         "config": dict(config or {}),
         "history": list(history or []),
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return write_bytes_atomic(path, buffer.getvalue())
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from frontside.datasets.shards import ShardInfo, decode_row, list_shards, read_shard
 
-POSMAP_SCALE = 256.0 * 1.1
+POSMAP_SCALE = 256.0 * 1.1  # PRN divides position maps by this so targets lie in [0, 1]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from frontside.datasets.records import Pair
 from frontside.datasets.shards import Manifest, decode_row, list_shards, read_shard
 from frontside.facemodel import MorphableModel, Region, load_model
 from frontside.geometry.icp import apply_transform, icp, landmark_alignment
-from frontside.geometry.metrics import nme, nme_to_surface
+from frontside.geometry.metrics import bbox_size, nme, nme_to_surface
 from frontside.geometry.posmap import sample_posmap
 
 
@@ -98,15 +98,9 @@ def score_vertices(predicted: np.ndarray, truth: np.ndarray, landmarks: np.ndarr
     tree = cKDTree(truth_face.astype(np.float64))
     result = icp(pred_face, tree, initial=start, max_iterations=30, scale=True, trim_fraction=0.05)
     aligned = apply_transform(pred_face, result.transform)
-    d = _bbox(truth_face)
+    d = bbox_size(truth_face)
     exact_nme = nme(pred_face, truth_face, normaliser=d) if exact else None
     return nme_to_surface(aligned, tree, normaliser=d), exact_nme
-
-
-def _bbox(points: np.ndarray) -> float:
-    from frontside.geometry.metrics import bbox_size
-
-    return bbox_size(points)
 
 
 def evaluate_predictor(predictor, pairs: list[Pair], model: MorphableModel, name: str,
@@ -153,8 +147,6 @@ def checkpoint_face_model(checkpoint: str) -> MorphableModel:
 
 def _centre_and_scale(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """(4, 4) similarity matching centroids and x-y box sizes: ICP's start when no landmarks exist (scans)."""
-    from frontside.geometry.metrics import bbox_size
-
     s = bbox_size(target) / max(bbox_size(source), 1e-9)
     m = np.eye(4)
     m[:3, :3] *= s
@@ -165,7 +157,7 @@ def _centre_and_scale(source: np.ndarray, target: np.ndarray) -> np.ndarray:
 def score_against_scan(predicted_face: np.ndarray, scan_points: np.ndarray, initial: np.ndarray) -> float:
     tree = cKDTree(np.asarray(scan_points, np.float64))
     result = icp(predicted_face, tree, initial=initial, max_iterations=40, scale=True, trim_fraction=0.1)
-    return nme_to_surface(apply_transform(predicted_face, result.transform), tree, normaliser=_bbox(scan_points))
+    return nme_to_surface(apply_transform(predicted_face, result.transform), tree, normaliser=bbox_size(scan_points))
 
 
 def evaluate_predictor_on_scans(predictor, views, model: MorphableModel, name: str,

@@ -6,9 +6,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from frontside.datasets.torch_dataset import POSMAP_SCALE  # noqa: F401  (re-exported for inference)
 from frontside.facemodel.model import REGION_WEIGHTS
-
-POSMAP_SCALE = 256.0 * 1.1  # PRN divides position maps by this so targets lie in [0, 1]
 
 
 def weight_mask_from_regions(uv_regions: np.ndarray) -> np.ndarray:

@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--train-faces", type=int, default=480)
     parser.add_argument("--test-faces", type=int, default=48)
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--out", default="bench-learning")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -65,8 +66,8 @@ def main() -> None:
     epochs = max(1, steps_each // epoch_steps)
     results = {}
     for arch in ("twoview", "frontonly"):
-        run = train(TrainConfig(data=[train_dir], out=str(root / arch), arch=arch, epochs=epochs,
-                                batch_size=args.batch_size, lr=2e-4, lr_halving_epochs=max(epochs // 3, 1),
+        run = train(TrainConfig(data=[train_dir], out=str(root / f"{arch}-lr{args.lr:g}"), arch=arch, epochs=epochs,
+                                batch_size=args.batch_size, lr=args.lr, lr_halving_epochs=max(epochs // 3, 1),
                                 max_steps_per_epoch=epoch_steps, progress=False, patience=100))
         results[arch] = run
     model = dataset_model(test_dir)
@@ -74,7 +75,7 @@ def main() -> None:
     table = {name: evaluate_predictor(Predictor.from_checkpoint(run.best_path), pairs, model, name).summary()
              for name, run in results.items()}
     table["mean face"] = evaluate_mean_face(pairs, model).summary()
-    emit({"minutes": round((time.perf_counter() - started) / 60, 1), "generation_s": round(generation_s, 1),
+    emit({"lr": args.lr, "minutes": round((time.perf_counter() - started) / 60, 1), "generation_s": round(generation_s, 1),
           "train_faces": args.train_faces, "test_faces": args.test_faces, "steps_per_model": epochs * epoch_steps,
           "batch_size": args.batch_size, "seconds_per_step_twoview": round(step_s, 2),
           "results": {k: {"mean_nme_icp": v["mean_nme"], "median_nme_icp": v["median_nme"],

@@ -25,7 +25,9 @@ def test_round_trip(tmp_path):
     table = read_shard(str(tmp_path / "shard-00000.parquet"), info)
     for i, pair in enumerate(pairs):
         back = decode_row(table, i)
-        assert back.meta == pair.meta or back.meta.face_id == pair.meta.face_id
+        assert (back.meta.face_id, back.meta.face_index, back.meta.side) == (
+            pair.meta.face_id, pair.meta.face_index, pair.meta.side)
+        assert back.meta.front_yaw == pytest.approx(pair.meta.front_yaw, abs=1e-4)  # stored as float32
         np.testing.assert_array_equal(back.front, pair.front)
         np.testing.assert_array_equal(back.side, pair.side)
         np.testing.assert_array_equal(back.mask, pair.mask)

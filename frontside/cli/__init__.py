@@ -12,6 +12,8 @@ import importlib
 import importlib.util
 import sys
 
+from frontside.errors import FrontsideError
+
 # Order is the order `frontside --help` lists them in.
 COMMAND_MODULES = [
     "demo",
@@ -53,9 +55,6 @@ def main(argv: list[str] | None = None) -> int:
     except FrontsideError as exc:
         print(f"frontside {args.command}: error: {exc}", file=sys.stderr)
         return 1
-
-
-from frontside.errors import FrontsideError  # noqa: E402  (kept below main for a fast import path)
 
 if __name__ == "__main__":
     sys.exit(main())

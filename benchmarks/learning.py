@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--train-faces", type=int, default=480)
     parser.add_argument("--test-faces", type=int, default=48)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--out", default="bench-learning")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -63,7 +63,7 @@ def main() -> None:
     step_s = history[0]["seconds"] / max(history[0]["steps"], 1)
     steps_each = max(int(remaining / 2 / (step_s * 1.15)), 10)
     epoch_steps = max(1, min(steps_each, args.train_faces // args.batch_size))
-    epochs = max(1, steps_each // epoch_steps)
+    epochs = max(1, -(-steps_each // epoch_steps))  # ceil: spend the budget, don't round it away
     results = {}
     for arch in ("twoview", "frontonly"):
         run = train(TrainConfig(data=[train_dir], out=str(root / f"{arch}-lr{args.lr:g}"), arch=arch, epochs=epochs,

@@ -28,15 +28,31 @@ def reference(tmp_path_factory, prefect_harness):
 
 
 def test_two_runs_give_identical_shards_and_a_valid_manifest(reference, tmp_path, prefect_harness):
-    from frontside.flows.generate import run_generate
+    from frontside.flows.generate import generate_dataset_scaled
 
-    result = run_generate(workers=1, out=str(tmp_path), **PARAMS)
+    # through the deployment's entrypoint: the parameters pick the task runner, the subflow does the work
+    result = generate_dataset_scaled(workers=1, out=str(tmp_path), **PARAMS)
     assert result["rows"] == 6 and result["shards"] == 3
     assert _shards(tmp_path) == _shards(reference)
     assert verify(str(tmp_path)) == []
     assert (tmp_path / "uv_regions.png").exists() and (tmp_path / "sample_grid.png").exists()
     manifest = Manifest.load(str(tmp_path))
     assert manifest.parameters["n_faces"] == 6 and manifest.rows == 6
+    assert _latest_artifact("generated-shards").type == "table"
+    summary = _latest_artifact("generated-dataset")
+    assert str(tmp_path) in summary.data and "sample_grid.png" in summary.data and "6 pairs" in summary.data
+
+
+def _latest_artifact(key: str):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+                                      sort=ArtifactSort.CREATED_DESC, limit=1)
+    assert found, f"no artifact {key!r}"
+    return found[0]
 
 
 def test_rerun_repairs_exactly_the_deleted_and_truncated_shards(reference, tmp_path, prefect_harness):
@@ -99,4 +115,27 @@ def test_dask_cluster_gives_the_same_bytes(reference, tmp_path, prefect_harness)
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         run_generate(dask_address=cluster.scheduler_address, out=str(tmp_path), **PARAMS)
+    assert _shards(tmp_path) == _shards(reference)
+
+
+def test_a_failing_shard_keeps_the_others_and_a_rerun_redoes_only_it(reference, tmp_path, prefect_harness):
+    import shutil
+
+    from frontside.errors import FrontsideError
+    from frontside.flows.generate import run_generate
+
+    # a non-empty folder in shard 1's place makes its final rename fail for real, on every retry
+    blocker = tmp_path / "shard-00001.parquet"
+    blocker.mkdir()
+    (blocker / "keep").write_bytes(b"x")
+    with pytest.raises(FrontsideError, match="shard-00001.parquet"):
+        run_generate(workers=2, out=str(tmp_path), **PARAMS)
+    manifest = Manifest.load(str(tmp_path))
+    assert sorted(manifest.shards) == ["shard-00000.parquet", "shard-00002.parquet"]
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+    kept = {name: (tmp_path / name).stat().st_ino for name in manifest.shards}
+    shutil.rmtree(blocker)
+    result = run_generate(workers=2, out=str(tmp_path), **PARAMS)
+    assert (result["written"], result["skipped"]) == (1, 2)
+    assert {name: (tmp_path / name).stat().st_ino for name in kept} == kept
     assert _shards(tmp_path) == _shards(reference)

@@ -77,3 +77,52 @@ def test_a_failed_write_leaves_no_partial_file(tmp_path):
     with pytest.raises(ValueError):
         write_shard(str(tmp_path / "shard-00000.parquet"), [bad])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_rename_leaves_no_temp_file_and_the_target_untouched(tmp_path):
+    # a non-empty folder where the shard should go makes the final rename fail for real
+    (tmp_path / "shard-00000.parquet").mkdir()
+    (tmp_path / "shard-00000.parquet" / "keep").write_bytes(b"x")
+    with pytest.raises(OSError):
+        write_shard(str(tmp_path / "shard-00000.parquet"), [random_pair(np.random.default_rng(5), 0)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shard-00000.parquet"]
+    assert [p.name for p in (tmp_path / "shard-00000.parquet").iterdir()] == ["keep"]
+
+
+def test_a_failed_write_keeps_the_previous_shard(tmp_path):
+    url = str(tmp_path / "shard-00000.parquet")
+    good = write_shard(url, [random_pair(np.random.default_rng(6), 0)])
+    bad = random_pair(np.random.default_rng(6), 1)
+    with pytest.raises(ValueError):
+        write_shard(url, [random_pair(np.random.default_rng(6), 0), Pair(bad.front, bad.side, bad.posmap[:5],
+                                                                          bad.mask, bad.landmarks, bad.meta)])
+    assert read_shard(url, good).num_rows == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["shard-00000.parquet"]
+
+
+def test_extra_metadata_is_stored_and_may_not_replace_the_format_keys(tmp_path):
+    pairs = [random_pair(np.random.default_rng(7), 0)]
+    a = write_shard(str(tmp_path / "a.parquet"), pairs, {"dataset": "unit", "n": 3})
+    b = write_shard(str(tmp_path / "b.parquet"), pairs, {"n": 3, "dataset": "unit"})  # order does not matter
+    assert a.sha256 == b.sha256
+    assert a.sha256 != write_shard(str(tmp_path / "c.parquet"), pairs).sha256
+    meta = read_shard(str(tmp_path / "a.parquet"), a).schema.metadata
+    assert meta[b"dataset"] == b"unit" and meta[b"n"] == b"3" and meta[b"frontside.format"] == b"1"
+    with pytest.raises(ValueError, match="posmap_dtype"):
+        write_shard(str(tmp_path / "d.parquet"), pairs, {"posmap_dtype": "<f4"})
+    assert not (tmp_path / "d.parquet").exists()
+
+
+def test_a_sha_mismatch_names_the_file_even_when_the_file_parses(tmp_path):
+    pairs = [random_pair(np.random.default_rng(8), 0)]
+    url = str(tmp_path / "shard-00003.parquet")
+    info = write_shard(url, pairs)
+    write_shard(url, [random_pair(np.random.default_rng(9), 0)])  # a valid shard, but not the one recorded
+    with pytest.raises(DataIntegrityError, match=r"shard-00003\.parquet.*sha256"):
+        read_shard(url, info)
+    assert verify_after_manifest(tmp_path, info) == ["shard-00003.parquet"]
+
+
+def verify_after_manifest(root, info: ShardInfo) -> list[str]:
+    Manifest(parameters={}, shards={info.name: info}).save(str(root))
+    return verify(str(root))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -58,28 +59,33 @@ def plan_shards(n_faces: int, shard_size: int) -> list[ShardSpec]:
 
 
 _pipeline_cache: dict = {}
+_pipeline_lock = threading.Lock()  # worker threads start together: build the model and renderer only once
 
 
 def _pipeline(params: GenerateParams):
     """(source, renderer, backgrounds) for these parameters, built once per process and thread-safe to share:
     renderers keep their OpenGL context per thread."""
     key = (params.source, params.backgrounds, params.renderer)
-    if key not in _pipeline_cache:
-        from frontside.renderers.backgrounds import Backgrounds
+    with _pipeline_lock:
+        return _pipeline_cache[key] if key in _pipeline_cache else _build_pipeline(key, params)
 
-        if params.renderer == "pyrender":
-            from frontside.renderers.pyrender_renderer import PyrenderRenderer
 
-            renderer = PyrenderRenderer()
-            source = make_source(params.source)
-        elif params.renderer == "facegen":
-            from frontside.renderers.facegen import FaceGenConfig, FaceGenRenderer, FaceGenSource
+def _build_pipeline(key: tuple, params: GenerateParams):
+    from frontside.renderers.backgrounds import Backgrounds
 
-            config = FaceGenConfig.from_environment()
-            renderer, source = FaceGenRenderer(config), FaceGenSource(config)
-        else:
-            raise ValueError(f"unknown renderer {params.renderer!r}: use 'pyrender' or 'facegen'")
-        _pipeline_cache[key] = (source, renderer, Backgrounds.from_folder(params.backgrounds))
+    if params.renderer == "pyrender":
+        from frontside.renderers.pyrender_renderer import PyrenderRenderer
+
+        renderer = PyrenderRenderer()  # one object for all threads; it keeps an OpenGL context per thread
+        source = make_source(params.source)
+    elif params.renderer == "facegen":
+        from frontside.renderers.facegen import FaceGenConfig, FaceGenRenderer, FaceGenSource
+
+        config = FaceGenConfig.from_environment()
+        renderer, source = FaceGenRenderer(config), FaceGenSource(config)
+    else:
+        raise ValueError(f"unknown renderer {params.renderer!r}: use 'pyrender' or 'facegen'")
+    _pipeline_cache[key] = (source, renderer, Backgrounds.from_folder(params.backgrounds))
     return _pipeline_cache[key]
 
 

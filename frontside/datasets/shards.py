@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import posixpath
 import subprocess
 import uuid
@@ -19,6 +20,7 @@ import fsspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem
 from PIL import Image
 
 import frontside
@@ -43,6 +45,12 @@ SCHEMA = pa.schema(
     metadata={"frontside.format": FORMAT_VERSION, "posmap_shape": "256,256,3", "posmap_dtype": "<f2",
               "landmarks_shape": "68,3", "landmarks_dtype": "<f4"},
 )
+# Every writer option that shapes the bytes, spelled out, so a change of pyarrow's defaults cannot change them;
+# no statistics (min/max of PNG blobs are noise), no dictionaries (unique blobs), one row group per shard.
+# The footer's created_by names pyarrow's version (pyarrow offers no way to fix it): pin pyarrow to pin bytes.
+WRITER_OPTIONS = dict(version="2.6", compression="zstd", compression_level=3, use_dictionary=False,
+                      write_statistics=False, data_page_version="1.0", data_page_size=1 << 20,
+                      write_page_index=False, write_page_checksum=False, store_schema=True)
 _ANGLES = ["front_yaw", "front_pitch", "front_roll", "side_yaw", "side_pitch", "side_roll"]
 
 
@@ -66,23 +74,33 @@ def join(root: str, name: str) -> str:
 
 
 def write_bytes_atomic(url: str, data: bytes) -> None:
-    """Write to `<url>.tmp-<random>` beside the target, then move it into place: readers never see half a file."""
+    """Write to `.<name>.tmp-<random>` beside the target, then rename it into place: readers never see half a
+    file, and a failure (full disk, a kill) leaves at most a hidden temp file, never a partial `<name>`."""
     fs, path = fsspec.core.url_to_fs(url)
     parent = posixpath.dirname(path)
     if parent:
         fs.makedirs(parent, exist_ok=True)
     tmp = f"{parent}/.{posixpath.basename(path)}.tmp-{uuid.uuid4().hex}"
-    with fs.open(tmp, "wb") as fh:
-        fh.write(data)
     try:
-        fs.mv(tmp, path)  # a rename on local disks, so atomic there
+        with fs.open(tmp, "wb") as fh:
+            fh.write(data)
+        if isinstance(fs, LocalFileSystem):
+            # os.replace is one rename(2): atomic, and it refuses to move the file *into* a directory of that
+            # name, which fsspec's shutil.move-based mv would do silently
+            os.replace(tmp, path)
+        else:
+            fs.mv(tmp, path)
     except BaseException:
-        if fs.exists(tmp):
-            fs.rm(tmp)
+        try:
+            if fs.exists(tmp):
+                fs.rm(tmp)
+        except OSError:
+            pass  # the original error matters more than a leftover hidden temp file
         raise
 
 
-def pairs_to_table(pairs: list[Pair]) -> pa.Table:
+def pairs_to_table(pairs: list[Pair], extra_meta: dict[str, str] | None = None) -> pa.Table:
+    """The shard table of `pairs` (schema `SCHEMA`; `extra_meta` added to its key/value metadata)."""
     columns: dict[str, list] = {name: [] for name in SCHEMA.names}
     for pair in pairs:
         meta = pair.meta.as_dict()
@@ -95,15 +113,25 @@ def pairs_to_table(pairs: list[Pair]) -> pa.Table:
         columns["posmap"].append(np.ascontiguousarray(pair.posmap, dtype="<f2").tobytes())
         columns["mask_png"].append(encode_png(np.asarray(pair.mask, bool)))
         columns["landmarks"].append(np.ascontiguousarray(pair.landmarks, dtype="<f4").tobytes())
-    return pa.table(columns, schema=SCHEMA)
+    schema = SCHEMA
+    if extra_meta:
+        clash = set(extra_meta) & {k.decode() for k in SCHEMA.metadata}
+        if clash:
+            raise ValueError(f"extra_meta may not override the format's own keys {sorted(clash)}")
+        # sorted, as strings: the metadata is part of the file's bytes
+        schema = SCHEMA.with_metadata({**{k.decode(): v.decode() for k, v in SCHEMA.metadata.items()},
+                                       **{str(k): str(extra_meta[k]) for k in sorted(extra_meta)}})
+    return pa.table(columns, schema=schema)
 
 
-def write_shard(url: str, pairs: list[Pair]) -> ShardInfo:
-    """Write pairs as one Parquet shard at `url` (atomically); returns its name, rows, sha256 and size."""
+def write_shard(url: str, pairs: list[Pair], extra_meta: dict[str, str] | None = None) -> ShardInfo:
+    """Write pairs as one Parquet shard at `url` (atomically); returns its name, rows, sha256 and size.
+
+    The bytes depend only on the pairs and `extra_meta`: PNGs use a fixed zlib level, the writer's options are
+    fixed, and nothing time- or machine-dependent goes in (pyarrow's created_by names its version only).
+    """
     buf = io.BytesIO()
-    # fixed writer settings and no statistics keep bytes identical across runs and machines
-    pq.write_table(pairs_to_table(pairs), buf, compression="zstd", compression_level=3, write_statistics=False,
-                   use_dictionary=False, row_group_size=max(len(pairs), 1))
+    pq.write_table(pairs_to_table(pairs, extra_meta), buf, row_group_size=max(len(pairs), 1), **WRITER_OPTIONS)
     data = buf.getvalue()
     write_bytes_atomic(url, data)
     return ShardInfo(name=posixpath.basename(str(url)), rows=len(pairs), sha256=hashlib.sha256(data).hexdigest(),

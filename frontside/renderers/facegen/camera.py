@@ -1,13 +1,20 @@
 """FaceGen's saved camera (`<view>_cam.xml`) and pose (`<view>_pose.xml`) -> the matrices of eq. 4.1.
 
-Three layouts of the camera file exist, detected from the file itself:
+In every layout the saved modelview maps the (HCS-rotated) mesh into OpenGL's eye frame, OECS: x right, y up,
+the camera looking down -z, so a face in view has z_e < 0 (FaceGenBaseLibrary: `Camera::modelview` is
+"Transform world to OECS"; `CameraParams::camera` puts the model centre at z = -zCentre). Both frustum encodings
+are therefore OpenGL frustums (w = -z_e). Three layouts of the camera file exist, detected from the file itself:
 (a) modelview as an affine `linear` (9 values, row-major) + `translation`; frustum as six values
-    l, r, b, t, n, f (OpenGL's convention: the camera looks down -z);
-(b) affine modelview; frustum as `nearHalfWidth`, `nearHalfHeight`, `nearDist`, `farDist` (FaceGen's
-    `Frustum`, whose projection is Direct3D-style: the camera looks down +z, w = +z);
-(c) modelview as a similarity `scale`, quaternion `rot` (`real`, `imag`), `trans`; either frustum.
+    l, r, b, t, n, f (the 2015-2017 library's `FgVect6D frustum`);
+(b) affine modelview; frustum as `nearHalfWidth`, `nearHalfHeight`, `nearDist`, `farDist` (the 2018-2020
+    library's `Frustum` struct: a symmetric frustum, l = -nearHalfWidth ... f = farDist). FaceGen's
+    `Frustum::asD3dProjection` (w = +z) is for Direct3D view space, which FaceGen reaches by mirroring z *after*
+    the modelview; it is never applied to the saved modelview directly, so we do not either;
+(c) modelview as a similarity `scale`, quaternion `rot` (`real`, `imag`), `trans` (2021+ library, `SimilarityD`);
+    either frustum.
 `rotateToHcs` (pose file, or camera file) rotates the mesh into FaceGen's head frame before the modelview
 (FgCmdRender.cpp applies it to the mesh first); it is applied when it is not the identity.
+See docs/facegen.md for what was verified in which library file.
 """
 
 from __future__ import annotations
@@ -39,6 +46,13 @@ class CameraMatrices:
     def image_vertices(self, points: np.ndarray) -> np.ndarray:
         """(N, 3) float32 vertices in the image frame (x, y pixels, z toward the camera)."""
         return transforms.image_frame_vertices(points, self.wcs_to_ecs, self.ecs_to_css, self.css_to_vcs)
+
+    def clip_w(self, points: np.ndarray) -> np.ndarray:
+        """(N,) float64 homogeneous w of points (N, 3) after M_ECS->CSS M_WCS->ECS: the distance in front of the
+        camera under perspective (w = -z_e in OECS). w <= 0 means behind the camera, where the divide mirrors the
+        point through the image centre instead of hiding it."""
+        m = self.ecs_to_css @ self.wcs_to_ecs
+        return np.asarray(points, dtype=np.float64) @ m[3, :3] + m[3, 3]
 
 
 def quaternion_matrix(real: float, imag: np.ndarray) -> np.ndarray:
@@ -83,7 +97,8 @@ def _frustum(root, path) -> tuple[np.ndarray, str]:
         hh = xml.number(root, "frustum/nearHalfHeight", path)
         near = xml.number(root, "frustum/nearDist", path)
         far = xml.number(root, "frustum/farDist", path)
-        return transforms.frustum(-hw, hw, -hh, hh, near, far, convention="lefthanded"), "halfsize"
+        # The same OECS as layout (a): a symmetric OpenGL frustum, not FaceGen's Direct3D projection.
+        return transforms.frustum(-hw, hw, -hh, hh, near, far, convention="opengl"), "halfsize"
     if xml.has(root, "frustum"):
         l, r, b, t, n, f = xml.vector(root, "frustum", path, 6)
         return transforms.frustum(l, r, b, t, n, f, convention="opengl"), "sixplanes"

@@ -22,7 +22,7 @@ from PIL import Image
 from frontside.errors import ExternalToolError, InputFormatError
 from frontside.facemodel.model import FaceMesh, MorphableModel
 from frontside.geometry.mesh_io import read_obj
-from frontside.renderers.facegen.camera import parse_camera_xml
+from frontside.renderers.facegen.camera import CameraMatrices, parse_camera_xml
 from frontside.renderers.facegen.settings import facegen_pose, write_random_settings, write_render_settings
 from frontside.renderers.view import Pose, RenderedView
 
@@ -69,6 +69,17 @@ def run_fg3(config: FaceGenConfig, args: list[str], cwd: str | os.PathLike,
         if not (Path(cwd) / name).exists():
             raise ExternalToolError(f"`{command}` exited 0 but did not write {name}; stderr: {done.stderr.strip()[-2000:]}")
     return done
+
+
+def _check_in_front(camera: CameraMatrices, vertices: np.ndarray, cam_path: Path) -> None:
+    """Fail loudly when the parsed camera puts any of the face's vertices (N, 3) behind it: fg3 frames the whole
+    model inside its frustum, so this only happens when the camera file's layout was misread, and the projected
+    labels would then be mirrored through the image centre without any other error."""
+    behind = int(np.count_nonzero(camera.clip_w(vertices) <= 0))
+    if behind:
+        raise InputFormatError(cam_path, "modelview", f"{behind} of {len(vertices)} face vertices lie behind the "
+                               f"camera (layout {camera.layout}): the modelview should map the face to z < 0 "
+                               "in OpenGL's eye frame")
 
 
 class FaceGenSource:
@@ -130,6 +141,7 @@ class FaceGenRenderer:
         pose_file = folder / f"{view}_pose.xml"
         camera = parse_camera_xml(folder / f"{view}_cam.xml", pose_file if pose_file.exists() else None,
                                   image_size=(size, size))
+        _check_in_front(camera, face.vertices, folder / f"{view}_cam.xml")
         if image.shape[:2] != (camera.image_size[1], camera.image_size[0]):
             raise InputFormatError(folder / f"{view}.png", "size", f"{image.shape[1]}x{image.shape[0]}, camera says "
                                    f"{camera.image_size[0]}x{camera.image_size[1]}")

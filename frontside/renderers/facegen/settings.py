@@ -26,6 +26,66 @@ class FaceGenPose:
     fov_max_deg: float
 
 
+@dataclass(frozen=True)
+class Light:
+    """One of FaceGen's lights (FgLighting.hpp `FgLight`): all at infinity; `direction` is the unit vector *toward*
+    the light in OpenGL eye coordinates (x right, y up, z toward the viewer), so (0, 0, 1) lights the face from
+    the camera."""
+
+    colour: tuple[float, float, float]  # RGB in [0, 1]
+    direction: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class Lighting:
+    ambient: tuple[float, float, float]  # RGB in [0, 1]
+    lights: tuple[Light, ...]
+
+
+MAX_LIGHT_OFF_AXIS_DEG = 45.0
+
+
+def random_light_direction(rng: np.random.Generator) -> np.ndarray:
+    """(3,) unit vector toward a key light on the camera's side of the face: within MAX_LIGHT_OFF_AXIS_DEG of the
+    view axis (so z >= cos 45 deg > 0, toward the camera), from above more often than from below."""
+    off_axis = np.deg2rad(rng.uniform(0.0, MAX_LIGHT_OFF_AXIS_DEG))
+    azimuth = rng.normal(np.pi / 2, np.pi / 3)  # about the view axis; pi / 2 is straight up (+y)
+    return np.array([np.sin(off_axis) * np.cos(azimuth), np.sin(off_axis) * np.sin(azimuth), np.cos(off_axis)])
+
+
+def random_lighting(rng: np.random.Generator) -> Lighting:
+    """An ambient level and one or two key lights from the camera's side (see `random_light_direction`)."""
+    ambient = float(rng.uniform(0.2, 0.45))
+    lights = tuple(Light(colour=(float(rng.uniform(0.5, 0.9)),) * 3,
+                         direction=tuple(float(v) for v in random_light_direction(rng)))  # type: ignore[arg-type]
+                   for _ in range(int(rng.integers(1, 3))))
+    return Lighting(ambient=(ambient,) * 3, lights=lights)
+
+
+def _write_lighting(root, lighting: Lighting) -> None:
+    """RenderArgs' `lighting` as the FgCmdRender.cpp of the `cam` settings layout names it (FgLighting:
+    m_ambient, m_lights; FgLight: m_colour, m_direction)."""
+    element = xml.sub(root, "lighting")
+    xml.sub_vector(element, "m_ambient", list(lighting.ambient))
+    lights = xml.sub(element, "m_lights")
+    xml.sub(lights, "count", len(lighting.lights))
+    for light in lighting.lights:
+        item = xml.sub(lights, "item")
+        xml.sub_vector(item, "m_colour", list(light.colour))
+        xml.sub_vector(item, "m_direction", list(light.direction))
+
+
+def read_lighting(path: str | os.PathLike) -> Lighting:
+    """The `lighting` of a render settings file."""
+    root = xml.load(path)
+    ambient = xml.vector(root, "lighting/m_ambient", path, 3)
+    items = xml.find(root, "lighting/m_lights", path).findall("item")
+    lights = tuple(Light(colour=tuple(xml.vector(item, "m_colour", path, 3)),  # type: ignore[arg-type]
+                         direction=tuple(xml.vector(item, "m_direction", path, 3)))  # type: ignore[arg-type]
+                   for item in items)
+    return Lighting(ambient=tuple(ambient), lights=lights)  # type: ignore[arg-type]
+
+
 def facegen_pose(pose: Pose, fov_max_deg: float = 17.0, base_scale: float = 0.9) -> FaceGenPose:
     """Our pose (R = Rz(roll) Ry(yaw) Rx(pitch), degrees) as FaceGen's (R = Ry(pan) Rx(tilt) Rz(roll), radians).
 
@@ -72,16 +132,7 @@ def write_render_settings(path: str | os.PathLike, p: FaceGenPose, size: int, tr
     xml.sub_vector(cam, "relTrans", list(p.rel_trans))
     xml.sub(cam, "relScale", p.rel_scale)
     xml.sub(cam, "fovMaxDeg", p.fov_max_deg)
-    lighting = xml.sub(root, "lighting")
-    xml.sub_vector(lighting, "m_ambient", [float(rng.uniform(0.2, 0.45))] * 3)
-    lights = xml.sub(lighting, "m_lights")
-    n_lights = int(rng.integers(1, 3))
-    xml.sub(lights, "count", n_lights)
-    for _ in range(n_lights):
-        light = xml.sub(lights, "item")
-        xml.sub_vector(light, "m_colour", [float(rng.uniform(0.5, 0.9))] * 3)
-        direction = rng.normal(size=3) * [0.6, 0.6, 0.2] + [0.0, 0.3, -1.0]
-        xml.sub_vector(light, "m_direction", list(direction / np.linalg.norm(direction)))
+    _write_lighting(root, random_lighting(rng))
     xml.sub_vector(root, "backgroundColor", [0.0, 0.0, 0.0, 0.0])
     xml.sub_vector(root, "imagePixelSize", [size, size])
     xml.sub(root, "antiAliasBitDepth", 3)

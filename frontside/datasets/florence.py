@@ -103,7 +103,7 @@ def render_scan(scan: FaceMesh, rng: np.random.Generator, side_yaw: float = 70.0
     """Front (yaw 0) and side (yaw `side_yaw`) orthographic renders, cropped; scan points in the front frame."""
     from frontside.renderers.pyrender_renderer import PyrenderRenderer
 
-    renderer = PyrenderRenderer(projection="orthographic", fill=0.8, vary_skin=False)
+    renderer = PyrenderRenderer(projection="orthographic", fill=0.8)
     views = [renderer.render(scan, Pose(yaw), size, rng) for yaw in (0.0, side_yaw)]
     crops = []
     for view in views:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -27,17 +27,38 @@ class Renderer(Protocol):
     def render(self, face: FaceMesh, pose: Pose, size: int, rng: np.random.Generator) -> RenderedView: ...
 
 
+# Multipliers of a model's albedo, light to dark skin (relative to the built-in model's mean albedo), drawn uniformly.
+SKIN_TONES = np.array([[0.93, 0.76, 0.66], [0.86, 0.66, 0.55], [0.78, 0.57, 0.44], [0.66, 0.46, 0.33],
+                       [0.52, 0.36, 0.26], [0.38, 0.26, 0.19]]) / np.array([0.86, 0.66, 0.55])
+
+
+def random_skin(colours: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(N, 3) float32 albedo in [0, 1]: `colours` (N, 3) times a random skin tone, with a little per-vertex
+    mottling. One draw per face, so both photos of a person show the same skin."""
+    n = len(colours)
+    base = np.asarray(colours, np.float32)
+    tone = SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.9, 1.1)
+    mottle = 1.0 + rng.normal(0.0, 0.03, size=(n, 1))
+    return np.clip(base * tone * mottle, 0, 1).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class ModelSource:
-    """Random faces from a morphable model; kind is "builtin" or "bfm"."""
+    """Random faces from a morphable model; kind is "builtin" or "bfm". `skin_tones` varies the model's albedo
+    over light to dark skin (`random_skin`)."""
 
     model: MorphableModel
     kind: str = "builtin"
     identity_scale: float = 1.0
     expression_scale: float = 0.7
+    skin_tones: bool = True
 
     def face(self, rng: np.random.Generator, face_id: str) -> FaceMesh:
-        return self.model.face(rng, face_id, self.identity_scale, self.expression_scale)
+        face = self.model.face(rng, face_id, self.identity_scale, self.expression_scale)
+        if not self.skin_tones:
+            return face
+        albedo = face.colours if face.colours is not None else np.tile([0.86, 0.66, 0.55], (len(face.vertices), 1))
+        return replace(face, colours=random_skin(albedo, rng))
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,6 @@ from frontside.facemodel.model import FaceMesh
 from frontside.geometry import transforms
 from frontside.renderers.view import Pose, RenderedView
 
-# Multipliers relative to the built-in model's albedo: light to dark skin, drawn uniformly.
-_SKIN_TONES = np.array([[0.93, 0.76, 0.66], [0.86, 0.66, 0.55], [0.78, 0.57, 0.44], [0.66, 0.46, 0.33],
-                        [0.52, 0.36, 0.26], [0.38, 0.26, 0.19]])
 _local = threading.local()  # OpenGL contexts belong to a thread: one OffscreenRenderer per thread and size
 # pyrender's EGL teardown calls eglTerminate on the display every context shares, so a renderer garbage-collected
 # with its thread would break every other thread's renderer: keep them all alive for the process's lifetime.
@@ -51,7 +48,6 @@ class PyrenderRenderer:
     fov_deg: float = 12.0
     fill: float = 0.75
     platform: str = "egl"
-    vary_skin: bool = True  # False for scans: keep their texture's colours
     name: str = "pyrender"
 
     def __post_init__(self) -> None:
@@ -86,19 +82,16 @@ class PyrenderRenderer:
         import trimesh
 
         world_to_eye, eye_to_css, css_to_vcs = self.matrices(face, pose, size)
-        colours = self._skin(face, rng) if self.vary_skin else _plain_colours(face)
+        colours = _plain_colours(face)  # appearance is the face's (its source draws it once for every view)
         mesh = trimesh.Trimesh(vertices=face.vertices, faces=face.triangles, vertex_colors=colours, process=False)
         mesh.apply_transform(world_to_eye)  # pose in the mesh, camera at the origin: no scene.bounds needed
         scene = pyrender.Scene(bg_color=[0, 0, 0, 0], ambient_light=np.full(3, rng.uniform(0.25, 0.45)))
-        # double-sided: at large yaw the open head surface shows its inside, which must still cover pixels
-        material = pyrender.MetallicRoughnessMaterial(doubleSided=True, metallicFactor=0.0, roughnessFactor=0.7,
-                                                      baseColorFactor=[1.0, 1.0, 1.0, 1.0])
-        scene.add(pyrender.Mesh.from_trimesh(mesh, material=material, smooth=True))
+        scene.add(_coloured_mesh(mesh))
         camera = _matrix_camera(eye_to_css)
         scene.add(camera, pose=np.eye(4))
         for _ in range(int(rng.integers(1, 3))):
             direction = rng.normal(size=3) * [0.6, 0.6, 0.2] + [0, 0.3, 1.0]
-            scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=float(rng.uniform(1.5, 3.5))),
+            scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=float(rng.uniform(0.8, 1.8))),
                       pose=_look_along(-direction))
         colour, _ = _offscreen(size).render(scene, flags=pyrender.RenderFlags.RGBA)
         vertices = transforms.image_frame_vertices(face.vertices, world_to_eye, eye_to_css, css_to_vcs)
@@ -106,15 +99,24 @@ class PyrenderRenderer:
                             world_to_vcs=transforms.compose(css_to_vcs, eye_to_css, world_to_eye),
                             pose=pose, renderer=self.name)
 
-    @staticmethod
-    def _skin(face: FaceMesh, rng: np.random.Generator) -> np.ndarray:
-        """(N, 4) uint8 vertex colours: the face's albedo (or a skin tone) times a random tone, with mottling."""
-        n = len(face.vertices)
-        base = face.colours if face.colours is not None else np.tile([0.85, 0.66, 0.55], (n, 1))
-        tone = _SKIN_TONES[rng.integers(len(_SKIN_TONES))] / np.array([0.86, 0.66, 0.55]) * rng.uniform(0.9, 1.1)
-        mottle = 1.0 + rng.normal(0.0, 0.03, size=(n, 1))
-        rgb = np.clip(base * tone * mottle, 0, 1)
-        return np.column_stack([rgb * 255, np.full(n, 255)]).astype(np.uint8)
+
+def _coloured_mesh(mesh):
+    """A pyrender mesh that shows `mesh`'s vertex colours under an opaque, double-sided skin material.
+
+    pyrender reads vertex colours only when `from_trimesh` gets no material (it then makes a semi-transparent
+    BLEND one), so the material is swapped in afterwards. Double-sided: at large yaw the open head surface
+    shows its inside, which must still cover pixels.
+    """
+    import pyrender
+
+    material = pyrender.MetallicRoughnessMaterial(doubleSided=True, metallicFactor=0.0, roughnessFactor=0.7,
+                                                  baseColorFactor=[1.0, 1.0, 1.0, 1.0])
+    coloured = pyrender.Mesh.from_trimesh(mesh, smooth=True)
+    for primitive in coloured.primitives:
+        if primitive.color_0 is None:
+            raise ValueError("the mesh has no vertex colours to render")
+        primitive.material = material
+    return coloured
 
 
 def _plain_colours(face: FaceMesh) -> np.ndarray:

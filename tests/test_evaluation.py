@@ -49,6 +49,41 @@ def test_a_perfect_prediction_scores_zero_and_beats_the_mean_face(tiny_dataset):
     assert baseline["mean_nme"] > 5 * perfect["mean_nme"]
 
 
+class _CollapsedPredictor(_TruthPredictor):
+    """Every point of the truth pulled to within `spread` pixels of one point in the middle of the face, the
+    way an untrained network's nearly constant output looks."""
+
+    def __init__(self, pairs, spread):
+        super().__init__(pairs)
+        self.spread = spread
+
+    def predict_batch(self, fronts, sides):
+        truth = super().predict_batch(fronts, sides)
+        centre = truth[:, 128:129, 128:129, :]
+        noise = np.random.default_rng(0).normal(0, 1, truth.shape).astype(np.float32)
+        return centre + noise * self.spread
+
+
+def test_a_collapsed_prediction_cannot_score_well(tiny_dataset):
+    # Normalised by the truth's box, a prediction collapsed onto a patch of the true surface scored ~0 after
+    # ICP. With eq. 5.1's own normaliser (the prediction's box) the score is scale-invariant.
+    from frontside.evaluation.evaluate import (
+        dataset_model,
+        evaluate_mean_face,
+        evaluate_predictor,
+        load_pairs,
+    )
+
+    pairs = load_pairs([tiny_dataset], 4)
+    model = dataset_model(tiny_dataset)
+    baseline = evaluate_mean_face(pairs, model).summary()["mean_nme"]
+    for spread in (1e-3, 0.5):
+        collapsed = evaluate_predictor(_CollapsedPredictor(pairs, spread), pairs, model, "collapsed").summary()
+        assert collapsed["mean_nme"] > 5 * baseline, (spread, collapsed["mean_nme"], baseline)
+    flat = evaluate_predictor(_CollapsedPredictor(pairs, 0.0), pairs, model, "constant").summary()
+    assert flat["mean_nme"] == float("inf")
+
+
 def test_evaluate_flow_writes_the_report(tiny_dataset, tmp_path, prefect_harness):
     import json
 

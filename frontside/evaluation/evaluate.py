@@ -89,18 +89,21 @@ def score_vertices(predicted: np.ndarray, truth: np.ndarray, landmarks: np.ndarr
                    exact: bool) -> tuple[float, float | None]:
     """(NME after landmark-initialised ICP, exact NME or None) for vertices in correspondence (N, 3).
 
-    Eq. 5.1 normalises by the prediction's bounding box; we use the ground truth's box for both numbers. For a
-    good prediction the two are the same, but a collapsed prediction (an untrained network's) would divide by
-    ~0 (an infinite NME) or, shrunk a little, look better than it is.
+    Alignment: the similarity (with scale) that best maps the 68 predicted landmarks onto the true ones, then
+    rigid ICP, as thesis 2.9 describes it. NME after ICP is eq. 5.1 as the thesis defines it: each predicted
+    point's distance to the true surface over the bounding-box size of the (aligned) prediction. That normaliser
+    makes the score scale-invariant, which matters: divided by the truth's box instead, a prediction shrunk or
+    collapsed onto a patch of the true surface scores ~0 (an untrained network's nearly constant output did).
+    A prediction with no extent at all scores inf. The exact NME compares corresponding points in the shared
+    frame, so it divides by the truth's box.
     """
     pred_face, truth_face = predicted[face], truth[face]
     start = landmark_alignment(predicted[landmarks], truth[landmarks], scale=True)
     tree = cKDTree(truth_face.astype(np.float64))
-    result = icp(pred_face, tree, initial=start, max_iterations=30, scale=True, trim_fraction=0.05)
+    result = icp(pred_face, tree, initial=start, max_iterations=30, scale=False, trim_fraction=0.05)
     aligned = apply_transform(pred_face, result.transform)
-    d = bbox_size(truth_face)
-    exact_nme = nme(pred_face, truth_face, normaliser=d) if exact else None
-    return nme_to_surface(aligned, tree, normaliser=d), exact_nme
+    exact_nme = nme(pred_face, truth_face, normaliser=bbox_size(truth_face)) if exact else None
+    return nme_to_surface(aligned, tree), exact_nme
 
 
 def evaluate_predictor(predictor, pairs: list[Pair], model: MorphableModel, name: str,
@@ -120,7 +123,7 @@ def evaluate_predictor(predictor, pairs: list[Pair], model: MorphableModel, name
 
 
 def evaluate_mean_face(pairs: list[Pair], model: MorphableModel) -> ModelScores:
-    """The "no learning" baseline: the model's mean shape, placed by landmarks and ICP (with scale)."""
+    """The "no learning" baseline: the model's mean shape, placed by a landmark similarity, then rigid ICP."""
     face = face_vertex_mask(model)
     mean = model.mean_face().vertices.astype(np.float64)
     mean = mean * np.array([1.0, -1.0, 1.0])  # into the image frame's handedness (y down)
@@ -155,15 +158,17 @@ def _centre_and_scale(source: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 def score_against_scan(predicted_face: np.ndarray, scan_points: np.ndarray, initial: np.ndarray) -> float:
+    """NME of a predicted face against a scan after rigid ICP from `initial`, normalised by the aligned
+    prediction's box (eq. 5.1; see `score_vertices`)."""
     tree = cKDTree(np.asarray(scan_points, np.float64))
-    result = icp(predicted_face, tree, initial=initial, max_iterations=40, scale=True, trim_fraction=0.1)
-    return nme_to_surface(apply_transform(predicted_face, result.transform), tree, normaliser=bbox_size(scan_points))
+    result = icp(predicted_face, tree, initial=initial, max_iterations=40, scale=False, trim_fraction=0.1)
+    return nme_to_surface(apply_transform(predicted_face, result.transform), tree)
 
 
 def evaluate_predictor_on_scans(predictor, views, model: MorphableModel, name: str,
                                 checkpoint: str | None = None) -> ModelScores:
-    """Scores on rendered scans (Florence): prediction and scan share the front crop's frame, so ICP starts at
-    the identity; NME is point-to-scan after ICP."""
+    """Scores on rendered scans (Florence): prediction and scan share the front crop's frame, so rigid ICP
+    starts at the identity; NME is point-to-scan after ICP."""
     face = face_vertex_mask(model)
     scores = []
     for view in views:

@@ -21,9 +21,12 @@ def nme(prediction: np.ndarray, truth: np.ndarray, normaliser: float | None = No
 
 def nme_to_surface(prediction: np.ndarray, truth_points: np.ndarray | cKDTree,
                    normaliser: float | None = None) -> float:
-    """Eq. 5.1 without correspondence (scans): each predicted point's distance to its nearest truth point."""
+    """Eq. 5.1 without correspondence (scans): each predicted point's distance to its nearest truth point, over
+    d = bbox_size(prediction) unless given (inf when the prediction has no extent)."""
     tree = truth_points if isinstance(truth_points, cKDTree) else cKDTree(np.asarray(truth_points, np.float64))
     d = bbox_size(prediction) if normaliser is None else normaliser
+    if not d > 0:
+        return float("inf")  # a prediction with no extent: the thesis's normaliser is 0
     return float(tree.query(np.asarray(prediction, np.float64))[0].mean() / d)
 
 

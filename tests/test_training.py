@@ -114,3 +114,42 @@ def test_train_flow_runs_through_prefect(tiny_dataset, tmp_path, prefect_harness
                          batch_size=4, max_steps_per_epoch=1)
     assert result["best_path"].endswith("best.pt")
     assert load_checkpoint(result["best_path"])["arch"] == "frontonly"
+
+
+def test_epoch_shuffle_sampler_orders(tiny_dataset):
+    from frontside.datasets.torch_dataset import EpochShuffleSampler
+
+    data = ShardDataset(tiny_dataset)
+    sampler = EpochShuffleSampler(data, seed=3)
+    first = [i for _, i in sampler]
+    assert sorted(first) == list(range(12)) and [e for e, _ in sampler] == [0] * 12
+    sampler.set_epoch(1)
+    second = [i for _, i in sampler]
+    assert sorted(second) == list(range(12)) and second != first
+    same = EpochShuffleSampler(data, seed=3)
+    same.set_epoch(1)
+    assert [i for _, i in same] == second  # a function of (seed, epoch) only
+    # windows of one shard: each shard's 4 rows come together, every row once
+    windowed = EpochShuffleSampler(data, seed=3, window=1)
+    order = [i for _, i in windowed]
+    assert sorted(order) == list(range(12))
+    assert all(len({data.shard_of(i) for i in order[k:k + 4]}) == 1 for k in range(0, 12, 4))
+
+
+def test_shard_cache_is_bounded_by_bytes(tiny_dataset):
+    small = ShardDataset(tiny_dataset, cache_bytes=1)
+    assert not small.fits_in_cache() and small.shards_per_window() == 1
+    for i in range(12):
+        small.pair(i)
+    assert len(small._tables) == 1  # never more than one table over budget
+    roomy = ShardDataset(tiny_dataset)
+    assert roomy.fits_in_cache()
+    for i in range(12):
+        roomy.pair(i)
+    assert len(roomy._tables) == 3
+
+
+def test_augmentation_follows_the_epoch_in_the_key(tiny_dataset):
+    data = ShardDataset(tiny_dataset, augment=True, seed=5)
+    a, b, again = data[(1, 4)][0], data[(2, 4)][0], data[(1, 4)][0]
+    assert torch.equal(a, again) and not torch.equal(a, b)

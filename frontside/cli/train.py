@@ -19,6 +19,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     p.add_argument("--max-steps-per-epoch", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="auto: bf16 autocast where the device runs it natively (CUDA, AVX512-BF16/AMX CPUs)")
     p.add_argument("--no-prefect", action="store_true", help="call the training loop directly")
     p.set_defaults(func=run)
     return p
@@ -27,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     params = dict(data=args.data, out=args.out, val=args.val, arch=args.arch, epochs=args.epochs,
                   batch_size=args.batch_size, lr=args.lr, init=args.init, resume=args.resume, workers=args.workers,
-                  max_steps_per_epoch=args.max_steps_per_epoch, seed=args.seed, progress=True)
+                  max_steps_per_epoch=args.max_steps_per_epoch, seed=args.seed, precision=args.precision,
+                  progress=True)
     if args.no_prefect:
         from frontside.model.training import TrainConfig, train
 

@@ -1,76 +1,136 @@
 """A PyTorch Dataset over shard folders: random access by (shard, row), safe with DataLoader workers.
 
-Augmentation follows thesis 2.3: a rotation within ±45° applied to both images and to the position map's
-x, y about the image centre; a per-channel colour scale in 0.9-1.2; random black occlusion boxes.
-Normalisation follows PRN: images / 255, position map / (256 * 1.1).
+Augmentation follows thesis 2.3 and 4.3.3: a rotation within ±45° applied to both images and to the position
+map's x, y about the image centre (z unchanged); a per-channel colour scale in 0.9-1.2; random black occlusion
+boxes ("image dropout"). Normalisation follows PRN: images / 255, position map / (256 * 1.1).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
-from frontside.datasets.shards import ShardInfo, decode_row, list_shards, read_shard
+from frontside.datasets.records import Pair
+from frontside.datasets.shards import ShardInfo, decode_row, list_shards, read_shard, read_uv_regions
+from frontside.errors import DataIntegrityError
 
 POSMAP_SCALE = 256.0 * 1.1  # PRN divides position maps by this so targets lie in [0, 1]
+VIEWS = ("both", "front")
 
 
 @dataclass(frozen=True)
 class Augmentation:
+    """The ranges of the training augmentation (thesis 4.3.3: ±45°, colour scale 0.9-1.2)."""
+
     rotation_deg: float = 45.0
     colour_scale: tuple[float, float] = (0.9, 1.2)
-    occlusion_probability: float = 0.5
-    max_occlusion_fraction: float = 0.35
+    occlusion_probability: float = 0.5  # per image
+    max_boxes: int = 3
+    box_fraction: tuple[float, float] = (0.05, 0.35)  # box side as a fraction of the image side
 
 
 def rotation_about_centre(angle_deg: float, size: int = 256) -> np.ndarray:
-    """(2, 3) affine rotating pixel coordinates (+0.5 centres) by angle_deg counter-clockwise on screen."""
+    """(2, 3) float64 affine on pixel coordinates (centres at +0.5, y down): rotation by `angle_deg`
+    counter-clockwise on screen about the image centre (size / 2, size / 2)."""
     c = size / 2.0
     a = np.deg2rad(angle_deg)
-    r = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])  # y down: counter-clockwise on screen
+    r = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])  # y points down: this turns counter-clockwise
     return np.column_stack([r, np.array([c, c]) - r @ np.array([c, c])])
 
 
 def rotate_image(image: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """(H, W, C) uint8 image moved by `affine` (our +0.5 pixel-centre frame), bilinear, black outside."""
+    # OpenCV puts pixel centres at integers: conjugate by the half-pixel shift
     shift = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1]])
-    full = np.vstack([affine, [0, 0, 1]])
-    cv = np.linalg.inv(shift) @ full @ shift
+    cv = np.linalg.inv(shift) @ np.vstack([affine, [0, 0, 1]]) @ shift
     h, w = image.shape[:2]
-    return cv2.warpAffine(image, cv[:2], (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
+    return cv2.warpAffine(image, cv[:2], (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=0)
 
 
-def rotate_posmap(posmap: np.ndarray, affine: np.ndarray) -> np.ndarray:
-    out = posmap.copy()
-    out[..., :2] = posmap[..., :2] @ affine[:, :2].T + affine[:, 2]
+def rotate_posmap(posmap: np.ndarray, affine: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """(S, S, 3) float32 position map with x, y moved by `affine` and z unchanged; uncovered pixels (mask
+    False) stay 0. The UV layout itself does not move: a pixel still names the same surface point."""
+    out = posmap.astype(np.float32, copy=True)
+    out[..., :2] = posmap[..., :2] @ affine[:, :2].T.astype(np.float32) + affine[:, 2].astype(np.float32)
+    if mask is not None:
+        out[~mask] = 0.0
     return out
 
 
-class ShardDataset(Dataset):
-    """Pairs from one or more dataset folders.
+def scale_and_occlude(image: np.ndarray, rng: np.random.Generator, aug: Augmentation) -> np.ndarray:
+    """(H, W, 3) uint8: each channel times a factor in `aug.colour_scale`, then maybe black boxes."""
+    out = image.astype(np.float32) * rng.uniform(*aug.colour_scale, size=3).astype(np.float32)
+    if rng.random() < aug.occlusion_probability:
+        h, w = image.shape[:2]
+        for _ in range(int(rng.integers(1, aug.max_boxes + 1))):
+            bh, bw = (rng.uniform(*aug.box_fraction, size=2) * [h, w]).astype(int)
+            top, left = int(rng.integers(0, h - bh + 1)), int(rng.integers(0, w - bw + 1))
+            out[top:top + bh, left:left + bw] = 0.0
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
-    views: "both" -> (6, 256, 256) input (front then side); "front" -> (3, 256, 256).
-    indices: optional subset of global row indices (for a train/validation split).
-    Each worker process opens its own files lazily and keeps the last `cache_tables` shards decoded.
+
+def augment_pair(pair: Pair, rng: np.random.Generator, aug: Augmentation = Augmentation()
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(front, side, posmap) of `pair` rotated together, then colour-scaled and occluded per image."""
+    affine = rotation_about_centre(float(rng.uniform(-aug.rotation_deg, aug.rotation_deg)), pair.front.shape[0])
+    front, side = rotate_image(pair.front, affine), rotate_image(pair.side, affine)
+    posmap = rotate_posmap(pair.posmap, affine, pair.mask)
+    return scale_and_occlude(front, rng, aug), scale_and_occlude(side, rng, aug), posmap
+
+
+def to_tensors(front: np.ndarray, side: np.ndarray | None, posmap: np.ndarray | None, views: str
+               ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Network input (C, 256, 256) float32 in [0, 1] (front, then side for views="both") and target
+    (3, 256, 256) float32 = posmap / POSMAP_SCALE (None when no posmap is given)."""
+    images = [front] if views == "front" else [front, side]
+    if any(im is None for im in images):
+        raise ValueError("views='both' needs a side image")
+    x = np.concatenate([np.asarray(im)[..., :3] for im in images], axis=2).astype(np.float32) / 255.0
+    x_t = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
+    if posmap is None:
+        return x_t, None
+    y = (np.asarray(posmap, np.float32) / np.float32(POSMAP_SCALE)).transpose(2, 0, 1)
+    return x_t, torch.from_numpy(np.ascontiguousarray(y))
+
+
+class ShardDataset(Dataset):
+    """Pairs from one or more dataset folders, indexed through their manifests.
+
+    views:   "both" -> (6, 256, 256) input (front then side); "front" -> (3, 256, 256).
+    augment: apply `augmentation`; the draw for an item is a function of (seed, epoch, index) only, so a run is
+             reproducible whichever worker loads the item.
+    indices: optional subset of the global row indices (a train/validation split).
+    Keys are an int index, or (epoch, index) from `EpochShuffleSampler` (persistent workers never see
+    `set_epoch`, so the epoch travels with the key). Each worker process reads shards lazily (nothing open is
+    pickled) and keeps the most recently used ones in memory up to `cache_bytes` (~0.45 MB a pair, so the
+    2 GiB default holds ~4,500 pairs); `fits_in_cache` tells the trainer whether a full shuffle is affordable.
+    Items: (input (C, 256, 256) float32, target (3, 256, 256) float32).
     """
 
     def __init__(self, roots: str | list[str], views: str = "both", augment: bool = False, seed: int = 0,
                  augmentation: Augmentation = Augmentation(), indices: list[int] | None = None,
-                 cache_tables: int = 4):
+                 cache_bytes: int = 2 << 30):
         self.roots = [roots] if isinstance(roots, str) else list(roots)
-        if views not in ("both", "front"):
-            raise ValueError(f"views must be 'both' or 'front', not {views!r}")
+        if not self.roots:
+            raise ValueError("ShardDataset needs at least one dataset folder")
+        if views not in VIEWS:
+            raise ValueError(f"views must be one of {VIEWS}, not {views!r}")
         self.views, self.augment, self.seed, self.augmentation = views, augment, seed, augmentation
         self.shards: list[tuple[str, ShardInfo]] = [s for root in self.roots for s in list_shards(root)]
-        self.rows = [(k, r) for k, (_, info) in enumerate(self.shards) for r in range(info.rows)]
+        self.rows: list[tuple[int, int]] = [(k, r) for k, (_, info) in enumerate(self.shards)
+                                            for r in range(info.rows)]
         if indices is not None:
             self.rows = [self.rows[i] for i in indices]
-        self.cache_tables = cache_tables
+        self.cache_bytes = cache_bytes
         self._tables: OrderedDict[int, object] = OrderedDict()
+        self._cached_bytes = 0
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -78,12 +138,35 @@ class ShardDataset(Dataset):
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state["_tables"] = OrderedDict()  # never ship open tables to workers
+        state["_tables"], state["_cached_bytes"] = OrderedDict(), 0  # each worker reads its own copies
         return state
 
+    def used_shards(self) -> list[int]:
+        return sorted({shard for shard, _ in self.rows})
+
+    def fits_in_cache(self) -> bool:
+        """Whether every shard this dataset reads fits in `cache_bytes` (file sizes from the manifests; a decoded
+        table is about as large as its file, the PNGs and float16 posmaps being stored uncompressed-ish)."""
+        return sum(self.shards[k][1].nbytes for k in self.used_shards()) <= self.cache_bytes
+
+    def shards_per_window(self) -> int:
+        """How many of this dataset's (largest) shards fit in the cache at once: a shuffle window that reads each
+        shard once per epoch."""
+        largest = max((self.shards[k][1].nbytes for k in self.used_shards()), default=1)
+        return max(1, int(self.cache_bytes // max(largest, 1)))
+
     def set_epoch(self, epoch: int) -> None:
-        """Different augmentations each epoch, the same ones for the same (seed, epoch, index)."""
+        """The epoch used for plain int keys (in-process loading)."""
         self.epoch = epoch
+
+    def uv_regions(self) -> np.ndarray:
+        """(256, 256) uint8 region map shared by every root (they must agree: one UV layout, one loss mask)."""
+        first = read_uv_regions(self.roots[0])
+        for root in self.roots[1:]:
+            if not np.array_equal(read_uv_regions(root), first):
+                raise DataIntegrityError(f"{root}: uv_regions.png differs from {self.roots[0]}'s "
+                                         "(datasets of different face-model UV layouts cannot be mixed)")
+        return first
 
     def _table(self, shard: int):
         if shard in self._tables:
@@ -92,47 +175,81 @@ class ShardDataset(Dataset):
         url, info = self.shards[shard]
         table = read_shard(url, info)
         self._tables[shard] = table
-        while len(self._tables) > self.cache_tables:
-            self._tables.popitem(last=False)
+        self._cached_bytes += table.nbytes
+        while self._cached_bytes > self.cache_bytes and len(self._tables) > 1:
+            self._cached_bytes -= self._tables.popitem(last=False)[1].nbytes
         return table
 
-    def pair(self, index: int):
+    def shard_of(self, index: int) -> int:
+        return self.rows[index][0]
+
+    def pair(self, index: int) -> Pair:
         shard, row = self.rows[index]
         return decode_row(self._table(shard), row)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        pair = self.pair(index)
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        epoch, index = (key if isinstance(key, tuple) else (self.epoch, key))
+        pair = self.pair(int(index))
         front, side, posmap = pair.front, pair.side, pair.posmap
         if self.augment:
-            rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch, index]))
-            front, side, posmap = self._augmented(rng, front, side, posmap)
-        images = [front] if self.views == "front" else [front, side]
-        x = np.concatenate([np.asarray(im, np.float32) / 255.0 for im in images], axis=2).transpose(2, 0, 1)
-        y = (posmap / POSMAP_SCALE).transpose(2, 0, 1)
-        return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y, np.float32))
+            rng = np.random.default_rng(np.random.SeedSequence([self.seed, int(epoch), int(index)]))
+            front, side, posmap = augment_pair(pair, rng, self.augmentation)
+        return to_tensors(front, side, posmap, self.views)
 
-    def _augmented(self, rng: np.random.Generator, front: np.ndarray, side: np.ndarray, posmap: np.ndarray):
-        aug = self.augmentation
-        affine = rotation_about_centre(float(rng.uniform(-aug.rotation_deg, aug.rotation_deg)), front.shape[0])
-        front, side = rotate_image(front, affine), rotate_image(side, affine)
-        posmap = rotate_posmap(posmap, affine)
-        out = []
-        for image in (front, side):
-            scaled = image.astype(np.float32) * rng.uniform(*aug.colour_scale, size=3)
-            if rng.random() < aug.occlusion_probability:
-                h, w = image.shape[:2]
-                bh, bw = (rng.uniform(0.05, aug.max_occlusion_fraction, size=2) * [h, w]).astype(int)
-                top, left = int(rng.integers(0, h - bh)), int(rng.integers(0, w - bw))
-                scaled[top:top + bh, left:left + bw] = 0
-            out.append(np.clip(scaled, 0, 255).astype(np.uint8))
-        return out[0], out[1], posmap
+
+class EpochShuffleSampler(Sampler):
+    """Yields (epoch, index) keys: a new order each epoch, fixed by (seed, epoch).
+
+    window=None shuffles all rows (thesis 4.3.3). A window of k shards shuffles the order of shards, then the
+    rows of each run of k shards together: every shard is read once per epoch per worker instead of once per
+    row, which matters when shards are many and rows large (16 rows per shard: ~5 MB read per row otherwise).
+    """
+
+    def __init__(self, dataset: ShardDataset, seed: int = 0, window: int | None = None):
+        self.dataset, self.seed, self.window = dataset, seed, window
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def order(self) -> list[int]:
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch, 0x5A4D]))
+        n = len(self.dataset)
+        if self.window is None:
+            return [int(i) for i in rng.permutation(n)]
+        by_shard: dict[int, list[int]] = {}
+        for i in range(n):
+            by_shard.setdefault(self.dataset.shard_of(i), []).append(i)
+        shards = list(by_shard)
+        shards = [shards[k] for k in rng.permutation(len(shards))]
+        out: list[int] = []
+        for start in range(0, len(shards), self.window):
+            group = [i for s in shards[start:start + self.window] for i in by_shard[s]]
+            out += [group[k] for k in rng.permutation(len(group))]
+        return out
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return iter([(self.epoch, i) for i in self.order()])
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+
+def _worker_init(_: int) -> None:
+    # two cores are shared by the trainer and its workers: one thread each
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
 
 
 def make_loader(dataset: ShardDataset, batch_size: int, shuffle: bool = False, workers: int = 0, seed: int = 0,
-                drop_last: bool = False) -> DataLoader:
-    """A DataLoader whose worker processes are spawned, not forked: forking a process that holds Prefect's
-    threads and event loop, or OpenGL contexts, kills workers at random. Workers persist across epochs, so the
-    spawn cost (~2 s) is paid once."""
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers, drop_last=drop_last,
-                      generator=torch.Generator().manual_seed(seed),
-                      multiprocessing_context="spawn" if workers > 0 else None, persistent_workers=workers > 0)
+                drop_last: bool = False, window: int | None = None) -> DataLoader:
+    """A DataLoader over `dataset`; shuffle=True draws a new (seed, epoch) order each epoch: call
+    `loader.sampler.set_epoch(e)` (keys carry the epoch, so augmentation follows it in every worker).
+
+    Workers are spawned, not forked: forking a process that holds Prefect's threads and event loop, or an
+    OpenGL context, kills workers at random. They persist across epochs, so the spawn cost (~2 s) is paid once.
+    """
+    sampler = EpochShuffleSampler(dataset, seed, window) if shuffle else None
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, drop_last=drop_last,
+                      multiprocessing_context="spawn" if workers > 0 else None, persistent_workers=workers > 0,
+                      worker_init_fn=_worker_init if workers > 0 else None)

@@ -11,16 +11,21 @@ import torch
 from frontside.errors import DataIntegrityError
 from frontside.pictures import write_bytes_atomic
 
+FORMAT = 2  # 2: networks rebuilt to the thesis's Keras layout (format 1's layers no longer exist)
 
-def save_checkpoint(path: str | os.PathLike, *, arch: str, model: torch.nn.Module,
+
+def save_checkpoint(path: str | os.PathLike, *, arch: str, model: torch.nn.Module, width: float = 1.0,
+                    decoder_norm: str | None = None,
                     optimizer: torch.optim.Optimizer | None = None, scheduler=None, epoch: int = 0,
                     best_val: float = float("inf"), config: dict | None = None, history: list | None = None) -> Path:
     """Write a checkpoint to a temporary file beside `path`, then rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {
-        "format": 1,
+        "format": FORMAT,
         "arch": arch,
+        "width": float(width),
+        "decoder_norm": decoder_norm or getattr(model, "decoder_norm", None),
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict() if optimizer is not None else {},
         "scheduler": scheduler.state_dict() if scheduler is not None else {},
@@ -46,4 +51,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise DataIntegrityError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from None
     if not isinstance(state, dict) or "model" not in state or "arch" not in state:
         raise DataIntegrityError(f"{path}: not a frontside checkpoint (no 'arch'/'model')")
+    if state.get("format") != FORMAT:
+        raise DataIntegrityError(f"{path}: field 'format' is {state.get('format')}, this version reads {FORMAT} "
+                                 "(retrain: the network layers changed)")
     return state

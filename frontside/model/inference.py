@@ -10,6 +10,7 @@ import torch
 
 from frontside.model.checkpoint import load_checkpoint
 from frontside.model.loss import POSMAP_SCALE
+from frontside.model.precision import autocast, resolve_precision
 from frontside.model.registry import build, get_arch
 
 
@@ -31,14 +32,17 @@ class Predictor:
     network: torch.nn.Module
     arch: str
     device: torch.device
+    precision: str = "fp32"  # "bf16" or "fp32" (see frontside.model.precision)
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, device: str | torch.device | None = None) -> Predictor:
+    def from_checkpoint(cls, path: str | os.PathLike, device: str | torch.device | None = None,
+                        precision: str = "auto") -> Predictor:
         device = torch.device(device) if device is not None else default_device()
         state = load_checkpoint(path, map_location=device)
-        network = build(state["arch"])
+        network = build(state["arch"], float(state.get("width", 1.0)), decoder_norm=state.get("decoder_norm"))
         network.load_state_dict(state["model"])
-        return cls(network.to(device).eval(), state["arch"], device)
+        network = network.to(device).to(memory_format=torch.channels_last).eval()
+        return cls(network, state["arch"], device, resolve_precision(device, precision))
 
     @property
     def views(self) -> str:
@@ -48,7 +52,9 @@ class Predictor:
     def predict_batch(self, fronts: list[np.ndarray], sides: list[np.ndarray | None]) -> np.ndarray:
         """(B, 256, 256, 3) float32 position maps in pixels."""
         batch = torch.stack([images_to_input(f, s, self.views) for f, s in zip(fronts, sides)]).to(self.device)
-        out = self.network(batch).float().cpu().numpy().transpose(0, 2, 3, 1)
+        with autocast(self.device, self.precision):
+            out = self.network(batch.to(memory_format=torch.channels_last))
+        out = out.float().cpu().numpy().transpose(0, 2, 3, 1)
         return out * POSMAP_SCALE
 
     def predict(self, front: np.ndarray, side: np.ndarray | None = None) -> np.ndarray:

@@ -14,11 +14,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from frontside.datasets.shards import read_uv_regions
 from frontside.datasets.torch_dataset import ShardDataset, make_loader
 from frontside.model.checkpoint import load_checkpoint, save_checkpoint
 from frontside.model.inference import default_device
 from frontside.model.loss import WeightedPosmapLoss, weight_mask_from_regions
+from frontside.model.precision import autocast, resolve_precision
 from frontside.model.registry import build, get_arch
 
 
@@ -44,6 +44,12 @@ class TrainConfig:
     max_val_batches: int | None = None
     seed: int = 0
     device: str | None = None
+    precision: str = "auto"  # "auto" (bf16 where the device runs it natively), "fp32" or "bf16"
+    width: float = 1.0  # channel multiplier; 1.0 is the thesis's network (smaller only for tests)
+    weight_init: str = "he"  # "he", or "keras" (Glorot, as the thesis; trains far slower, see networks.initialise)
+    decoder_norm: str | None = None  # "none" (thesis), "batch" (PRN); None: the architecture's own
+    shuffle_window: int | None = None  # shuffle within runs of this many shards; None: all rows (thesis 4.3.3)
+    #                                    when they fit in the shard cache, else as many shards as fit
     progress: bool = True
 
 
@@ -109,31 +115,32 @@ def train(config: TrainConfig) -> TrainResult:
     best_path, last_path = run / "best.pt", run / "last.pt"
 
     train_set, val_set = _datasets(config, arch.views)
-    network = build(config.arch).to(device)
-    if device.type == "cuda":
-        network = network.to(memory_format=torch.channels_last)
+    network = build(config.arch, config.width, config.weight_init, config.decoder_norm).to(device).to(memory_format=torch.channels_last)
+    precision = resolve_precision(device, config.precision)
     optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_halving_epochs, gamma=0.5)
-    loss_fn = WeightedPosmapLoss(weight_mask_from_regions(read_uv_regions(config.data[0]))).to(device)
+    loss_fn = WeightedPosmapLoss(weight_mask_from_regions(train_set.uv_regions())).to(device)
 
     start_epoch, best_val, history = 0, float("inf"), []
     if config.resume and last_path.exists():
-        state = load_checkpoint(last_path, device)
+        state = compatible_state(load_checkpoint(last_path, device), str(last_path), config)
         network.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start_epoch, best_val, history = state["epoch"], state["best_val"], state["history"]
     elif config.init:
-        network.load_state_dict(load_checkpoint(config.init, device)["model"])
+        network.load_state_dict(compatible_state(load_checkpoint(config.init, device), config.init, config)["model"])
 
+    window = config.shuffle_window
+    if window is None and not train_set.fits_in_cache():
+        window = train_set.shards_per_window()  # a full shuffle would re-read a whole shard for most rows
+        print(f"{config.arch}: training data exceeds the shard cache; shuffling within windows of {window} shards")
     loader = make_loader(train_set, config.batch_size, shuffle=True, workers=config.workers, seed=config.seed,
-                         drop_last=len(train_set) > config.batch_size)
+                         drop_last=len(train_set) > config.batch_size, window=window)
     val_loader = make_loader(val_set, config.batch_size, workers=config.workers)
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(str(run / "tensorboard"))
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast(
-        "cpu", enabled=False)
     first_step_loss = last_step_loss = float("nan")
     epochs_without_improvement = 0
     if history:
@@ -141,7 +148,7 @@ def train(config: TrainConfig) -> TrainResult:
         epochs_without_improvement = history[-1]["epoch"] - best_epoch
     epoch = start_epoch
     for epoch in range(start_epoch + 1, config.epochs + 1):
-        train_set.set_epoch(epoch)
+        loader.sampler.set_epoch(epoch)
         network.train()
         losses = []
         started = time.perf_counter()
@@ -151,10 +158,8 @@ def train(config: TrainConfig) -> TrainResult:
         for step, (x, y) in enumerate(bar):
             if step >= total:
                 break
-            x, y = x.to(device), y.to(device)
-            if device.type == "cuda":
-                x = x.to(memory_format=torch.channels_last)
-            with autocast:
+            x, y = x.to(device).to(memory_format=torch.channels_last), y.to(device)
+            with autocast(device, precision):
                 loss = loss_fn(network(x).float(), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -167,10 +172,10 @@ def train(config: TrainConfig) -> TrainResult:
             bar.set_postfix(loss=f"{value:.5f}")
         bar.close()
         scheduler.step()
-        val_loss = evaluate_loss(network, val_loader, loss_fn, device, config.max_val_batches)
+        val_loss = evaluate_loss(network, val_loader, loss_fn, device, config.max_val_batches, precision)
         record = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"),
                   "val_loss": val_loss, "lr": optimizer.param_groups[0]["lr"],
-                  "seconds": time.perf_counter() - started, "steps": len(losses)}
+                  "seconds": time.perf_counter() - started, "steps": len(losses), "precision": precision}
         history.append(record)
         writer.add_scalar("loss/train", record["train_loss"], epoch)
         writer.add_scalar("loss/val", val_loss, epoch)
@@ -180,7 +185,7 @@ def train(config: TrainConfig) -> TrainResult:
             best_val, epochs_without_improvement = val_loss, 0
         else:
             epochs_without_improvement += 1
-        kwargs = dict(arch=config.arch, model=network, optimizer=optimizer, scheduler=scheduler, epoch=epoch,
+        kwargs = dict(arch=config.arch, width=config.width, decoder_norm=network.decoder_norm, model=network, optimizer=optimizer, scheduler=scheduler, epoch=epoch,
                       best_val=best_val, config=_plain(asdict(config)), history=history)
         save_checkpoint(last_path, **kwargs)
         if improved:
@@ -199,15 +204,30 @@ def train(config: TrainConfig) -> TrainResult:
 
 
 @torch.no_grad()
-def evaluate_loss(network, loader, loss_fn, device, max_batches: int | None = None) -> float:
+def evaluate_loss(network, loader, loss_fn, device, max_batches: int | None = None, precision: str = "fp32"
+                  ) -> float:
+    """Mean loss per sample over `loader` (at most `max_batches` batches), the network in eval mode."""
     network.eval()
     total, count = 0.0, 0
     for i, (x, y) in enumerate(loader):
         if max_batches is not None and i >= max_batches:
             break
-        total += float(loss_fn(network(x.to(device)).float(), y.to(device))) * len(x)
+        with autocast(device, precision):
+            prediction = network(x.to(device).to(memory_format=torch.channels_last))
+        total += float(loss_fn(prediction.float(), y.to(device))) * len(x)
         count += len(x)
     return total / max(count, 1)
+
+
+def compatible_state(state: dict, path: str, config: TrainConfig) -> dict:
+    """`state` if its network is `config`'s (arch and width); else an error naming the checkpoint and field."""
+    from frontside.errors import DataIntegrityError
+
+    want = (config.arch, float(config.width), config.decoder_norm or get_arch(config.arch).decoder_norm)
+    have = (state["arch"], float(state.get("width", 1.0)), state.get("decoder_norm"))
+    if have != want:
+        raise DataIntegrityError(f"{path}: fields 'arch'/'width'/'decoder_norm' are {have}, this run trains {want}")
+    return state
 
 
 def _plain(d: dict) -> dict:

@@ -1,0 +1,43 @@
+"""Mixed precision: which arithmetic a device runs the networks in.
+
+bf16 autocast roughly halves a training step on a CPU with AVX512-BF16 or AMX (here: 95 instead of 247 ms per
+256 x 256 sample for the two-view network, channels_last both) and on CUDA. The networks keep their last,
+three-channel decoder layers in float32 (`networks.fp32_tail`): bf16 resolves 1/256 of the output range, about
+one pixel of a position map, which is the size of the errors we measure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def bf16_is_fast(device: torch.device) -> bool:
+    """True where bf16 matrix arithmetic is native: CUDA with bf16 support, or a CPU that oneDNN runs bf16 on."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        try:
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    return False
+
+
+def resolve_precision(device: torch.device, precision: str = "auto") -> str:
+    """"bf16" or "fp32" for `precision` in PRECISIONS; "auto" picks bf16 where it is native."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+    if precision == "auto":
+        return "bf16" if bf16_is_fast(device) else "fp32"
+    return precision
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """A context in which the networks run in `precision` ("bf16" or "fp32", as `resolve_precision` gives)."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()

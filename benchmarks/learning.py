@@ -106,29 +106,34 @@ def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
     model, pairs = dataset_model(test_dir), load_pairs([test_dir])
 
-    def config(arch: str, out: str, epochs: int, steps: int) -> TrainConfig:
-        # one "epoch" per segment; the lr stays at --lr (the thesis halves it every 5 epochs of 20k pairs, far
-        # beyond this budget), early stopping off: both networks get exactly the same steps
+    def config(arch: str, out: str, epochs: int, steps: int | None = None) -> TrainConfig:
+        # the lr stays at --lr (the thesis halves it every 5 epochs of 20k pairs, far beyond this budget), early
+        # stopping off: both networks get exactly the same steps
         return TrainConfig(data=[train_dir], out=out, arch=arch, epochs=epochs, batch_size=args.batch_size,
                            lr=args.lr, lr_halving_epochs=10_000, patience=10_000, max_steps_per_epoch=steps,
                            max_val_batches=4, progress=False, resume=True)
 
-    # step time of the costlier network, measured here and now (the CPU may be shared)
-    probe = train(config("twoview", str(root / "probe"), 1, 12))
+    # step time of the costlier network, measured here and now (the CPU may be shared): the second of two short
+    # epochs, as the first one also fills the shard cache
+    probe = train(config("twoview", str(root / "probe"), 2, 15))
     record = load_checkpoint(probe.last_path)["history"][-1]
-    step_s = record["seconds"] / record["steps"]
-    evaluation_s = 25.0  # per evaluation of 48 faces, with margin
+    step_s = record["seconds"] / record["steps"]  # validation included: a small margin
+    evaluation_s = 20.0  # per evaluation of 48 faces, with margin
     left = args.minutes * 60 - (time.perf_counter() - started) - evaluation_s * (len(args.archs) * args.segments + 1)
-    steps_per_segment = max(1, int(left / len(args.archs) / args.segments / (step_s * 1.1)))
+    # a segment is whole epochs (capping an epoch's steps would revisit its first batches only); the steps
+    # reported are the ones the checkpoint's history counts
+    epoch_steps = math.ceil(args.train_faces * (1 - 0.1) / args.batch_size)
+    epochs_per_segment = max(1, int(left / len(args.archs) / args.segments / step_s / epoch_steps))
     curves: dict[str, list[dict]] = {}
     for arch in args.archs:
-        run = root / f"{arch}-lr{args.lr:g}-b{args.batch_size}-s{steps_per_segment}"
+        run = root / f"{arch}-lr{args.lr:g}-b{args.batch_size}-e{epochs_per_segment}"
         curves[arch] = []
         for segment in range(1, args.segments + 1):
-            result = train(config(arch, str(run), segment, steps_per_segment))
+            result = train(config(arch, str(run), segment * epochs_per_segment))
+            history = load_checkpoint(result.last_path)["history"]
             scores = evaluate_predictor(Predictor.from_checkpoint(result.last_path), pairs, model, arch).summary()
-            point = {"steps": segment * steps_per_segment, "minutes": round((time.perf_counter() - started) / 60, 1),
-                     "val_loss": load_checkpoint(result.last_path)["history"][-1]["val_loss"],
+            point = {"epochs": len(history), "steps": sum(h["steps"] for h in history),
+                     "minutes": round((time.perf_counter() - started) / 60, 1), "val_loss": history[-1]["val_loss"],
                      "nme_icp": scores["mean_nme"], "median_nme_icp": scores["median_nme"],
                      "nme_exact": scores["mean_nme_exact"]}
             curves[arch].append(point)
@@ -138,7 +143,8 @@ def main() -> None:
     result = {
         "minutes": round((time.perf_counter() - started) / 60, 1), "generation_s": round(generation_s, 1),
         "train_faces": args.train_faces, "test_faces": args.test_faces, "batch_size": args.batch_size,
-        "lr": args.lr, "steps_per_model": steps_per_segment * args.segments,
+        "lr": args.lr, "epochs_per_model": epochs_per_segment * args.segments,
+        "steps_per_model": {arch: points[-1]["steps"] for arch, points in curves.items()},
         "seconds_per_step_twoview": round(step_s, 3), "load_average": os.getloadavg(),
         "final": {arch: {k: final[arch][k] for k in ("nme_icp", "median_nme_icp", "nme_exact", "val_loss")}
                   for arch in final},
@@ -152,7 +158,7 @@ def main() -> None:
     (root / "learning.json").write_text(json.dumps(result, indent=2))
     plot(curves, mean_face["mean_nme"], root / "learning_curve.png",
          f"{args.train_faces} training faces, batch {args.batch_size}, lr {args.lr:g}, "
-         f"{result['steps_per_model']} steps each")
+         f"{max(result['steps_per_model'].values())} steps each")
     emit({k: v for k, v in result.items() if k != "curves"})
     if not all(math.isfinite(p["nme_icp"]) for points in curves.values() for p in points):
         print("note: some evaluations were infinite (a prediction with no extent)")

@@ -1,4 +1,5 @@
-"""Parameters and ms per sample (batch 8) forward and forward+backward on this CPU, and DataLoader throughput."""
+"""Parameters and ms per sample (batch 8, channels_last) forward and forward+backward on this CPU in float32 and,
+where the CPU does bf16 natively, bf16 autocast; and DataLoader throughput."""
 
 from __future__ import annotations
 
@@ -40,25 +41,38 @@ def loader_rate(workers: int = 2, batches: int = 6) -> float:
 
 
 def main() -> None:
+    import os
+
+    from frontside.model.networks import keras_parameter_count
+    from frontside.model.precision import autocast, bf16_is_fast
+
     torch.set_num_threads(2)
-    out = {"threads": 2, "batch": 8, "thesis_parameters_table_4_1": THESIS_PARAMETERS, "archs": {}}
+    cpu = torch.device("cpu")
+    precisions = ["fp32", "bf16"] if bf16_is_fast(cpu) else ["fp32"]
+    out = {"threads": 2, "batch": 8, "layout": "channels_last", "thesis_parameters_table_4_1": THESIS_PARAMETERS,
+           "load_average_before": os.getloadavg(), "archs": {}}
     for name, arch in ARCHS.items():
-        net = build(name)
-        x = torch.rand(8, 6 if arch.views == "both" else 3, 256, 256)
+        net = build(name).to(memory_format=torch.channels_last)
+        x = torch.rand(8, arch.in_channels, 256, 256).to(memory_format=torch.channels_last)
+        figures = {"parameters": count_parameters(net), "parameters_keras_count": keras_parameter_count(net)}
+        for precision in precisions:
 
-        def forward(net=net, x=x):
-            with torch.no_grad():
-                net.eval()(x)
+            def forward(net=net, x=x, precision=precision):
+                with torch.no_grad(), autocast(cpu, precision):
+                    net.eval()(x)
 
-        def forward_backward(net=net, x=x):
-            net.train()
-            net.zero_grad()
-            net(x).mean().backward()
+            def forward_backward(net=net, x=x, precision=precision):
+                net.train()
+                net.zero_grad()
+                with autocast(cpu, precision):
+                    out = net(x)
+                out.float().mean().backward()
 
-        out["archs"][name] = {"parameters": count_parameters(net),
-                              "forward_ms_per_sample": round(median_ms(forward, 3, 1) / 8, 1),
-                              "forward_backward_ms_per_sample": round(median_ms(forward_backward, 3, 1) / 8, 1)}
+            figures[f"{precision}_forward_ms_per_sample"] = round(median_ms(forward, 3, 1) / 8, 1)
+            figures[f"{precision}_forward_backward_ms_per_sample"] = round(median_ms(forward_backward, 3, 1) / 8, 1)
+        out["archs"][name] = figures
     out["loader_samples_per_s_2_workers"] = round(loader_rate(), 1)
+    out["load_average_after"] = os.getloadavg()
     emit(out)
 
 

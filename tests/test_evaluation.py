@@ -33,16 +33,18 @@ class _TruthPredictor:
         return np.stack([self.by_front[f.tobytes()] for f in fronts])
 
 
-def test_a_perfect_prediction_scores_zero_and_beats_the_mean_face(tiny_dataset):
-    from frontside.evaluation.evaluate import (
-        dataset_model,
-        evaluate_mean_face,
-        evaluate_predictor,
-        load_pairs,
-    )
+@pytest.fixture
+def four_pairs(tiny_dataset):
+    """The first four pairs of the tiny dataset and its face model."""
+    from frontside.evaluation.evaluate import dataset_model, load_pairs
 
-    pairs = load_pairs([tiny_dataset], 4)
-    model = dataset_model(tiny_dataset)
+    return load_pairs([tiny_dataset], 4), dataset_model(tiny_dataset)
+
+
+def test_a_perfect_prediction_scores_zero_and_beats_the_mean_face(four_pairs):
+    from frontside.evaluation.evaluate import evaluate_mean_face, evaluate_predictor
+
+    pairs, model = four_pairs
     perfect = evaluate_predictor(_TruthPredictor(pairs), pairs, model, "truth").summary()
     baseline = evaluate_mean_face(pairs, model).summary()
     assert perfect["mean_nme_exact"] < 1e-6 and perfect["mean_nme"] < 1e-3
@@ -64,18 +66,12 @@ class _CollapsedPredictor(_TruthPredictor):
         return centre + noise * self.spread
 
 
-def test_a_collapsed_prediction_cannot_score_well(tiny_dataset):
+def test_a_collapsed_prediction_cannot_score_well(four_pairs):
     # Normalised by the truth's box, a prediction collapsed onto a patch of the true surface scored ~0 after
     # ICP. With eq. 5.1's own normaliser (the prediction's box) the score is scale-invariant.
-    from frontside.evaluation.evaluate import (
-        dataset_model,
-        evaluate_mean_face,
-        evaluate_predictor,
-        load_pairs,
-    )
+    from frontside.evaluation.evaluate import evaluate_mean_face, evaluate_predictor
 
-    pairs = load_pairs([tiny_dataset], 4)
-    model = dataset_model(tiny_dataset)
+    pairs, model = four_pairs
     baseline = evaluate_mean_face(pairs, model).summary()["mean_nme"]
     for spread in (1e-3, 0.5):
         collapsed = evaluate_predictor(_CollapsedPredictor(pairs, spread), pairs, model, "collapsed").summary()

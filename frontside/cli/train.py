@@ -21,6 +21,10 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
                    help="auto: bf16 autocast where the device runs it natively (CUDA, AVX512-BF16/AMX CPUs)")
+    p.add_argument("--weight-init", default="he", choices=["he", "keras"],
+                   help="he (default) or keras: the originals' Glorot, under which the decoder starts input-blind")
+    p.add_argument("--decoder-norm", default=None, choices=["none", "batch"],
+                   help="none: the thesis's decoder; batch: PRN's (default: the architecture's own)")
     p.add_argument("--no-prefect", action="store_true", help="call the training loop directly")
     p.set_defaults(func=run)
     return p
@@ -30,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     params = dict(data=args.data, out=args.out, val=args.val, arch=args.arch, epochs=args.epochs,
                   batch_size=args.batch_size, lr=args.lr, init=args.init, resume=args.resume, workers=args.workers,
                   max_steps_per_epoch=args.max_steps_per_epoch, seed=args.seed, precision=args.precision,
+                  weight_init=args.weight_init, decoder_norm=args.decoder_norm,
                   progress=True)
     if args.no_prefect:
         from frontside.model.training import TrainConfig, train

@@ -94,6 +94,16 @@ def test_precision_resolution():
         resolve_precision(cpu, "fp16")
 
 
+@pytest.mark.parametrize("avx512_bf16, amx, expected", [(False, False, "fp32"), (True, False, "bf16"),
+                                                        (False, True, "bf16")])
+def test_auto_precision_picks_bf16_only_where_the_cpu_has_it(monkeypatch, avx512_bf16, amx, expected):
+    # oneDNN reports bf16 "supported" on any AVX-512 CPU and emulates it there, 1.7x slower than float32;
+    # the hardware flags decide
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    assert resolve_precision(torch.device("cpu"), "auto") == expected
+
+
 def test_checkpoint_rebuilds_the_saved_width_and_refuses_old_formats(tmp_path):
     torch.manual_seed(0)
     net = build("frontonly", 0.25).eval()

@@ -26,9 +26,10 @@ def write_report(scores: list[ModelScores], out: str | Path, title: str = "front
     if meshes:
         paths["meshes"] = mesh_picture(meshes, out / "meshes.png")
     lines = [f"# {title}", "", f"Test set: `{dataset}`" if dataset else "", "",
-             "NME (eq. 5.1): mean point-to-surface distance after landmark-initialised ICP, divided by the square "
-             "root of the ground truth's x-y bounding-box area. Exact NME: same frame, by UV correspondence, "
-             "no alignment (synthetic ground truth only).", "",
+             "NME (eq. 5.1): mean point-to-surface distance of the face vertices after a landmark similarity and "
+             "rigid ICP, divided by the square root of the aligned prediction's x-y bounding-box area. Exact NME: "
+             "same frame, by UV correspondence, no alignment, over the truth's box (synthetic ground truth only). "
+             "The mean face is the model's mean shape placed by the same alignment: what no learning scores.", "",
              "| model | arch | faces | mean NME | median NME | mean exact NME |", "|---|---|---|---|---|---|"]
     for s in summaries:
         exact = "–" if s["mean_nme_exact"] is None else f"{s['mean_nme_exact']:.4f}"

@@ -1,0 +1,115 @@
+"""What does a network have to reach to beat the mean face? Scores answers of known quality on held-out faces.
+
+    python benchmarks/nme_calibration.py [--data DIR] [--faces 24]
+
+For the faces of a shard folder (or 24 freshly generated ones), prints the weighted posmap loss (the training
+loss), the NME after landmark + ICP alignment and the exact NME of:
+- the mean face (the "no learning" row of every report);
+- the mean face at each face's true pose (a similarity fitted to the true vertices): a network that has learnt
+  pose perfectly and identity and expression not at all;
+- one constant answer, the mean position map of these faces: what a network reaches first;
+- the truth plus Gaussian noise of sigma pixels per coordinate, white or smoothed over 8 UV pixels.
+The loss at which the noisy truth ties the mean face's NME is the validation loss a network needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+
+import numpy as np
+from _common import emit
+
+from frontside.datasets.generation import GenerateParams, generate_shard, plan_shards
+from frontside.datasets.shards import Manifest, write_uv_regions
+
+
+class FixedAnswers:
+    """A predictor that returns given position maps, in the order `evaluate_predictor` asks for them."""
+
+    arch = "fixed"
+
+    def __init__(self, posmaps: list[np.ndarray]):
+        self.posmaps, self.next = posmaps, 0
+
+    def predict_batch(self, fronts, sides) -> np.ndarray:
+        out = np.stack(self.posmaps[self.next:self.next + len(fronts)])
+        self.next += len(fronts)
+        return out
+
+
+def make_test_data(root: str, n_faces: int) -> str:
+    from frontside.datasets.generation import dataset_uv_regions
+
+    params = GenerateParams(n_faces=n_faces, shard_size=n_faces, seed=1_000_003)
+    manifest = Manifest(parameters=params.as_dict())
+    for spec in plan_shards(n_faces, n_faces):
+        info, _ = generate_shard(spec, params, root)
+        manifest.shards[info.name] = info
+    write_uv_regions(root, dataset_uv_regions(params))
+    manifest.save(root)
+    return root
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", help="a shard folder of held-out faces (default: generate --faces of them)")
+    parser.add_argument("--faces", type=int, default=24)
+    args = parser.parse_args()
+
+    import cv2
+    import torch
+
+    from frontside.datasets.shards import read_uv_regions
+    from frontside.datasets.torch_dataset import POSMAP_SCALE
+    from frontside.evaluation.evaluate import (
+        dataset_model,
+        evaluate_mean_face,
+        evaluate_predictor,
+        load_pairs,
+    )
+    from frontside.geometry.icp import apply_transform, landmark_alignment
+    from frontside.geometry.posmap import rasterize_posmap, sample_posmap
+    from frontside.model.loss import WeightedPosmapLoss, weight_mask_from_regions
+
+    root = args.data or make_test_data(tempfile.mkdtemp(prefix="frontside-calibration-"), args.faces)
+    pairs = load_pairs([root], args.faces)
+    model = dataset_model(root)
+    loss_fn = WeightedPosmapLoss(weight_mask_from_regions(read_uv_regions(root)))
+    truth = np.stack([p.posmap for p in pairs])
+
+    def loss(posmaps: list[np.ndarray]) -> float:
+        def tensor(a):
+            return torch.from_numpy(np.ascontiguousarray(np.stack(a) / POSMAP_SCALE, np.float32)).permute(0, 3, 1, 2)
+        return float(loss_fn(tensor(posmaps), tensor(list(truth))))
+
+    def score(name: str, posmaps: list[np.ndarray]) -> dict:
+        s = evaluate_predictor(FixedAnswers(posmaps), pairs, model, name).summary()
+        return {"loss": loss(posmaps), "nme_icp": s["mean_nme"], "nme_exact": s["mean_nme_exact"]}
+
+    mean_face = model.mean_face().vertices.astype(np.float64) * np.array([1.0, -1.0, 1.0])
+    posed = []
+    for pair in pairs:
+        true_vertices = sample_posmap(pair.posmap, model.uv)
+        placed = apply_transform(mean_face, landmark_alignment(mean_face, true_vertices, scale=True))
+        posed.append(rasterize_posmap(model.uv, model.triangles, placed)[0])
+    rows = {"mean_face": {"nme_icp": evaluate_mean_face(pairs, model).summary()["mean_nme"]},
+            "mean_face_at_true_pose": score("posed mean", posed),
+            "constant_mean_posmap": score("constant", [truth.mean(axis=0)] * len(pairs))}
+    rng = np.random.default_rng(0)
+    noisy = []
+    for smooth in (0, 8):
+        for sigma in (0.5, 1.0, 2.0, 4.0, 8.0):
+            answers = []
+            for t in truth:
+                noise = rng.normal(size=t.shape).astype(np.float32)
+                if smooth:
+                    noise = cv2.GaussianBlur(noise, (0, 0), smooth)
+                    noise /= noise.std()
+                answers.append(t + sigma * noise)
+            noisy.append({"sigma_px": sigma, "smoothing_px": smooth, **score("noisy", answers)})
+    emit({"faces": len(pairs), "data": root, **rows, "truth_plus_noise": noisy})
+
+
+if __name__ == "__main__":
+    main()

@@ -118,17 +118,27 @@ def main() -> None:
     probe = train(config("twoview", str(root / "probe"), 2, 15))
     record = load_checkpoint(probe.last_path)["history"][-1]
     step_s = record["seconds"] / record["steps"]  # validation included: a small margin
-    evaluation_s = 20.0  # per evaluation of 48 faces, with margin
-    left = args.minutes * 60 - (time.perf_counter() - started) - evaluation_s * (len(args.archs) * args.segments + 1)
+    evaluation_s = 30.0  # per evaluation of 48 faces and its checkpoint (25-30 s on a CPU without AMX)
     # a segment is whole epochs (capping an epoch's steps would revisit its first batches only); the steps
-    # reported are the ones the checkpoint's history counts
+    # reported are the ones the checkpoint's history counts. Where the budget holds fewer epochs than
+    # --segments, there are fewer segments (the most that get an epoch each) rather than a budget overrun.
     epoch_steps = math.ceil(args.train_faces * (1 - 0.1) / args.batch_size)
-    epochs_per_segment = max(1, int(left / len(args.archs) / args.segments / step_s / epoch_steps))
+
+    def affordable_epochs(segments: int) -> int:
+        left = args.minutes * 60 - (time.perf_counter() - started) - evaluation_s * (len(args.archs) * segments + 1)
+        return int(left / len(args.archs) / (step_s * epoch_steps))
+
+    segments = next((k for k in range(args.segments, 0, -1) if affordable_epochs(k) >= k), 0)
+    if segments == 0:
+        raise SystemExit(f"--minutes {args.minutes:g} leaves no time for one epoch per network "
+                         f"({epoch_steps} steps at {step_s:.2f} s here): raise it or lower --train-faces")
+    epochs = affordable_epochs(segments)
+    epochs_per_segment = epochs // segments
     curves: dict[str, list[dict]] = {}
     for arch in args.archs:
         run = root / f"{arch}-lr{args.lr:g}-b{args.batch_size}-e{epochs_per_segment}"
         curves[arch] = []
-        for segment in range(1, args.segments + 1):
+        for segment in range(1, segments + 1):
             result = train(config(arch, str(run), segment * epochs_per_segment))
             history = load_checkpoint(result.last_path)["history"]
             scores = evaluate_predictor(Predictor.from_checkpoint(result.last_path), pairs, model, arch).summary()
@@ -143,7 +153,7 @@ def main() -> None:
     result = {
         "minutes": round((time.perf_counter() - started) / 60, 1), "generation_s": round(generation_s, 1),
         "train_faces": args.train_faces, "test_faces": args.test_faces, "batch_size": args.batch_size,
-        "lr": args.lr, "epochs_per_model": epochs_per_segment * args.segments,
+        "lr": args.lr, "epochs_per_model": epochs_per_segment * segments,
         "steps_per_model": {arch: points[-1]["steps"] for arch, points in curves.items()},
         "seconds_per_step_twoview": round(step_s, 3), "load_average": os.getloadavg(),
         "final": {arch: {k: final[arch][k] for k in ("nme_icp", "median_nme_icp", "nme_exact", "val_loss")}

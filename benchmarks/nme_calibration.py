@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from pathlib import Path
 
 import numpy as np
 from _common import emit
-
-from frontside.datasets.generation import GenerateParams, generate_shard, plan_shards
-from frontside.datasets.shards import Manifest, write_uv_regions
+from learning import make_dataset
 
 
 class FixedAnswers:
@@ -36,19 +35,6 @@ class FixedAnswers:
         out = np.stack(self.posmaps[self.next:self.next + len(fronts)])
         self.next += len(fronts)
         return out
-
-
-def make_test_data(root: str, n_faces: int) -> str:
-    from frontside.datasets.generation import dataset_uv_regions
-
-    params = GenerateParams(n_faces=n_faces, shard_size=n_faces, seed=1_000_003)
-    manifest = Manifest(parameters=params.as_dict())
-    for spec in plan_shards(n_faces, n_faces):
-        info, _ = generate_shard(spec, params, root)
-        manifest.shards[info.name] = info
-    write_uv_regions(root, dataset_uv_regions(params))
-    manifest.save(root)
-    return root
 
 
 def main() -> None:
@@ -67,12 +53,15 @@ def main() -> None:
         evaluate_mean_face,
         evaluate_predictor,
         load_pairs,
+        mean_face_in_image_frame,
     )
     from frontside.geometry.icp import apply_transform, landmark_alignment
     from frontside.geometry.posmap import rasterize_posmap, sample_posmap
     from frontside.model.loss import WeightedPosmapLoss, weight_mask_from_regions
 
-    root = args.data or make_test_data(tempfile.mkdtemp(prefix="frontside-calibration-"), args.faces)
+    # the held-out set of benchmarks/learning.py (its seed), made in this process's own spawned worker
+    root = args.data or make_dataset(Path(tempfile.mkdtemp(prefix="frontside-calibration-")), args.faces,
+                                     1_000_003, processes=1)
     pairs = load_pairs([root], args.faces)
     model = dataset_model(root)
     loss_fn = WeightedPosmapLoss(weight_mask_from_regions(read_uv_regions(root)))
@@ -87,7 +76,7 @@ def main() -> None:
         s = evaluate_predictor(FixedAnswers(posmaps), pairs, model, name).summary()
         return {"loss": loss(posmaps), "nme_icp": s["mean_nme"], "nme_exact": s["mean_nme_exact"]}
 
-    mean_face = model.mean_face().vertices.astype(np.float64) * np.array([1.0, -1.0, 1.0])
+    mean_face = mean_face_in_image_frame(model)
     posed = []
     for pair in pairs:
         true_vertices = sample_posmap(pair.posmap, model.uv)

@@ -73,6 +73,12 @@ def face_vertex_mask(model: MorphableModel) -> np.ndarray:
     return np.asarray(model.regions) != Region.NECK
 
 
+def mean_face_in_image_frame(model: MorphableModel) -> np.ndarray:
+    """(N, 3) float64: the model's mean shape with y flipped into the image frame's handedness (y down); where it
+    sits is left to the alignment that places it."""
+    return model.mean_face().vertices.astype(np.float64) * np.array([1.0, -1.0, 1.0])
+
+
 def load_pairs(roots: list[str], max_faces: int | None = None) -> list[Pair]:
     pairs: list[Pair] = []
     for root in roots:
@@ -125,8 +131,7 @@ def evaluate_predictor(predictor, pairs: list[Pair], model: MorphableModel, name
 def evaluate_mean_face(pairs: list[Pair], model: MorphableModel) -> ModelScores:
     """The "no learning" baseline: the model's mean shape, placed by a landmark similarity, then rigid ICP."""
     face = face_vertex_mask(model)
-    mean = model.mean_face().vertices.astype(np.float64)
-    mean = mean * np.array([1.0, -1.0, 1.0])  # into the image frame's handedness (y down)
+    mean = mean_face_in_image_frame(model)
     scores = []
     for pair in pairs:
         truth = sample_posmap(pair.posmap, model.uv)
@@ -180,7 +185,7 @@ def evaluate_predictor_on_scans(predictor, views, model: MorphableModel, name: s
 
 def evaluate_mean_face_on_scans(views, model: MorphableModel) -> ModelScores:
     face = face_vertex_mask(model)
-    mean = model.mean_face().vertices.astype(np.float64)[face] * np.array([1.0, -1.0, 1.0])
+    mean = mean_face_in_image_frame(model)[face]
     scores = [FaceScore(v.subject, score_against_scan(mean, v.scan_points, _centre_and_scale(mean, v.scan_points)),
                         None) for v in views]
     return ModelScores("mean face", None, None, scores)

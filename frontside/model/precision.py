@@ -2,9 +2,9 @@
 
 bf16 autocast roughly halves a training step on a CPU with AMX (measured: 95 instead of 247 ms per 256 x 256
 sample for the two-view network, channels_last both) and on CUDA. Without native bf16 it is emulated and slower
-than float32: on an AVX-512 Xeon without AVX512-BF16, 4.3 instead of 2.5 s for a batch of 8. The networks keep their last,
-three-channel decoder layers in float32 (`networks.fp32_tail`): bf16 resolves 1/256 of the output range, about
-one pixel of a position map, which is the size of the errors we measure.
+than float32: on an AVX-512 Xeon without AVX512-BF16, 4.3 instead of 2.5 s for a batch of 8. The networks keep
+their last, three-channel decoder layers in float32 (`networks.fp32_tail`): bf16 resolves 1/256 of the output
+range, about one pixel of a position map, which is the size of the errors we measure.
 """
 
 from __future__ import annotations

@@ -1,0 +1,70 @@
+"""Rendered faces written as photos: the held-out pairs of a synthetic dataset at a photo's size and framing.
+
+Each view is rendered square, pasted off-centre into a larger canvas over a background texture, and kept with the
+true 68 landmarks in the photo's pixels and the rendered pose, so detection, cropping and pose can be checked
+against the truth. The face and its two poses are the dataset's own (same seed and index, same draws as
+`make_pair`), so a photo pair shows exactly the face of the dataset's pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from frontside.datasets.generation import face_rng, make_source
+from frontside.datasets.synthetic import sample_poses
+from frontside.renderers.backgrounds import Backgrounds, composite
+from frontside.renderers.view import Pose
+
+
+@dataclass(frozen=True)
+class PhotoView:
+    """One rendered photo.
+
+    image:     (H, W, 3) uint8 RGB.
+    landmarks: (68, 2) float32 true landmark positions in the photo's pixels (+0.5 pixel centres).
+    pose:      the rendered head pose.
+    """
+
+    image: np.ndarray
+    landmarks: np.ndarray
+    pose: Pose
+
+
+@dataclass(frozen=True)
+class PhotoPair:
+    name: str
+    front: PhotoView
+    side: PhotoView
+
+
+def _place(render_size: int, height: int, width: int, rng: np.random.Generator) -> tuple[int, int]:
+    """(top, left) of a render in the canvas, off-centre: anywhere the whole render fits."""
+    return int(rng.integers(0, height - render_size + 1)), int(rng.integers(0, width - render_size + 1))
+
+
+def photo_pairs(seed: int, indices: range | list[int], height: int = 480, width: int = 640,
+                source_spec: str = "builtin", render_sizes: tuple[int, int] = (300, 460)) -> list[PhotoPair]:
+    """The pairs `indices` of the dataset with `seed` as photos of height x width (render side drawn from
+    `render_sizes`, so the face is smaller or larger than in the 256 x 256 crops)."""
+    from frontside.renderers.pyrender_renderer import PyrenderRenderer
+
+    source, renderer, backgrounds = make_source(source_spec), PyrenderRenderer(), Backgrounds.from_folder(None)
+    pairs = []
+    for index in indices:
+        rng = face_rng(seed, index)
+        face = source.face(rng, f"{source.kind}-{index:06d}")
+        poses = sample_poses(rng)
+        framing = np.random.default_rng(np.random.SeedSequence([int(seed), int(index), 1]))
+        views = []
+        for pose in poses:
+            size = int(framing.integers(render_sizes[0], min(render_sizes[1], height) + 1))
+            view = renderer.render(face, pose, size, framing)
+            top, left = _place(size, height, width, framing)
+            canvas = backgrounds.sample(framing, height, width)
+            canvas[top:top + size, left:left + size] = composite(view.image, canvas[top:top + size, left:left + size])
+            landmarks = view.vertices[face.landmarks, :2] + np.array([left, top], np.float32)
+            views.append(PhotoView(canvas, landmarks.astype(np.float32), pose))
+        pairs.append(PhotoPair(f"{seed}-{index:04d}", views[0], views[1]))
+    return pairs

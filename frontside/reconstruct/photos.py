@@ -23,11 +23,13 @@ class PhotoView:
     """One rendered photo.
 
     image:     (H, W, 3) uint8 RGB.
+    vertices:  (N, 3) float32 the face's vertices in the photo's image frame (x, y pixels, z toward the camera).
     landmarks: (68, 2) float32 true landmark positions in the photo's pixels (+0.5 pixel centres).
     pose:      the rendered head pose.
     """
 
     image: np.ndarray
+    vertices: np.ndarray
     landmarks: np.ndarray
     pose: Pose
 
@@ -64,7 +66,18 @@ def photo_pairs(seed: int, indices: range | list[int], height: int = 480, width:
             top, left = _place(size, height, width, framing)
             canvas = backgrounds.sample(framing, height, width)
             canvas[top:top + size, left:left + size] = composite(view.image, canvas[top:top + size, left:left + size])
-            landmarks = view.vertices[face.landmarks, :2] + np.array([left, top], np.float32)
-            views.append(PhotoView(canvas, landmarks.astype(np.float32), pose))
+            vertices = view.vertices + np.array([left, top, 0], np.float32)
+            views.append(PhotoView(canvas, vertices, vertices[face.landmarks, :2].copy(), pose))
         pairs.append(PhotoPair(f"{seed}-{index:04d}", views[0], views[1]))
     return pairs
+
+
+def finds_face(box: tuple[float, float, float, float], landmarks: np.ndarray) -> bool:
+    """Whether a detection box (x, y, w, h) is on the face with these true landmarks (68, 2): its centre within
+    the landmarks' box (10% margin) and its size 0.4-2.5 times that box's ((w + h) / 2)."""
+    x, y, w, h = box
+    lo, hi = landmarks.min(axis=0), landmarks.max(axis=0)
+    size = float((hi - lo).sum()) / 2.0
+    cx, cy = x + w / 2.0, y + h / 2.0
+    inside = (lo[0] - 0.1 * size <= cx <= hi[0] + 0.1 * size) and (lo[1] - 0.1 * size <= cy <= hi[1] + 0.1 * size)
+    return inside and 0.4 < max(w, h) / size < 2.5

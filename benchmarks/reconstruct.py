@@ -12,7 +12,6 @@ uses an untrained full-size two-view network (the same cost as a trained one).
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import statistics
 import tempfile
@@ -21,19 +20,12 @@ from pathlib import Path
 
 import numpy as np
 from _common import emit
-from PIL import Image
 
 from frontside.reconstruct.crop import crop_box, crop_from_detection, refined_crop
 from frontside.reconstruct.detect import PROFILE_LEFT, detect_face
 from frontside.reconstruct.photos import finds_face, photo_pairs
 
 SEED = 1_000_003
-
-
-def as_jpeg(image: np.ndarray) -> np.ndarray:
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="JPEG", quality=90)
-    return np.asarray(Image.open(buf).convert("RGB"))
 
 
 def box_calibration(detection, landmarks: np.ndarray) -> tuple[float, float, float]:
@@ -95,7 +87,7 @@ def stage_times(pairs, checkpoint: str | None, repeats: int) -> dict:
         load_s = time.perf_counter() - start
         pair = next(p for p in pairs if detect_face(p.front.image, "front") and detect_face(p.side.image, "side"))
         for view in ("front", "side"):
-            Image.fromarray(getattr(pair, view).image).save(Path(tmp) / f"{view}.jpg", quality=90)
+            (Path(tmp) / f"{view}.jpg").write_bytes(getattr(pair, view).jpeg)
         runs = []
         for i in range(repeats + 1):  # the first run compiles numba kernels and warms torch: not counted
             start = time.perf_counter()
@@ -118,8 +110,6 @@ def main() -> None:
     load_start = os.getloadavg()
     start = time.perf_counter()
     pairs = photo_pairs(SEED, range(args.pairs))
-    pairs = [type(p)(p.name, *(type(v)(as_jpeg(v.image), v.vertices, v.landmarks, v.pose) for v in (p.front, p.side)))
-             for p in pairs]
     render_s = time.perf_counter() - start
     emit({
         "photos": {"pairs": args.pairs, "seed": SEED, "size": "640x480", "render_seconds": round(render_s, 1)},

@@ -31,12 +31,9 @@ def photos(builtin_model):
 @pytest.fixture(scope="module")
 def photo_folder(photos, tmp_path_factory):
     """front/NAME.jpg and side/NAME.jpg for the rendered pairs."""
-    root = tmp_path_factory.mktemp("photos")
-    for pair in photos:
-        for view in ("front", "side"):
-            (root / view).mkdir(exist_ok=True)
-            Image.fromarray(getattr(pair, view).image).save(root / view / f"{pair.name}.jpg", quality=90)
-    return root
+    from frontside.reconstruct.photos import write_pairs
+
+    return write_pairs(photos, tmp_path_factory.mktemp("photos"))
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,17 @@ against the truth. The face and its two poses are the dataset's own (same seed a
 
 from __future__ import annotations
 
+import io
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from frontside.datasets.generation import face_rng, make_source
 from frontside.datasets.synthetic import sample_poses
+from frontside.pictures import write_bytes_atomic
 from frontside.renderers.backgrounds import Backgrounds, composite
 from frontside.renderers.view import Pose
 
@@ -22,12 +27,14 @@ from frontside.renderers.view import Pose
 class PhotoView:
     """One rendered photo.
 
-    image:     (H, W, 3) uint8 RGB.
+    jpeg:      the photo as a JPEG file's bytes.
+    image:     (H, W, 3) uint8 RGB, decoded from `jpeg` (what a reader of the file sees).
     vertices:  (N, 3) float32 the face's vertices in the photo's image frame (x, y pixels, z toward the camera).
     landmarks: (68, 2) float32 true landmark positions in the photo's pixels (+0.5 pixel centres).
     pose:      the rendered head pose.
     """
 
+    jpeg: bytes
     image: np.ndarray
     vertices: np.ndarray
     landmarks: np.ndarray
@@ -41,14 +48,30 @@ class PhotoPair:
     side: PhotoView
 
 
+def _jpeg(image: np.ndarray, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def write_pairs(pairs: list[PhotoPair], folder: str | os.PathLike) -> Path:
+    """`folder`/front/NAME.jpg and `folder`/side/NAME.jpg, the layout `reconstruct --pairs` reads."""
+    root = Path(folder)
+    for pair in pairs:
+        for view in ("front", "side"):
+            write_bytes_atomic(root / view / f"{pair.name}.jpg", getattr(pair, view).jpeg)
+    return root
+
+
 def _place(render_size: int, height: int, width: int, rng: np.random.Generator) -> tuple[int, int]:
     """(top, left) of a render in the canvas, off-centre: anywhere the whole render fits."""
     return int(rng.integers(0, height - render_size + 1)), int(rng.integers(0, width - render_size + 1))
 
 
 def photo_pairs(seed: int, indices: range | list[int], height: int = 480, width: int = 640,
-                source_spec: str = "builtin", render_sizes: tuple[int, int] = (300, 460)) -> list[PhotoPair]:
-    """The pairs `indices` of the dataset with `seed` as photos of height x width (render side drawn from
+                source_spec: str = "builtin", render_sizes: tuple[int, int] = (300, 460),
+                quality: int = 90) -> list[PhotoPair]:
+    """The pairs `indices` of the dataset with `seed` as JPEG photos of height x width (render side drawn from
     `render_sizes`, so the face is smaller or larger than in the 256 x 256 crops)."""
     from frontside.renderers.pyrender_renderer import PyrenderRenderer
 
@@ -67,7 +90,9 @@ def photo_pairs(seed: int, indices: range | list[int], height: int = 480, width:
             canvas = backgrounds.sample(framing, height, width)
             canvas[top:top + size, left:left + size] = composite(view.image, canvas[top:top + size, left:left + size])
             vertices = view.vertices + np.array([left, top, 0], np.float32)
-            views.append(PhotoView(canvas, vertices, vertices[face.landmarks, :2].copy(), pose))
+            jpeg = _jpeg(canvas, quality)
+            views.append(PhotoView(jpeg, np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB")), vertices,
+                                   vertices[face.landmarks, :2].copy(), pose))
         pairs.append(PhotoPair(f"{seed}-{index:04d}", views[0], views[1]))
     return pairs
 

@@ -34,15 +34,15 @@ def box_calibration(detection, landmarks: np.ndarray) -> tuple[float, float, flo
     d = max(detection.width, detection.height)
     centre = (lo + hi) / 2.0
     toward_nose = -1.0 if detection.kind == PROFILE_LEFT else 1.0
-    return (toward_nose * (centre[0] - detection.x - detection.width / 2.0) / d,
-            (centre[1] - detection.y - detection.height / 2.0) / d, float((hi - lo).sum()) / 2.0 / d)
+    return (float(toward_nose * (centre[0] - detection.x - detection.width / 2.0) / d),
+            float((centre[1] - detection.y - detection.height / 2.0) / d), float((hi - lo).sum()) / 2.0 / d)
 
 
 def crop_error(detection, landmarks: np.ndarray, size: int = 256) -> tuple[float, float]:
     """(centre distance / true crop side, side ratio - 1) of the first crop against the true landmark crop."""
     x0, y0, s0 = crop_box(refined_crop(landmarks, size), size)
     x1, y1, s1 = crop_box(crop_from_detection(detection, size), size)
-    return float(np.hypot(x1 + s1 / 2 - x0 - s0 / 2, y1 + s1 / 2 - y0 - s0 / 2) / s0), s1 / s0 - 1.0
+    return float(np.hypot(x1 + s1 / 2 - x0 - s0 / 2, y1 + s1 / 2 - y0 - s0 / 2) / s0), float(s1 / s0 - 1.0)
 
 
 def detection_report(pairs, detector: str) -> dict:
@@ -81,7 +81,7 @@ def stage_times(pairs, checkpoint: str | None, repeats: int) -> dict:
             from frontside.model.checkpoint import save_checkpoint
             from frontside.model.registry import build
 
-            checkpoint = save_checkpoint(Path(tmp) / "untrained.pt", arch="twoview", model=build("twoview"))
+            checkpoint = save_checkpoint(Path(tmp) / "untrained.pt", model=build("twoview"))
         start = time.perf_counter()
         reconstructor = Reconstructor(checkpoint)
         load_s = time.perf_counter() - start

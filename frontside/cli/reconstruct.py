@@ -101,9 +101,8 @@ def _face_mask(path: str):
     import numpy as np
     from PIL import Image
 
+    from frontside.datasets.network_io import face_mask
     from frontside.errors import InputFormatError
-    from frontside.facemodel.model import Region
-    from frontside.facemodel.regions import UNCOVERED
 
     try:
         with Image.open(path) as im:
@@ -112,7 +111,7 @@ def _face_mask(path: str):
         raise InputFormatError(path, "image", f"not a readable PNG ({exc})") from None
     if regions.ndim != 2:
         raise InputFormatError(path, "image", f"a one-channel label map is expected, got shape {regions.shape}")
-    return (regions != UNCOVERED) & (regions != Region.NECK)
+    return face_mask(regions)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -71,30 +71,26 @@ class Reconstruction:
 
 
 class Reconstructor:
-    """A loaded network plus what reconstruction needs beside it: its crop size, the UVs of the 68 landmarks, a
-    reference face for head pose, the UV face mask. Loaded once; `reconstruct` per pair."""
+    """A loaded network plus what reconstruction needs beside it, all from its checkpoint's UV basis: the crop
+    size, the UVs of the 68 landmarks, the face model's mean shape as the reference for head pose, the face mask
+    (or `face_mask`, e.g. from a dataset's uv_regions.png). Loaded once; `reconstruct` per pair."""
 
     def __init__(self, checkpoint: str | os.PathLike, detector: str = "haar", face_mask: np.ndarray | None = None):
-        from frontside.facemodel import load_model
-        from frontside.facemodel.model import Region
-        from frontside.facemodel.regions import UNCOVERED, uv_region_map
         from frontside.model.inference import Predictor
 
         self.checkpoint = str(checkpoint)
         self.detector = detector
         self.predictor = Predictor.from_checkpoint(checkpoint)
-        self.size = int(getattr(self.predictor, "size", 256))
-        model = load_model("builtin")  # the reference face until checkpoints carry their own landmarks
-        self.landmark_uv = np.asarray(getattr(self.predictor, "landmark_uv", model.uv[model.landmarks]))
-        self.reference_landmarks = model.mean_face().vertices[model.landmarks].astype(np.float64)
-        mask = face_mask if face_mask is not None else getattr(self.predictor, "face_mask", None)
-        if mask is None:
-            regions = uv_region_map(model.uv, model.triangles, model.regions, size=self.size)
-            mask = (regions != UNCOVERED) & (regions != Region.NECK)
+        basis = self.predictor.basis  # the UV layout the network answers in, with its face model's mean shape
+        self.size = basis.size
+        self.face_model = basis.model
+        self.landmark_uv = np.asarray(basis.landmark_uv)
+        self.reference_landmarks = sample_posmap(basis.mean, basis.landmark_uv).astype(np.float64)
+        mask = self.predictor.face_mask if face_mask is None else np.asarray(face_mask, bool)
         if mask.shape != (self.size, self.size):
-            raise InputFormatError("face mask", "shape", f"is {mask.shape}, the network's crops are "
+            raise InputFormatError("face mask", "shape", f"is {mask.shape}, the network's position maps are "
                                    f"{self.size} x {self.size}")
-        self.face_mask = np.asarray(mask, bool)
+        self.face_mask = mask
 
     @property
     def needs_side(self) -> bool:
@@ -177,6 +173,7 @@ class Reconstructor:
             "frontside_version": code_version(),
             "checkpoint": self.checkpoint,
             "arch": self.predictor.arch,
+            "face_model": self.face_model,
             "crop_size": self.size,
             "mesh": out.name,
             "mesh_frame": MESH_FRAME,

@@ -111,10 +111,11 @@ def main() -> None:
     start = time.perf_counter()
     pairs = photo_pairs(SEED, range(args.pairs))
     render_s = time.perf_counter() - start
+    stages = stage_times(pairs, args.checkpoint, args.repeats)  # first: it needs a pair both views are found in
     emit({
         "photos": {"pairs": args.pairs, "seed": SEED, "size": "640x480", "render_seconds": round(render_s, 1)},
+        "stages": stages,
         "detection": {d: detection_report(pairs, d) for d in args.detectors.split(",")},
-        "stages": stage_times(pairs, args.checkpoint, args.repeats),
         "loadavg_start_end": [load_start, os.getloadavg()],
         "cpus": os.cpu_count(),
     })

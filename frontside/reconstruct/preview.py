@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import trimesh
 from PIL import Image, ImageDraw
 
 from frontside.geometry.raster import rasterize_values
@@ -20,12 +21,7 @@ def shaded_view(vertices: np.ndarray, triangles: np.ndarray, yaw: float, size: i
     turned = (v - centre) @ rotation_matrix(yaw, 0.0, 0.0).T
     extent = max(float(np.ptp(turned[:, :2], axis=0).max()), 1e-6)
     xy = turned[:, :2] * (0.9 * size / extent) * [1.0, -1.0] + size / 2.0
-    a, b, c = (turned[triangles[:, i]] for i in range(3))
-    face_normals = np.cross(b - a, c - a)
-    normals = np.zeros_like(turned)
-    for i in range(3):
-        np.add.at(normals, triangles[:, i], face_normals)
-    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    normals = trimesh.Trimesh(turned, triangles, process=False).vertex_normals
     shade, covered = rasterize_values(xy, turned[:, 2], triangles, np.abs(normals[:, 2:3]).astype(np.float32),
                                       size, size)
     grey = np.where(covered, 40.0 + 200.0 * shade[..., 0], 255.0)

@@ -57,8 +57,9 @@ def _cascade(name: str) -> cv2.CascadeClassifier:
 
 def _haar_boxes(grey: np.ndarray, cascade: str, kind: str, mirrored: bool) -> list[Detection]:
     source = np.ascontiguousarray(grey[:, ::-1]) if mirrored else grey
+    smallest = max(24, min(grey.shape) // 12)  # a face to reconstruct is not a speck: skip the costliest scales
     boxes, _, weights = _cascade(cascade).detectMultiScale3(source, scaleFactor=1.1, minNeighbors=3,
-                                                            minSize=(24, 24), outputRejectLevels=True)
+                                                            minSize=(smallest, smallest), outputRejectLevels=True)
     out = []
     for (x, y, w, h), weight in zip(np.asarray(boxes).reshape(-1, 4), np.ravel(weights)):
         left = grey.shape[1] - x - w if mirrored else x
@@ -66,14 +67,25 @@ def _haar_boxes(grey: np.ndarray, cascade: str, kind: str, mirrored: bool) -> li
     return out
 
 
+def _frontal(grey: np.ndarray) -> list[Detection]:
+    return _haar_boxes(grey, "haarcascade_frontalface_alt2.xml", FRONTAL, False)
+
+
+def _profile(grey: np.ndarray) -> list[Detection]:
+    """The profile cascade finds faces whose nose points to the viewer's left; on the mirrored photo, right."""
+    return (_haar_boxes(grey, "haarcascade_profileface.xml", PROFILE_LEFT, False)
+            + _haar_boxes(grey, "haarcascade_profileface.xml", PROFILE_RIGHT, True))
+
+
 def detect_haar(image: np.ndarray, view: str) -> list[Detection]:
-    """Every box OpenCV's cascades find, the ones for this view first: frontal for a front photo, profile for a
-    side photo. The profile cascade finds faces whose nose points to the viewer's left; mirrored, to the right."""
+    """The boxes of the first of OpenCV's cascades that finds any: frontal then profile for a front photo,
+    profile then frontal for a side photo (scores are comparable only within one cascade)."""
     grey = cv2.equalizeHist(cv2.cvtColor(np.ascontiguousarray(image[..., :3]), cv2.COLOR_RGB2GRAY))
-    frontal = _haar_boxes(grey, "haarcascade_frontalface_alt2.xml", FRONTAL, False)
-    profile = (_haar_boxes(grey, "haarcascade_profileface.xml", PROFILE_LEFT, False)
-               + _haar_boxes(grey, "haarcascade_profileface.xml", PROFILE_RIGHT, True))
-    return frontal + profile if view == "front" else profile + frontal
+    for stage in ((_frontal, _profile) if view == "front" else (_profile, _frontal)):
+        found = stage(grey)
+        if found:
+            return found
+    return []
 
 
 # --- dlib (optional) -------------------------------------------------------------------------------------------
@@ -123,15 +135,7 @@ DETECTORS: dict[str, Callable[[np.ndarray, str], list[Detection]]] = {
 
 
 def detect_face(image: np.ndarray, view: str, detector: str = "haar") -> Detection | None:
-    """The face to reconstruct in an (H, W, 3) uint8 photo, or None. view: "front" or "side".
-
-    Among the kinds of box the detector gives, the one this view prefers comes first (see `detect_haar`); within
-    the first kind that found anything, the highest score wins (a face in a background picture is usually
-    smaller and less certain than the subject's).
-    """
+    """The face to reconstruct in an (H, W, 3) uint8 photo, or None. view: "front" or "side". The detector's
+    highest-scoring box wins (a face in a background picture is usually smaller and less certain)."""
     found = DETECTORS[detector](image, view)
-    if not found:
-        return None
-    first_kind = [d for d in found if d.kind == found[0].kind or
-                  (found[0].kind != FRONTAL and d.kind != FRONTAL)]
-    return max(first_kind, key=lambda d: d.score)
+    return max(found, key=lambda d: d.score) if found else None

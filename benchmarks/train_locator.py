@@ -7,7 +7,7 @@ Recipe: the front and side view of `--faces` built-in faces (seed 14, poses as `
 |yaw| <= 45, side 45-100 degrees) rendered at 320 px and cut to their coverage; stage 1 trained on them pasted
 into letterboxed photos of random aspect over the built-in backgrounds (10% without a face), stage 2 on jittered
 training crops of them (see `frontside.reconstruct.locator_training`). Torch runs on `--threads` threads (the
-weights' bytes depend on it: 2 made the shipped ones). Then the figures: on the demo's 24 held-out faces rendered
+weights' bytes depend on it: 1 made the shipped ones). Then the figures: on the demo's 24 held-out faces rendered
 as 640 x 480 JPEG photos (seed 1,000,003, `reconstruct.photos`), how many faces are found, the landmark error in
 photo pixels, and how far training's crop of the found landmarks is from the crop of the true ones (pixels of a
 256 crop). `--cache` keeps the rendered sprites between runs (they are the slow part).
@@ -16,15 +16,17 @@ photo pixels, and how far training's crop of the found landmarks is from the cro
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from _common import emit
 
-from frontside.reconstruct.locator import WEIGHTS, Locator, LocatorSpec, save_locator
+from frontside.reconstruct.locator import WEIGHTS, BoxNet, LandmarkNet, Locator, LocatorSpec, save_locator
 from frontside.reconstruct.locator_training import (
     Sprite,
     TrainSettings,
@@ -94,13 +96,28 @@ def figures(locator: Locator, pairs, passes: int) -> dict:
     return out
 
 
+_SHARED: dict = {}  # what the forked training processes inherit (the sprites are large to pickle)
+
+
+def _train_stage(stage: str) -> tuple[dict, list[float]]:
+    import torch
+
+    torch.set_num_threads(_SHARED["threads"])
+    torch.use_deterministic_algorithms(True)
+    train = train_box_net if stage == "box" else train_landmark_net
+    net, history = train(_SHARED["spec"], _SHARED["sprites"], _SHARED["pool"], _SHARED["settings"],
+                         log=lambda line: print(line, flush=True))
+    return net.state_dict(), history
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--faces", type=int, default=600)
+    parser.add_argument("--faces", type=int, default=300)
     parser.add_argument("--box-steps", type=int, default=TrainSettings.box_steps)
     parser.add_argument("--landmark-steps", type=int, default=TrainSettings.landmark_steps)
     parser.add_argument("--batch", type=int, default=TrainSettings.batch)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads in each of the two training "
+                        "processes (the stages train side by side)")
     parser.add_argument("--passes", type=int, default=3, help="stage-2 passes when measuring")
     parser.add_argument("--held-out", type=int, default=24)
     parser.add_argument("--cache", type=Path, default=None)
@@ -110,8 +127,6 @@ def main() -> None:
 
     import torch
 
-    torch.set_num_threads(args.threads)
-    torch.use_deterministic_algorithms(True)
     load_start, start = os.getloadavg(), time.perf_counter()
     sprites = sprites_cached(SEED, args.faces, args.cache)
     pool = background_pool(SEED, 512)
@@ -120,8 +135,13 @@ def main() -> None:
     settings = TrainSettings(seed=SEED, box_steps=args.box_steps, landmark_steps=args.landmark_steps,
                              batch=args.batch)
     start = time.perf_counter()
-    box_net, box_history = train_box_net(spec, sprites, pool, settings)
-    landmark_net, landmark_history = train_landmark_net(spec, sprites, pool, settings)
+    _SHARED.update(spec=spec, sprites=sprites, pool=pool, settings=settings, threads=args.threads)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as workers:
+        box, landmark = workers.map(_train_stage, ("box", "landmark"))
+    box_net, box_history = BoxNet(spec), box[1]
+    box_net.load_state_dict(box[0])
+    landmark_net, landmark_history = LandmarkNet(spec), landmark[1]
+    landmark_net.load_state_dict(landmark[0])
     train_s = time.perf_counter() - start
     recipe = {"script": "benchmarks/train_locator.py", "seed": SEED, "faces": args.faces, "sprites": len(sprites),
               "settings": settings.__dict__, "threads": args.threads, "torch": torch.__version__,

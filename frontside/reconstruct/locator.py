@@ -27,8 +27,8 @@ import torch
 from torch import nn
 
 from frontside.errors import DataIntegrityError
-from frontside.reconstruct.crop import crop_from_landmark_box, crop_to_photo
 from frontside.geometry.crop import warp_image
+from frontside.reconstruct.crop import crop_from_landmark_box, crop_to_photo
 
 WEIGHTS = Path(__file__).with_name("locator.npz")
 FORMAT = 1
@@ -40,7 +40,7 @@ PAD_VALUE = 128  # the letterbox's grey (uint8), 0 after `to_tensor`'s normalisa
 class LocatorSpec:
     """What rebuilds the two networks: input sides in pixels and the backbone's channel widths."""
 
-    box_input: int = 128
+    box_input: int = 96
     landmark_input: int = 128
     widths: tuple[int, int, int, int] = (16, 32, 64, 128)
 

@@ -25,7 +25,6 @@ from frontside.reconstruct.locator import (
     BoxNet,
     LandmarkNet,
     LocatorSpec,
-    decode_boxes,
     to_tensor,
 )
 
@@ -230,9 +229,9 @@ def box_loss(out: torch.Tensor, targets: dict[str, torch.Tensor]) -> torch.Tenso
 @dataclass(frozen=True)
 class TrainSettings:
     seed: int = 14
-    box_steps: int = 2000
-    landmark_steps: int = 4000
-    batch: int = 48
+    box_steps: int = 1200
+    landmark_steps: int = 2400
+    batch: int = 32
     lr: float = 2e-3
     negatives: float = 0.1  # share of stage-1 images without a face
 
@@ -263,7 +262,7 @@ def train_box_net(spec: LocatorSpec, sprites: list[Sprite], pool: np.ndarray, se
         loss.backward()
         optimizer.step()
         schedule.step()
-        history.append(float(loss))
+        history.append(float(loss.detach()))
         if step % 100 == 0 or step + 1 == settings.box_steps:
             log(f"box step {step}: loss {np.mean(history[-100:]):.4f} ({time.perf_counter() - start:.0f} s)")
     return net.eval(), history
@@ -290,7 +289,7 @@ def train_landmark_net(spec: LocatorSpec, sprites: list[Sprite], pool: np.ndarra
         loss.backward()
         optimizer.step()
         schedule.step()
-        history.append(float(loss) * s)  # mean absolute error per coordinate, in crop pixels
+        history.append(float(loss.detach()) * s)  # mean absolute error per coordinate, in crop pixels
         if step % 100 == 0 or step + 1 == settings.landmark_steps:
             log(f"landmark step {step}: L1 {np.mean(history[-100:]):.3f} px ({time.perf_counter() - start:.0f} s)")
     return net.eval(), history

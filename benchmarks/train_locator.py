@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 from _common import emit
 
+from frontside.reconstruct.crop import crop_corner_error
 from frontside.reconstruct.locator import WEIGHTS, BoxNet, LandmarkNet, Locator, LocatorSpec, save_locator
 from frontside.reconstruct.locator_training import (
     Sprite,
     TrainSettings,
     background_pool,
-    crop_corner_error,
     render_sprites,
     train_box_net,
     train_landmark_net,

@@ -73,3 +73,14 @@ def crop_box(a: np.ndarray, out_size: int) -> list[float]:
     """[x, y, side] of the crop square in photo pixels (its top-left corner and side)."""
     corner = crop_to_photo(np.zeros((1, 2)), a)[0]
     return [float(corner[0]), float(corner[1]), float(out_size / np.sqrt(abs(np.linalg.det(a[:2, :2]))))]
+
+
+def crop_corner_error(found: np.ndarray, true: np.ndarray, size: int = 256) -> float:
+    """How far training's crop of the found landmarks (68, 2) is from the crop of the true ones: the largest
+    distance, in pixels of a size x size crop, between the true crop's corners and where the found crop puts
+    them."""
+    a_found, a_true = refined_crop(found, size), refined_crop(true, size)
+    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64)
+    placed = corners @ (a_found @ np.linalg.inv(a_true)).T
+    return float(np.linalg.norm(placed[:, :2] - corners[:, :2], axis=1).max())
+

@@ -102,6 +102,18 @@ class LandmarkNet(nn.Module):
         return self.out(self.tail(f16).flatten(1)).view(-1, 68, 2)
 
 
+def _fused(net: nn.Module) -> nn.Module:
+    """The network in eval mode with each batch norm folded into the convolution before it (same answers, about
+    a third less time on a CPU)."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    net = net.eval()
+    for block in net.modules():
+        if isinstance(block, nn.Sequential) and len(block) == 3 and isinstance(block[1], nn.BatchNorm2d):
+            block[0], block[1] = fuse_conv_bn_eval(block[0], block[1]), nn.Identity()
+    return net
+
+
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """(B, S, S, 3) uint8 -> (B, 3, S, S) float32, centred on the letterbox's grey."""
     x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
@@ -145,7 +157,7 @@ class Locator:
     """The two stages, loaded (`Locator.load()`: the shipped weights) and ready: `locate(photo)`."""
 
     def __init__(self, spec: LocatorSpec, box_net: BoxNet, landmark_net: LandmarkNet, meta: dict | None = None):
-        self.spec, self.box_net, self.landmark_net = spec, box_net.eval(), landmark_net.eval()
+        self.spec, self.box_net, self.landmark_net = spec, _fused(box_net), _fused(landmark_net)
         self.meta = dict(meta or {})
 
     @classmethod

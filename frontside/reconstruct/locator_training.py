@@ -293,14 +293,3 @@ def train_landmark_net(spec: LocatorSpec, sprites: list[Sprite], pool: np.ndarra
         if step % 100 == 0 or step + 1 == settings.landmark_steps:
             log(f"landmark step {step}: L1 {np.mean(history[-100:]):.3f} px ({time.perf_counter() - start:.0f} s)")
     return net.eval(), history
-
-
-def crop_corner_error(found: np.ndarray, true: np.ndarray, size: int = 256) -> float:
-    """How far training's crop of the found landmarks (68, 2) is from the crop of the true ones: the largest
-    distance, in pixels of a size x size crop, between the true crop's corners and where the found crop puts
-    them."""
-    a_found, a_true = landmark_crop(found, out_size=size), landmark_crop(true, out_size=size)
-    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64)
-    placed = corners @ (a_found @ np.linalg.inv(a_true)).T
-    return float(np.linalg.norm(placed[:, :2] - corners[:, :2], axis=1).max())
-

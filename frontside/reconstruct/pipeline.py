@@ -83,6 +83,10 @@ class Reconstructor:
 
         self.checkpoint = str(checkpoint)
         self.detector = detector
+        if detector in ("auto", "locator"):
+            from frontside.reconstruct.locator import Locator
+
+            Locator.load()  # loaded with the network, not inside the first photo's detection
         self.predictor = Predictor.from_checkpoint(checkpoint)
         basis = self.predictor.basis  # the UV layout the network answers in, with its face model's mean shape
         self.size = basis.size

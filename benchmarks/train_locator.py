@@ -1,6 +1,6 @@
 """Make the face locator's shipped weights (`frontside/reconstruct/locator.npz`) and their figures.
 
-    python benchmarks/train_locator.py [--faces 600] [--cache DIR] [--out frontside/reconstruct/locator.npz]
+    python benchmarks/train_locator.py [--faces 300] [--cache DIR] [--out frontside/reconstruct/locator.npz]
                                        [--figures docs/figures/locator.json]
 
 Recipe: the front and side view of `--faces` built-in faces (seed 14, poses as `make_pair` draws them: front

@@ -77,8 +77,8 @@ def frame_face(face: FaceMesh, pose: Pose, size: int, projection: str = "perspec
     if projection not in ("perspective", "orthographic"):
         raise ValueError(f"projection must be 'perspective' or 'orthographic', not {projection!r}")
     v = np.asarray(face.vertices, np.float64)
-    centre = (v.min(axis=0) + v.max(axis=0)) / 2.0
-    extent = float(np.max(v.max(axis=0) - v.min(axis=0)))
+    lo, hi = v.min(axis=0), v.max(axis=0)
+    centre, extent = (lo + hi) / 2.0, float(np.max(hi - lo))
     rotation = transforms.rotation_matrix(pose.yaw, pose.pitch, pose.roll)
     half_view = extent / 2.0 / (fill * pose.scale)  # world half-size of the image at the face's centre
     shift = np.array([pose.shift[0], -pose.shift[1]]) * 2.0 * half_view
@@ -120,7 +120,10 @@ class FramedRenderer:
         camera = self.camera(face, pose, size)
         return camera.world_to_eye, camera.eye_to_clip, camera.clip_to_image
 
-    def render_views(self, face: FaceMesh, views: list[tuple[Camera, Lighting]]) -> list[np.ndarray]:
+    def render_views(self, face: FaceMesh, views: list[tuple[Camera, Lighting]],
+                     pixels: list[np.ndarray] | None = None) -> list[np.ndarray]:
+        """[(S, S, 4) uint8 RGBA premultiplied] per (camera, lighting); pixels: each view's
+        `camera.image_vertices(face.vertices)` when the caller has them (a renderer may use them)."""
         raise NotImplementedError
 
     def render(self, face: FaceMesh, pose: Pose, size: int, rng: np.random.Generator) -> RenderedView:

@@ -94,9 +94,10 @@ class PyrenderRenderer(FramedRenderer):
         super().__post_init__()
         os.environ.setdefault("PYOPENGL_PLATFORM", self.platform)
 
-    def render_views(self, face: FaceMesh, views: list[tuple[Camera, Lighting]]) -> list[np.ndarray]:
+    def render_views(self, face: FaceMesh, views: list[tuple[Camera, Lighting]],
+                     pixels: list[np.ndarray] | None = None) -> list[np.ndarray]:
         """[(S, S, 4) uint8 RGBA, RGB premultiplied by alpha (4x MSAA resolves against a transparent black
-        background)] for each (camera, lighting), S = camera.size."""
+        background)] for each (camera, lighting), S = camera.size. (pixels: unused, OpenGL projects itself.)"""
         images, shown = [], set()
         for camera, lighting in views:
             stage = _stage(camera.size)

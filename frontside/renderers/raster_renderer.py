@@ -30,21 +30,24 @@ class RasterRenderer(FramedRenderer):
     supersample: int = 2
     name: str = "raster"
 
-    def render_views(self, face: FaceMesh, views: list[tuple[Camera, Lighting]]) -> list[np.ndarray]:
-        """[(S, S, 4) uint8 RGBA, RGB premultiplied by alpha] for each (camera, lighting), S = camera.size."""
+    def render_views(self, face: FaceMesh, views: list[tuple[Camera, Lighting]],
+                     pixels: list[np.ndarray] | None = None) -> list[np.ndarray]:
+        """[(S, S, 4) uint8 RGBA, RGB premultiplied by alpha] for each (camera, lighting), S = camera.size.
+        pixels: each view's `camera.image_vertices(face.vertices)` when the caller has them already."""
         normals = vertex_normals(face.vertices, face.triangles)
         albedo = (np.clip(face.colours, 0, 1) if face.colours is not None
                   else np.full((len(face.vertices), 3), DEFAULT_ALBEDO, np.float32))
-        return [self._draw(face, normals, albedo, camera, lighting) for camera, lighting in views]
+        pixels = pixels or [camera.image_vertices(face.vertices) for camera, _ in views]
+        return [self._draw(face, normals, albedo, camera, lighting, xyz)
+                for (camera, lighting), xyz in zip(views, pixels)]
 
     def _draw(self, face: FaceMesh, normals: np.ndarray, albedo: np.ndarray, camera: Camera,
-              lighting: Lighting) -> np.ndarray:
+              lighting: Lighting, pixels: np.ndarray) -> np.ndarray:
         linear = camera.world_to_eye[:3, :3]
         eye = np.asarray(face.vertices, np.float64) @ linear.T + camera.world_to_eye[:3, 3]
         eye_normals = normals @ np.linalg.inv(linear)  # (M^-T n) as rows: right for any non-singular M
         eye_normals /= np.maximum(np.linalg.norm(eye_normals, axis=1, keepdims=True), 1e-12)
         colours = shade_vertices(eye, eye_normals, albedo, lighting)
-        pixels = camera.image_vertices(face.vertices)
         k, size = int(self.supersample), camera.size
         # sample (r, c) of the k-times grid has its centre at ((c + 0.5) / k, (r + 0.5) / k) in crop pixels
         rgb, covered = rasterize_values(pixels[:, :2].astype(np.float64) * k, pixels[:, 2], face.triangles,

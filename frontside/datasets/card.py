@@ -117,7 +117,7 @@ def dataset_card(root: str, manifest: Manifest) -> str:
               "    pair = decode_row(table, 0)     # images, posmap, labels as numpy", "```", "", "```python",
               "import datasets", "ds = datasets.load_dataset(\"parquet\", data_files=\"DIR/shard-*.parquet\", "
               "split=\"train\")", "ds[0][\"front_png\"]                      # a PIL image",
-              "ds.with_format(\"numpy\")[0][\"posmap\"]   # (S, S, 3) float16", "```", ""]
+              "ds.with_format(\"numpy\")[0][\"posmap\"]   # (S, S, 3) array", "```", ""]
     return "\n".join(lines)
 
 

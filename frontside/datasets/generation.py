@@ -136,13 +136,14 @@ def dataset_uv_regions(params: GenerateParams) -> np.ndarray | None:
                          landmark_radius=2.0 * params.size / 256)
 
 
-def generate_pairs(spec: ShardSpec, params: GenerateParams) -> list[Pair]:
+def generate_pairs(spec: ShardSpec, params: GenerateParams, timings: dict[str, float] | None = None) -> list[Pair]:
+    """The shard's pairs; `timings` collects seconds per stage of `make_pair` (benchmarks)."""
     source, renderer, backgrounds = _pipeline(params)
     pairs = []
     for face_index in range(spec.first_face, spec.first_face + spec.n_faces):
         pairs.append(make_pair(source, renderer, backgrounds, face_rng(params.seed, face_index),
                                face_id=f"{source.kind}-{face_index:06d}", face_index=face_index,
-                               seed=params.seed, size=params.size, depth=params.depth))
+                               seed=params.seed, size=params.size, depth=params.depth, timings=timings))
     return pairs
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -117,43 +119,62 @@ def cropped_camera(renderer: FramedRenderer, face: FaceMesh, pose: Pose, size: i
 
 
 def render_pair_views(face: FaceMesh, renderer: Renderer, poses: tuple[Pose, Pose], rng: np.random.Generator,
-                      size: int, depth: bool = True) -> list[tuple[np.ndarray, np.ndarray, ViewLabels]]:
+                      size: int, depth: bool = True, timings: dict[str, float] | None = None
+                      ) -> list[tuple[np.ndarray, np.ndarray, ViewLabels]]:
     """[(RGBA (S, S, 4) uint8 premultiplied, vertices (N, 3) float32 in the crop frame with z min 0, labels)]
     for the front and the side pose. A `FramedRenderer` draws both views straight into their crops from one
     upload, with lights drawn here; another renderer (FaceGen) renders each view whole, then it is cropped."""
     out = []
     if isinstance(renderer, FramedRenderer):
-        views = []
-        for pose in poses:
-            lighting = sample_lighting(rng)
-            views.append((cropped_camera(renderer, face, pose, size, rng), lighting))
-        pixels = [camera.image_vertices(face.vertices) for camera, _ in views]
-        for (camera, lighting), rgba, xyz in zip(views, renderer.render_views(face, views, pixels), pixels):
-            vertices = shift_depth(xyz)
-            out.append((rgba, vertices, view_labels(face, vertices, size, camera, lighting, depth)))
+        with stage(timings, "render"):
+            views = []
+            for pose in poses:
+                lighting = sample_lighting(rng)
+                views.append((cropped_camera(renderer, face, pose, size, rng), lighting))
+            pixels = [camera.image_vertices(face.vertices) for camera, _ in views]
+            images = renderer.render_views(face, views, pixels)
+        with stage(timings, "labels"):
+            for (camera, lighting), rgba, xyz in zip(views, images, pixels):
+                vertices = shift_depth(xyz)
+                out.append((rgba, vertices, view_labels(face, vertices, size, camera, lighting, depth)))
         return out
-    rendered = [renderer.render(face, pose, size, rng) for pose in poses]
-    for view in rendered:
-        rgba, vertices = crop_view(view, face.landmarks, rng, size)
-        out.append((rgba, vertices, view_labels(face, vertices, size, depth=depth)))
-    return out
+    with stage(timings, "render"):
+        rendered = [renderer.render(face, pose, size, rng) for pose in poses]
+        crops = [crop_view(view, face.landmarks, rng, size) for view in rendered]
+    with stage(timings, "labels"):
+        return [(rgba, vertices, view_labels(face, vertices, size, depth=depth)) for rgba, vertices in crops]
+
+
+@contextmanager
+def stage(timings: dict[str, float] | None, name: str):
+    """Add the block's wall time to timings[name] (nothing when timings is None): the benchmarks' stage split."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
 
 
 def make_pair(source: FaceSource, renderer: Renderer, backgrounds: Backgrounds | None, rng: np.random.Generator,
               *, face_id: str, face_index: int, seed: int, ranges: PoseRanges = PoseRanges(), size: int = 256,
-              depth: bool = True) -> Pair:
+              depth: bool = True, timings: dict[str, float] | None = None) -> Pair:
     """Draw a face and two poses, render both views cropped around their own landmarks, put each over a
     background, rasterise the front view's position map (size x size, as the images) and label both views.
-    The order of random draws is fixed, so the same rng state gives the same bytes."""
-    draw = getattr(source, "draw", None)
-    face, skin_tone = draw(rng, face_id) if draw is not None else (source.face(rng, face_id), None)
-    front_pose, side_pose = sample_poses(rng, ranges)
+    The order of random draws is fixed, so the same rng state gives the same bytes. `timings` collects seconds
+    per stage (face, render, labels, background, posmap)."""
+    with stage(timings, "face"):
+        draw = getattr(source, "draw", None)
+        face, skin_tone = draw(rng, face_id) if draw is not None else (source.face(rng, face_id), None)
+        front_pose, side_pose = sample_poses(rng, ranges)
     (front_rgba, front_vertices, front_view), (side_rgba, _, side_view) = render_pair_views(
-        face, renderer, (front_pose, side_pose), rng, size, depth)
-    backgrounds = backgrounds or Backgrounds.from_folder(None)
-    front = composite(front_rgba, backgrounds.sample(rng, size, size))
-    side = composite(side_rgba, backgrounds.sample(rng, size, size))
-    posmap, mask = rasterize_posmap(face.uv, face.triangles, front_vertices, size=size)
+        face, renderer, (front_pose, side_pose), rng, size, depth, timings)
+    with stage(timings, "background"):
+        backgrounds = backgrounds or Backgrounds.from_folder(None)
+        front = composite(front_rgba, backgrounds.sample(rng, size, size))
+        side = composite(side_rgba, backgrounds.sample(rng, size, size))
+    with stage(timings, "posmap"):
+        posmap, mask = rasterize_posmap(face.uv, face.triangles, front_vertices, size=size)
     meta = PairMeta(
         face_id=face_id, seed=int(seed), face_index=int(face_index), source=source.kind, renderer=renderer.name,
         model=face.model, front_yaw=front_pose.yaw, front_pitch=front_pose.pitch, front_roll=front_pose.roll,

@@ -1,6 +1,7 @@
 """Milliseconds per pair by stage, on one thread, for each renderer: the old path (pyrender rebuilding its scene
 for every view), pyrender with one scene and one upload per face, and the raster renderer. Stages are those of
-`make_pair` (face, render, labels, background, posmap) plus the row (PNG encoding and the Parquet table).
+`make_pair` (face, render, labels, background, posmap) plus the row (PNG encoding and the Parquet table). Also
+how closely the two renderers agree on the same face, camera and lights.
 
     python benchmarks/pairs.py [--pairs 30] [--size 256]
 """
@@ -41,6 +42,31 @@ def stage_medians(renderer_name: str, n: int, size: int, warmup: int = 3) -> dic
             "pairs_per_second": round(1000 / sum(ms.values()), 2)}
 
 
+def agreement(size: int, faces: int = 8) -> dict:
+    """Raster vs pyrender on the same face, camera and lights: silhouette IoU (alpha > 127) and mean absolute
+    difference in grey levels where both are opaque and over all pixels and channels (worst and mean)."""
+    from frontside.renderers.lighting import sample_lighting
+    from frontside.renderers.view import Pose
+
+    source = make_source("builtin")
+    raster, gl = make_renderer("raster"), make_renderer("pyrender")
+    iou, interior, everywhere = [], [], []
+    for i in range(faces):
+        rng = face_rng(1, i)
+        face = source.face(rng, "f")
+        pose = Pose(float(rng.uniform(-100, 100)), float(rng.uniform(-15, 15)), float(rng.uniform(-10, 10)))
+        view = [(raster.camera(face, pose, size), sample_lighting(rng))]
+        a, b = (r.render_views(face, view)[0].astype(int) for r in (raster, gl))
+        sa, sb = a[..., 3] > 127, b[..., 3] > 127
+        iou.append((sa & sb).sum() / (sa | sb).sum())
+        both = (a[..., 3] == 255) & (b[..., 3] == 255)
+        interior.append(np.abs(a - b)[both][:, :3].mean())
+        everywhere.append(np.abs(a - b).mean())
+    return {"faces": faces, "silhouette_iou_min": round(min(iou), 4), "silhouette_iou_mean": round(np.mean(iou), 4),
+            "mad_opaque_max": round(max(interior), 2), "mad_opaque_mean": round(np.mean(interior), 2),
+            "mad_all_pixels_max": round(max(everywhere), 2)}
+
+
 def main(n: int, size: int) -> None:
     import numba
 
@@ -50,7 +76,8 @@ def main(n: int, size: int) -> None:
     emit({"pairs": n, "size": size, "threads": 1, "load_average_before": [round(x, 2) for x in load_before],
           "load_average_after": [round(x, 2) for x in os.getloadavg()], "renderers": results,
           "raster_speedup_vs_old_path": round(results["pyrender-rebuild"]["ms_per_pair"]
-                                              / results["raster"]["ms_per_pair"], 2)})
+                                              / results["raster"]["ms_per_pair"], 2),
+          "raster_vs_pyrender_agreement": agreement(size)})
 
 
 if __name__ == "__main__":

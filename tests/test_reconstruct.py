@@ -22,7 +22,7 @@ def test_two_photos_give_a_textured_obj(tiny_dataset, tmp_path):
     pair = decode_row(read_shard(url, info), 0)
     Image.fromarray(pair.front).save(tmp_path / "front.png")
     Image.fromarray(pair.side).save(tmp_path / "side.png")
-    save_checkpoint(tmp_path / "best.pt", arch="twoview", model=build("twoview"))
+    save_checkpoint(tmp_path / "best.pt", model=build("twoview"))
     with pytest.raises(FrontsideError, match="needs --side"):
         reconstruct(str(tmp_path / "front.png"), None, str(tmp_path / "best.pt"), str(tmp_path / "x.obj"),
                     detect=False)

@@ -10,10 +10,22 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--data", action="append", required=True, help="shard folder (repeat to mix several)")
     p.add_argument("--val", action="append", default=[], help="validation shard folder (default: 10%% of --data)")
     p.add_argument("--out", required=True, help="run folder: best.pt, last.pt, metrics.csv, loss_curve.png")
-    p.add_argument("--arch", default="twoview", choices=["twoview", "frontonly", "prn"])
+    p.add_argument("--arch", default="twoview",
+                   choices=["twoview", "frontonly", "twoview-thesis", "frontonly-thesis", "prn"],
+                   help="twoview/frontonly: pose + face-model coefficients (default); *-thesis: table 4.1; prn")
     p.add_argument("--epochs", type=int, default=50)
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=1e-4, help="1e-4 for pre-training; 1e-5 for transfer (--init)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="default: the arch's (twoview/frontonly 2e-3 one-cycle peak; thesis and prn 1e-4); "
+                        "for transfer (--init) about a tenth of it")
+    p.add_argument("--schedule", default=None, choices=["onecycle", "step"],
+                   help="onecycle: AdamW, warm-up then cosine (twoview/frontonly); step: Adam halved every 5 epochs "
+                        "(thesis, prn)")
+    p.add_argument("--shape-weight", type=float, default=None,
+                   help="weight of the pose-free shape term of the loss (default: 10 for twoview/frontonly, 0 else)")
+    p.add_argument("--input-size", type=int, default=128, help="twoview/frontonly: the encoder's resolution")
+    p.add_argument("--fusion", default="stack", choices=["stack", "siamese"],
+                   help="twoview: one encoder on 6 stacked channels, or one per view")
     p.add_argument("--init", default=None, help="start from another run's weights (transfer learning)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last.pt")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
@@ -34,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     params = dict(data=args.data, out=args.out, val=args.val, arch=args.arch, epochs=args.epochs,
                   batch_size=args.batch_size, lr=args.lr, init=args.init, resume=args.resume, workers=args.workers,
                   max_steps_per_epoch=args.max_steps_per_epoch, seed=args.seed, precision=args.precision,
-                  weight_init=args.weight_init, decoder_norm=args.decoder_norm,
+                  weight_init=args.weight_init, decoder_norm=args.decoder_norm, schedule=args.schedule,
+                  shape_weight=args.shape_weight, input_size=args.input_size, fusion=args.fusion,
                   progress=True)
     if args.no_prefect:
         from frontside.model.training import TrainConfig, train

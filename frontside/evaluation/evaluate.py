@@ -62,11 +62,15 @@ class ModelScores:
         return cls(body["name"], body["checkpoint"], body["arch"], [FaceScore(**f) for f in body["faces"]])
 
 
-def dataset_model(root: str) -> MorphableModel:
-    """The face model a shard folder was made with (its manifest's `source`; the UVs define the posmap)."""
+def dataset_model_spec(root: str) -> str:
+    """The spec of the face model a shard folder was made with, from its manifest."""
     params = Manifest.load(root).parameters
-    spec = params.get("source") or params.get("model_spec") or "builtin"
-    return load_model(spec)
+    return params.get("model_spec") or params.get("source") or "builtin"
+
+
+def dataset_model(root: str) -> MorphableModel:
+    """The face model a shard folder was made with (its UVs define the posmap)."""
+    return load_model(dataset_model_spec(root))
 
 
 def face_vertex_mask(model: MorphableModel) -> np.ndarray:

@@ -5,9 +5,9 @@
 - raster: the CPU renderer on the position maps' numba kernel (the default).
 
 For each: the bare loop (plain `generate_shard` calls on one thread, split by stage) and the Prefect flow on 1
-and 2 workers; every configuration runs in a fresh process, so its peak memory (max RSS) is its own. Prefect's
-overhead is the flow on 1 worker against the bare loop; memory flatness is the 2-worker raster flow's peak at a
-quarter of the faces against all of them. Load averages are recorded beside the figures: on a shared machine
+and 2 workers; each renderer's bare loop and its flows run in fresh processes, so peak memory (max RSS) is their
+own. Prefect's overhead is the flow on 1 worker against the bare loop; memory flatness is the raster flows' peak
+with all the faces against a 2-worker run with a quarter of them. Load averages are recorded beside the figures: on a shared machine
 the absolute numbers move with the others' work, the ratios much less.
 
     python benchmarks/generate.py             # 200 faces per flow run (~15 min on a 2-core CPU)
@@ -60,19 +60,25 @@ def bare(renderer: str, faces: int, shard_size: int) -> dict:
             "peak_rss_mb": _peak_rss_mb()}
 
 
-def flow(renderer: str, faces: int, shard_size: int, workers: int) -> dict:
-    """`frontside generate` as the CLI runs it (the flow on a thread pool), after a warm-up run."""
+def flows(renderer: str, faces: int, shard_size: int, workers: list[int]) -> dict:
+    """`frontside generate` as the CLI runs it (the flow on a thread pool) for each worker count, after a warm-up
+    run, under one Prefect server (starting one takes minutes on a loaded machine). The peak memory is the
+    process's over all runs."""
     from prefect.testing.utilities import prefect_test_harness
 
     from frontside.flows.generate import run_generate
 
-    with prefect_test_harness(server_startup_timeout=120):
-        run_generate(workers=workers, n_faces=2, shard_size=1, out=tempfile.mkdtemp(), renderer=renderer)
-        start = time.perf_counter()
-        run_generate(workers=workers, n_faces=faces, shard_size=shard_size, out=tempfile.mkdtemp(), seed=0,
-                     renderer=renderer)
-        seconds = time.perf_counter() - start
-    return {"pairs_per_s": round(faces / seconds, 2), "seconds": round(seconds, 2), "peak_rss_mb": _peak_rss_mb()}
+    out = {}
+    with prefect_test_harness(server_startup_timeout=600):
+        run_generate(workers=max(workers), n_faces=2, shard_size=1, out=tempfile.mkdtemp(), renderer=renderer)
+        for n in workers:
+            start = time.perf_counter()
+            run_generate(workers=n, n_faces=faces, shard_size=shard_size, out=tempfile.mkdtemp(), seed=0,
+                         renderer=renderer)
+            seconds = time.perf_counter() - start
+            out[f"flow_{n}_workers"] = {"pairs_per_s": round(faces / seconds, 2), "seconds": round(seconds, 2)}
+    out["peak_rss_mb"] = _peak_rss_mb()
+    return out
 
 
 def _child(*args: str) -> dict:
@@ -91,15 +97,14 @@ def main(faces: int, bare_faces: int, shard_size: int) -> None:
                     "cpus": os.cpu_count(), "renderers": {}}
     for renderer in RENDERERS:
         entry = {"bare_1_thread": _child("bare", renderer, str(bare_faces), str(shard_size))}
-        for workers in (1, 2):
-            entry[f"flow_{workers}_workers"] = _child("flow", renderer, str(faces), str(shard_size), str(workers))
+        entry.update(_child("flow", renderer, str(faces), str(shard_size), "1", "2"))
         result["renderers"][renderer] = entry
         loads[f"after_{renderer}"] = [round(x, 2) for x in os.getloadavg()]
+        print(json.dumps({renderer: entry}), file=sys.stderr, flush=True)  # partial results as they come
     small = max(faces // 4, shard_size)
-    result["memory_flatness"] = {
-        f"raster_flow_2_workers_{small}_faces_peak_rss_mb": _child("flow", NEW, str(small), str(shard_size), "2")
-        ["peak_rss_mb"],
-        f"raster_flow_2_workers_{faces}_faces_peak_rss_mb": result["renderers"][NEW]["flow_2_workers"]["peak_rss_mb"]}
+    result["memory_flatness_peak_rss_mb"] = {
+        f"raster_flow_2_workers_{small}_faces": _child("flow", NEW, str(small), str(shard_size), "2")["peak_rss_mb"],
+        f"raster_flows_1_and_2_workers_{faces}_faces": result["renderers"][NEW]["peak_rss_mb"]}
     new, old = result["renderers"][NEW], result["renderers"][OLD]
     result["speedup_vs_old_path"] = {
         f"{key}": round(new[key]["pairs_per_s"] / old[key]["pairs_per_s"], 2)
@@ -125,7 +130,7 @@ if __name__ == "__main__":
         if kind == "bare":
             out = bare(renderer, int(n), int(shard))
         else:
-            out = flow(renderer, int(n), int(shard), int(args.child[4]))
+            out = flows(renderer, int(n), int(shard), [int(w) for w in args.child[4:]])
         print(json.dumps(out))
     elif args.quick:
         main(32, 16, 8)

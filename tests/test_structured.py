@@ -77,3 +77,19 @@ def test_coefficients_reach_every_component(basis):
     pose = torch.tensor([[1.0, 0, 0, 0, 1, 0, np.log(0.6), 0, 0]], dtype=torch.float32)
     geometry(pose, c).square().sum().backward()
     assert torch.all(c.grad.abs() > 0)
+
+
+def test_coarse_grid_is_every_other_pixel_of_the_full_map(basis):
+    geometry = PosedBasis(basis, train_stride=2)
+    r = rotation_matrix(15.0, 5.0, -3.0)
+    pose = torch.tensor([[*r[:, 0], *r[:, 1], np.log(0.6), 0.02, 0.01]], dtype=torch.float32)
+    c = torch.randn(1, geometry.n_components)
+    full, coarse = geometry(pose, c), geometry(pose, c, coarse=True)
+    assert coarse.shape == (1, 3, basis.size // 2, basis.size // 2)
+    sub = full[..., ::2, ::2]
+    covered = sub.abs().sum(1) > 0
+    assert torch.allclose(coarse[:, :2][covered.expand(1, 2, -1, -1)], sub[:, :2][covered.expand(1, 2, -1, -1)],
+                          atol=1e-4)
+    # z: shifted by the minimum over the coarse grid, which is at most about a pixel above the full minimum
+    offset = (coarse[:, 2] - sub[:, 2])[covered]
+    assert float(offset.max() - offset.min()) < 1e-4 and -1.5 < float(offset.mean()) <= 1e-5

@@ -24,8 +24,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--shape-weight", type=float, default=None,
                    help="weight of the pose-free shape term of the loss (default: 10 for twoview/frontonly, 0 else)")
     p.add_argument("--input-size", type=int, default=128, help="twoview/frontonly: the encoder's resolution")
-    p.add_argument("--fusion", default="stack", choices=["stack", "siamese"],
-                   help="twoview: one encoder on 6 stacked channels, or one per view")
+    p.add_argument("--fusion", default="stack", choices=["stack", "siamese", "dual"],
+                   help="twoview: one encoder on 6 stacked channels, one shared by both views, or one per view")
     p.add_argument("--init", default=None, help="start from another run's weights (transfer learning)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last.pt")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")

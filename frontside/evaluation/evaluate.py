@@ -77,6 +77,12 @@ def face_vertex_mask(model: MorphableModel) -> np.ndarray:
     return np.asarray(model.regions) != Region.NECK
 
 
+def face_triangles(model: MorphableModel) -> np.ndarray:
+    """(T, 3) the model's triangles whose corners are all face vertices (no neck): the mesh people look at."""
+    face = face_vertex_mask(model)
+    return model.triangles[face[model.triangles].all(axis=1)]
+
+
 def mean_face_in_image_frame(model: MorphableModel) -> np.ndarray:
     """(N, 3) float64: the model's mean shape with y flipped into the image frame's handedness (y down); where it
     sits is left to the alignment that places it."""

@@ -27,7 +27,8 @@ class NetworkSpec:
     width:        channel multiplier (thesis networks: 1.0 is the paper's; structured: scales the encoder).
     weight_init, decoder_norm: thesis/PRN networks only (see `networks.initialise`, `networks.decoder`).
     input_size:   structured networks only: the encoder's resolution (images are area-resized to it).
-    fusion:       structured two-view only: "stack" (6 channels, one encoder) or "siamese" (one encoder per view).
+    fusion:       structured two-view only: "stack" (6 channels, one encoder), "siamese" (one encoder shared by the
+                  views) or "dual" (an encoder per view).
     """
 
     arch: str = "twoview"

@@ -204,7 +204,9 @@ def train(config: TrainConfig) -> TrainResult:
     network = network.to(device).to(memory_format=torch.channels_last)
     precision = resolve_precision(device, config.precision)
     posmap_loss = WeightedPosmapLoss(weight_mask).to(device)
-    objective = ShapeAndPoseLoss(weight_mask, shape_weight).to(device)
+    # structured networks train on every t-th posmap row and column (`PosedBasis`): a third of a step's time
+    stride = network.geometry.train_stride if arch.structured else 1
+    objective = ShapeAndPoseLoss(weight_mask[::stride, ::stride], shape_weight).to(device)
 
     window = config.shuffle_window
     if window is None and not train_set.fits_in_cache():
@@ -250,9 +252,9 @@ def train(config: TrainConfig) -> TrainResult:
         for step, (x, y) in enumerate(bar):
             if step >= steps_per_epoch:
                 break
-            x, y = x.to(device).to(memory_format=torch.channels_last), y.to(device)
+            x, y = x.to(device).to(memory_format=torch.channels_last), y[..., ::stride, ::stride].to(device)
             with autocast(device, precision):
-                loss = objective(network(x).float(), y)
+                loss = objective((network(x, coarse=True) if stride > 1 else network(x)).float(), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -112,13 +112,12 @@ class Backgrounds:
 
 
 def _random_crop(img: np.ndarray, rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """(height, width, 3) uint8: a random window of `img` scaled up by a random 1-1.5 (more when `img` is
-    smaller than the window). Only the window is resampled, not the whole texture."""
     h, w = img.shape[:2]
     scale = max(height / h, width / w, 1.0) * rng.uniform(1.0, 1.5)
-    src_h, src_w = min(height / scale, h), min(width / scale, w)  # the window in texture pixels
-    top = float(rng.uniform(0, h - src_h))
-    left = float(rng.uniform(0, w - src_w))
-    window = Image.fromarray(np.ascontiguousarray(img[..., :3]))
-    out = window.resize((width, height), Image.BILINEAR, box=(left, top, left + src_w, top + src_h))
-    return np.asarray(out)
+    if scale > 1.0:
+        img = np.asarray(Image.fromarray(img).resize((int(np.ceil(w * scale)), int(np.ceil(h * scale))),
+                                                     Image.BILINEAR))
+        h, w = img.shape[:2]
+    top = int(rng.integers(0, h - height + 1))
+    left = int(rng.integers(0, w - width + 1))
+    return np.ascontiguousarray(img[top:top + height, left:left + width, :3])

@@ -280,7 +280,9 @@ def read_shard(url: str, expected: ShardInfo | None = None, columns: list[str] |
     if expected is not None and hashlib.sha256(data).hexdigest() != expected.sha256:
         raise DataIntegrityError(f"{url}: sha256 does not match the manifest (truncated or overwritten?)")
     try:
-        table = pq.read_table(io.BytesIO(data), columns=columns)
+        # single-threaded: with its thread pool, pyarrow 26 aborts ~1 process in 4 at exit after reading these
+        # nested columns ("terminate called without an active exception"); a shard decodes fast on one thread
+        table = pq.read_table(io.BytesIO(data), columns=columns, use_threads=False)
     except Exception as exc:
         raise DataIntegrityError(f"{url}: not a readable Parquet file ({exc})") from None
     found = (table.schema.metadata or {}).get(b"frontside.format")

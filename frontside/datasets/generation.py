@@ -129,11 +129,9 @@ def dataset_uv_regions(params: GenerateParams) -> np.ndarray | None:
     model = getattr(source, "model", None)
     if model is None:
         return None
-    from frontside.facemodel.regions import uv_region_map
+    from frontside.facemodel.regions import model_uv_regions
 
-    # PRN's landmark dots are 2 pixels in radius at 256: the same share of the face at any size
-    return uv_region_map(model.uv, model.triangles, model.regions, size=params.size, landmarks=model.landmarks,
-                         landmark_radius=2.0 * params.size / 256)
+    return model_uv_regions(model, params.size)
 
 
 def generate_pairs(spec: ShardSpec, params: GenerateParams, timings: dict[str, float] | None = None) -> list[Pair]:

@@ -17,6 +17,7 @@ import json
 import math
 import multiprocessing
 import os
+import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -64,8 +65,10 @@ def _train_and_score(job: dict) -> dict:
     trained_s = time.perf_counter() - started
     state = load_checkpoint(result.last_path)
     test = job["test"]
-    if test is None:  # a timing probe
-        return {"train_minutes": trained_s / 60}
+    if test is None:  # a timing probe: its last epoch's steps (shards cached by then) and the rest (set-up)
+        epochs = state["history"]
+        return {"step_s": epochs[-1]["seconds"] / max(epochs[-1]["steps"], 1),
+                "overhead_s": trained_s - sum(h["seconds"] for h in epochs)}
     scores = evaluate_predictor(Predictor.from_checkpoint(result.last_path, precision="fp32"), load_pairs([test]),
                                 dataset_model(test), job["config"]["arch"]).summary()
     return {"arch": job["config"]["arch"], "seed": job["config"]["seed"], "nme_icp": scores["mean_nme"],
@@ -128,7 +131,7 @@ def plot(runs: list[dict], mean_face: float, path: Path, title: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=60.0, help="total budget, generation and evaluation included")
-    parser.add_argument("--train-faces", type=int, default=1200)
+    parser.add_argument("--train-faces", type=int, default=2400)
     parser.add_argument("--test-faces", type=int, default=48)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--archs", nargs="+", default=["twoview", "frontonly"])
@@ -150,13 +153,14 @@ def main() -> None:
     rounds = math.ceil(runs_total / args.processes)
     steps_per_epoch = max(1, math.floor(args.train_faces * 0.9 / args.batch_size))
     if args.steps is None:
-        # measured here and now (the CPU may be shared): a 30-step epoch of the costlier network, 1 thread
+        shutil.rmtree(root / "probe", ignore_errors=True)
+        # measured here and now (the CPU may be shared): the costlier network, 1 thread, two epochs of 40 steps
         probe = _train_and_score({"config": dict(data=[train_dir], out=str(root / "probe"), arch=args.archs[0],
-                                                 epochs=1, max_steps_per_epoch=30, batch_size=args.batch_size,
+                                                 epochs=2, max_steps_per_epoch=40, batch_size=args.batch_size,
                                                  max_val_batches=1, progress=False), "test": None})
-        step_s = probe["train_minutes"] * 60 / 30 * 1.15  # contention of two runs at a time
-        evaluation_s = 45.0  # per run: validation each epoch, scoring 48 faces
-        left = args.minutes * 60 - (time.perf_counter() - started) - rounds * evaluation_s
+        step_s = probe["step_s"] * 1.15  # contention of two runs at a time
+        per_run_s = probe["overhead_s"] + 60.0  # set-up (baselines, first decode) + validation and scoring
+        left = args.minutes * 60 - (time.perf_counter() - started) - rounds * per_run_s
         args.steps = max(steps_per_epoch, int(left / rounds / step_s))
     epochs = max(1, round(args.steps / steps_per_epoch))
     jobs = [{"config": dict(data=[train_dir], out=str(root / f"{arch}-seed{seed}-e{epochs}"), arch=arch,

@@ -13,6 +13,14 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--source", default="builtin", help="builtin | bfm:PATH[,uv=PATH] | facegen")
     p.add_argument("--backgrounds", default=None, help="DTD folder (images/<category>/*.jpg)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=256,
+                   help="side of the images and the position map: a multiple of 32, at least 64 (default: %(default)s)")
+    p.add_argument("--renderer", choices=["raster", "pyrender", "pyrender-rebuild"], default="raster",
+                   help="raster: CPU, the same bytes everywhere (default); pyrender: OpenGL; pyrender-rebuild: "
+                        "OpenGL rebuilding its scene per view (the old path, for benchmarks). "
+                        "--source facegen always renders with FaceGen")
+    p.add_argument("--no-depth", dest="depth", action="store_false",
+                   help="leave out each view's depth map (float16, about 66 KB of a pair's 550 KB)")
     p.add_argument("--workers", type=int, default=2, help="threads for shard tasks (default: %(default)s)")
     p.add_argument("--dask-address", default=None, help="run shard tasks on a Dask cluster, e.g. tcp://host:8786")
     p.set_defaults(func=run)
@@ -20,11 +28,18 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from frontside.datasets.generation import check_size
+    from frontside.errors import InputFormatError
     from frontside.flows.generate import run_generate
 
-    renderer = "facegen" if args.source == "facegen" else "pyrender"
+    try:
+        check_size(args.size)
+    except ValueError as exc:
+        raise InputFormatError("--size", "value", str(exc)) from None
+    renderer = "facegen" if args.source == "facegen" else args.renderer
     result = run_generate(workers=args.workers, dask_address=args.dask_address, n_faces=args.faces,
                           shard_size=args.shard_size, out=args.out, source=args.source,
-                          backgrounds=args.backgrounds, seed=args.seed, renderer=renderer, progress=True)
+                          backgrounds=args.backgrounds, seed=args.seed, size=args.size, renderer=renderer,
+                          depth=args.depth, progress=True)
     print(f"{result['rows']} pairs in {result['shards']} shards at {result['out']}")
     return 0

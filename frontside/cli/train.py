@@ -22,10 +22,13 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="onecycle: AdamW, warm-up then cosine (twoview/frontonly); step: Adam halved every 5 epochs "
                         "(thesis, prn)")
     p.add_argument("--shape-weight", type=float, default=None,
-                   help="weight of the pose-free shape term of the loss (default: 10 for twoview/frontonly, 0 else)")
+                   help="weight of the pose-free shape term of the loss (default: 100 for twoview/frontonly, 0 else)")
     p.add_argument("--input-size", type=int, default=128, help="twoview/frontonly: the encoder's resolution")
     p.add_argument("--fusion", default="stack", choices=["stack", "siamese", "dual"],
                    help="twoview: one encoder on 6 stacked channels, one shared by both views, or one per view")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="rotation, colour and occlusion augmentation (default: off for twoview/frontonly, whose "
+                        "short CPU runs learn shape faster without it; on for the thesis networks and prn)")
     p.add_argument("--init", default=None, help="start from another run's weights (transfer learning)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last.pt")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
@@ -48,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
                   max_steps_per_epoch=args.max_steps_per_epoch, seed=args.seed, precision=args.precision,
                   weight_init=args.weight_init, decoder_norm=args.decoder_norm, schedule=args.schedule,
                   shape_weight=args.shape_weight, input_size=args.input_size, fusion=args.fusion,
-                  progress=True)
+                  augment=args.augment, progress=True)
     if args.no_prefect:
         from frontside.model.training import TrainConfig, train
 

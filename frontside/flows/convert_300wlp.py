@@ -11,6 +11,7 @@ import math
 from prefect import flow
 from prefect.futures import as_completed
 
+from frontside.datasets.card import write_dataset_card
 from frontside.datasets.shards import Manifest, code_version, join, shard_name
 from frontside.errors import FrontsideError
 from frontside.tasks.convert_300wlp import (
@@ -65,6 +66,7 @@ def convert_300wlp(root: str, out: str, shard_size: int = 256, seed: int = 0, mo
     regions.result()
     manifest.extra = {**_extra(plan, broken), "shards_written": written, "shards_skipped": kept}
     url = manifest.save(out)
+    write_dataset_card(out, manifest)
     print(f"{out}: {manifest.rows} pairs in {len(manifest.shards)} shards ({written} written, {kept} valid); "
           f"skipped images: {manifest.extra['skipped']}")
     return url

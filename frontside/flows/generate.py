@@ -20,8 +20,8 @@ SAMPLE_GRID_NAME = "sample_grid.png"
 
 @flow(name="generate-dataset", log_prints=True)
 def generate_dataset(n_faces: int = 64, shard_size: int = 16, out: str = "data/synthetic", source: str = "builtin",
-                     backgrounds: str | None = None, seed: int = 0, size: int = 256, renderer: str = "pyrender",
-                     progress: bool = False) -> dict:
+                     backgrounds: str | None = None, seed: int = 0, size: int = 256, renderer: str = "raster",
+                     depth: bool = True, progress: bool = False) -> dict:
     """Generate (or resume, or repair) a synthetic dataset at `out`; returns a summary: out, manifest (its URL),
     rows, shards, written, skipped.
 
@@ -31,7 +31,7 @@ def generate_dataset(n_faces: int = 64, shard_size: int = 16, out: str = "data/s
     a shard that fails (after its task's retries) does not stop the others, and the run then raises naming it.
     """
     params = GenerateParams(n_faces=n_faces, shard_size=shard_size, seed=seed, source=source,
-                            backgrounds=backgrounds, renderer=renderer, size=size)
+                            backgrounds=backgrounds, renderer=renderer, size=size, depth=depth)
     manifest = Manifest.load_or_none(out)
     if manifest is not None and manifest.parameters != params.as_dict():
         raise FrontsideError(f"{join(out, 'manifest.json')}: made with different parameters "
@@ -91,10 +91,17 @@ def _summarise(out: str, manifest: Manifest, written: int, skipped: int) -> None
         url = join(out, SAMPLE_GRID_NAME)
         write_bytes_atomic(url, encode_png(grid))
         link = url if "://" in url else Path(url).resolve().as_uri()
-        summary += (f"\n\nSample pairs of `{first}` (front with landmarks, front, side, position map): "
+        summary += (f"\n\nSample pairs of `{first}` (each view with its landmarks, parts and depth; the position "
+                    f"map): "
                     f"[{SAMPLE_GRID_NAME}]({link})\n\n![sample pairs]({link})")
     except Exception as exc:  # a summary must never fail a finished dataset
         print(f"sample grid skipped: {exc}")
+    try:
+        from frontside.datasets.card import write_dataset_card
+
+        write_dataset_card(out, manifest)
+    except Exception as exc:  # as the grid: never fail a finished dataset
+        print(f"dataset card skipped: {exc}")
     create_markdown_artifact(key="generated-dataset", markdown=summary, description=f"Dataset {out}")
 
 
@@ -115,8 +122,10 @@ def run_generate(workers: int = 2, dask_address: str | None = None, **parameters
 @flow(name="generate-dataset-scaled", log_prints=True)
 def generate_dataset_scaled(n_faces: int = 64, shard_size: int = 16, out: str = "data/synthetic",
                             source: str = "builtin", backgrounds: str | None = None, seed: int = 0, size: int = 256,
-                            renderer: str = "pyrender", workers: int = 2, dask_address: str | None = None) -> dict:
+                            renderer: str = "raster", depth: bool = True, workers: int = 2,
+                            dask_address: str | None = None) -> dict:
     """`generate_dataset` as a subflow on the task runner these parameters choose: the deployment entrypoint,
     since a deployed flow cannot pick its own task runner from its parameters."""
     return run_generate(workers=workers, dask_address=dask_address, n_faces=n_faces, shard_size=shard_size,
-                        out=out, source=source, backgrounds=backgrounds, seed=seed, size=size, renderer=renderer)
+                        out=out, source=source, backgrounds=backgrounds, seed=seed, size=size, renderer=renderer,
+                        depth=depth)

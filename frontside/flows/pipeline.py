@@ -43,7 +43,7 @@ def train_then_evaluate(train_data: list[str], test_data: list[str], out: str,
 
 
 @flow(name="demo", log_prints=True)
-def demo(out: str = "demo-output", train_faces: int = 400, test_faces: int = 24, shard_size: int = 50,
+def demo(out: str = "demo-output", train_faces: int = 800, test_faces: int = 24, shard_size: int = 50,
          steps_per_model: int = 600, batch_size: int = 16, seed: int = 0) -> str:
     """The whole mission, small, on the built-in model on CPU: generate, train two-view and front-only for the
     same steps, evaluate both and the mean face on held-out faces, write the report."""

@@ -14,12 +14,12 @@ def train_model(data: list[str], out: str, val: list[str] | None = None, arch: s
                 workers: int = 0, max_steps_per_epoch: int | None = None, seed: int = 0,
                 precision: str = "auto", weight_init: str = "he", decoder_norm: str | None = None,
                 schedule: str | None = None, shape_weight: float | None = None, input_size: int = 128,
-                fusion: str = "stack", progress: bool = False) -> dict:
+                fusion: str = "stack", augment: bool | None = None, progress: bool = False) -> dict:
     """Train `arch` on `data`; returns {run_dir, best_path, last_path, best_val_loss, ...}."""
     config = TrainConfig(data=list(data), out=out, val=list(val or []), arch=arch, epochs=epochs,
                          batch_size=batch_size, lr=lr, init=init, resume=resume, workers=workers,
                          max_steps_per_epoch=max_steps_per_epoch, seed=seed, precision=precision,
                          weight_init=weight_init, decoder_norm=decoder_norm, schedule=schedule,
                          shape_weight=shape_weight, input_size=input_size, fusion=fusion,
-                         progress=progress)
+                         augment=augment, progress=progress)
     return train_task(config)

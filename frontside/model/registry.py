@@ -58,6 +58,7 @@ class Arch:
     lr: float  # default learning rate
     schedule: str  # "onecycle" (warm-up, cosine decay, AdamW) or "step" (Adam, halved every N epochs: thesis)
     shape_weight: float  # weight of the pose-free shape term of the loss (`loss.ShapeAndPoseLoss`)
+    augment: bool  # rotation, colour and occlusion augmentation by default (thesis 2.3)
     description: str
 
     @property
@@ -85,18 +86,18 @@ def _thesis(in_channels: int):
 
 
 ARCHS: dict[str, Arch] = {
-    "twoview": Arch("twoview", "both", True, _structured("both"), 2e-3, "onecycle", 10.0,
+    "twoview": Arch("twoview", "both", True, _structured("both"), 2e-3, "onecycle", 100.0, False,
                     "front + side -> pose and face-model coefficients -> position map (default)"),
-    "frontonly": Arch("frontonly", "front", True, _structured("front"), 2e-3, "onecycle", 10.0,
+    "frontonly": Arch("frontonly", "front", True, _structured("front"), 2e-3, "onecycle", 100.0, False,
                       "the default network on the front view only (the ablation the thesis never ran)"),
-    "twoview-thesis": Arch("twoview-thesis", "both", False, _thesis(6), 1e-4, "step", 0.0,
+    "twoview-thesis": Arch("twoview-thesis", "both", False, _thesis(6), 1e-4, "step", 0.0, True,
                            "thesis table 4.1, front + side stacked (6 channels)"),
-    "frontonly-thesis": Arch("frontonly-thesis", "front", False, _thesis(3), 1e-4, "step", 0.0,
+    "frontonly-thesis": Arch("frontonly-thesis", "front", False, _thesis(3), 1e-4, "step", 0.0, True,
                              "table 4.1 on the front view only"),
     "prn": Arch("prn", "front", False,
                 lambda spec, basis: ResFCN256(3, int(round(16 * spec.width)), spec.weight_init,
                                               spec.decoder_norm or "batch"),
-                1e-4, "step", 0.0, "PRN's ResFCN256, single image (baseline)"),
+                1e-4, "step", 0.0, True, "PRN's ResFCN256, single image (baseline)"),
 }
 
 

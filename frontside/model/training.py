@@ -58,7 +58,7 @@ class TrainConfig:
     patience: int = 10
     init: str | None = None  # weights of another run (the transfer step of 4.3.4)
     resume: bool = False
-    augment: bool = True
+    augment: bool | None = None  # None: the arch's default (structured networks off, thesis networks on)
     workers: int = 0
     max_steps_per_epoch: int | None = None
     max_val_batches: int | None = None
@@ -78,14 +78,15 @@ class TrainConfig:
         return NetworkSpec(arch=self.arch, width=float(self.width), weight_init=self.weight_init,
                            decoder_norm=self.decoder_norm, input_size=self.input_size, fusion=self.fusion)
 
-    def recipe(self) -> tuple[float, str, float]:
-        """(lr, schedule, shape_weight), the arch's defaults where this config leaves them None."""
+    def recipe(self) -> tuple[float, str, float, bool]:
+        """(lr, schedule, shape_weight, augment), the arch's defaults where this config leaves them None."""
         arch = get_arch(self.arch)
         schedule = self.schedule or arch.schedule
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, not {schedule!r}")
         return (self.lr if self.lr is not None else arch.lr, schedule,
-                self.shape_weight if self.shape_weight is not None else arch.shape_weight)
+                self.shape_weight if self.shape_weight is not None else arch.shape_weight,
+                self.augment if self.augment is not None else arch.augment)
 
 
 @dataclass(frozen=True)
@@ -108,12 +109,13 @@ def _split(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
 
 
 def _datasets(config: TrainConfig, views: str, input_size: int | None) -> tuple[ShardDataset, ShardDataset]:
+    augment = config.recipe()[3]
     if config.val:
-        return (ShardDataset(config.data, views, config.augment, config.seed, input_size=input_size),
+        return (ShardDataset(config.data, views, augment, config.seed, input_size=input_size),
                 ShardDataset(config.val, views, False, config.seed, input_size=input_size))
     everything = ShardDataset(config.data, views, False, config.seed)
     train_idx, val_idx = _split(len(everything), config.val_fraction, config.seed)
-    return (ShardDataset(config.data, views, config.augment, config.seed, indices=train_idx, input_size=input_size),
+    return (ShardDataset(config.data, views, augment, config.seed, indices=train_idx, input_size=input_size),
             ShardDataset(config.data, views, False, config.seed, indices=val_idx, input_size=input_size))
 
 
@@ -187,7 +189,7 @@ def train(config: TrainConfig) -> TrainResult:
     np.random.seed(config.seed)
     device = torch.device(config.device) if config.device else default_device()
     arch = get_arch(config.arch)
-    lr, schedule, shape_weight = config.recipe()
+    lr, schedule, shape_weight, _ = config.recipe()
     run = Path(config.out)
     run.mkdir(parents=True, exist_ok=True)
     best_path, last_path = run / "best.pt", run / "last.pt"

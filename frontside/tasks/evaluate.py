@@ -50,7 +50,8 @@ def write_report_task(score_paths: list[str], out: str, dataset: str, checkpoint
                                for name, pr in predictors.items()}} for p in pairs]
     histories = {}
     for name, path in checkpoints.items():
-        state = load_checkpoint(path)
+        last = Path(path).with_name("last.pt")  # the whole run, not only the epochs up to the best one
+        state = load_checkpoint(str(last) if last.exists() else path)
         histories[name] = {"history": state["history"], "baselines": state["config"].get("baselines", {})}
     paths = write_report(scores, out, dataset=dataset, meshes=meshes, triangles=face_triangles(model),
                          histories=histories)

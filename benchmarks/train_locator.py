@@ -10,12 +10,15 @@ training crops of them (see `frontside.reconstruct.locator_training`). Torch run
 weights' bytes depend on it: 1 made the shipped ones). Then the figures: on the demo's 24 held-out faces rendered
 as 640 x 480 JPEG photos (seed 1,000,003, `reconstruct.photos`), how many faces are found, the landmark error in
 photo pixels, and how far training's crop of the found landmarks is from the crop of the true ones (pixels of a
-256 crop). `--cache` keeps the rendered sprites between runs (they are the slow part).
+256 crop). `--cache` keeps the rendered sprites between runs (they are the slow part; the cache is keyed by seed
+and face only: clear it when the renderer changes). `--measure-only` skips training and measures the weights at
+`--out` again (the figures' training part is kept), e.g. after a renderer change.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import statistics
@@ -123,11 +126,17 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=WEIGHTS)
     parser.add_argument("--figures", type=Path, default=Path("docs/figures/locator.json"))
+    parser.add_argument("--measure-only", action="store_true", help="measure the weights at --out, no training")
     args = parser.parse_args()
+    load_start = os.getloadavg()
+    if args.measure_only:
+        locator = Locator.load(args.out)
+        kept = json.loads(args.figures.read_text()) if args.figures.exists() else {}
+        return _measure(args, locator, locator.meta, kept.get("training"), load_start)
 
     import torch
 
-    load_start, start = os.getloadavg(), time.perf_counter()
+    start = time.perf_counter()
     sprites = sprites_cached(SEED, args.faces, args.cache)
     pool = background_pool(SEED, 512)
     render_s = time.perf_counter() - start
@@ -147,24 +156,27 @@ def main() -> None:
               "settings": settings.__dict__, "threads": args.threads, "torch": torch.__version__,
               "licence": "frontside's own (trained only on frontside's built-in face model renders)"}
     save_locator(args.out, spec, box_net, landmark_net, recipe)
-    locator = Locator.load(args.out)
+    training = {"render_seconds": round(render_s, 1), "train_seconds": round(train_s, 1),
+                "box_loss_last100": round(float(np.mean(box_history[-100:])), 4),
+                "landmark_l1_px128_last100": round(float(np.mean(landmark_history[-100:])), 3)}
+    _measure(args, Locator.load(args.out), recipe, training, load_start)
 
+
+def _measure(args: argparse.Namespace, locator: Locator, recipe: dict, training: dict | None,
+             load_start: tuple[float, float, float]) -> None:
+    """The held-out figures of `locator`, written to `args.figures` and printed."""
     from frontside.reconstruct.photos import photo_pairs
 
     pairs = photo_pairs(HELD_OUT_SEED, range(args.held_out))
     result = {
         "recipe": recipe,
-        "weights": {"path": str(args.out), "bytes": args.out.stat().st_size},
-        "training": {"render_seconds": round(render_s, 1), "train_seconds": round(train_s, 1),
-                     "box_loss_last100": round(float(np.mean(box_history[-100:])), 4),
-                     "landmark_l1_px128_last100": round(float(np.mean(landmark_history[-100:])), 3)},
+        "weights": {"path": os.path.relpath(args.out), "bytes": args.out.stat().st_size},
+        "training": training,
         "held_out": {"seed": HELD_OUT_SEED, "pairs": args.held_out, "photo": "640x480 JPEG",
                      "passes": args.passes, **figures(locator, pairs, args.passes)},
         "loadavg_start_end": [load_start, os.getloadavg()],
     }
     args.figures.parent.mkdir(parents=True, exist_ok=True)
-    import json
-
     args.figures.write_text(json.dumps(result, indent=2) + "\n")
     emit(result)
 

@@ -6,8 +6,9 @@ photos, and the time per stage of one pair after the models are loaded.
 The photos are the demo's held-out faces (seed 1,000,003, `frontside.reconstruct.photos`), as JPEG. A detection
 counts when it lies on the true 68-landmark box (`photos.finds_face`). The first-crop error is how far
 `crop_from_detection`'s crop is from the training crop of the true landmarks (`crop.crop_corner_error`, pixels of
-a 256 crop); for box detectors the medians of the landmark box relative to the detection box are printed too
-(what `crop.BOX_TO_LANDMARKS` holds). Without --checkpoint the timing uses an untrained default network (the
+a 256 crop), and whether training's crop jitter could have drawn it (`crop.within_training_jitter`); for box
+detectors the medians of the landmark box relative to the detection box are printed too (what
+`crop.BOX_TO_LANDMARKS` holds). Without --checkpoint the timing uses an untrained default network (the
 structured `twoview`, the same cost as a trained one).
 """
 
@@ -23,7 +24,12 @@ from pathlib import Path
 import numpy as np
 from _common import emit
 
-from frontside.reconstruct.crop import crop_corner_error, crop_from_detection, crop_to_photo
+from frontside.reconstruct.crop import (
+    crop_corner_error,
+    crop_from_detection,
+    crop_to_photo,
+    within_training_jitter,
+)
 from frontside.reconstruct.detect import PROFILE_LEFT, detect_face
 from frontside.reconstruct.photos import finds_face, photo_pairs
 
@@ -51,7 +57,7 @@ def crop_corner_landmarks(detection, size: int = 256) -> np.ndarray:
 def detection_report(pairs, detector: str) -> dict:
     out = {}
     for view in ("front", "side"):
-        hits, seconds, errors, calibration, missed = 0, [], [], {}, []
+        hits, seconds, errors, jittered, calibration, missed = 0, [], [], 0, {}, []
         for pair in pairs:
             photo = getattr(pair, view)
             start = time.perf_counter()
@@ -59,8 +65,9 @@ def detection_report(pairs, detector: str) -> dict:
             seconds.append(time.perf_counter() - start)
             if found is not None and finds_face(found.box, photo.landmarks):
                 hits += 1
-                errors.append(crop_corner_error(found.landmarks if found.landmarks is not None else
-                                                crop_corner_landmarks(found), photo.landmarks))
+                points = found.landmarks if found.landmarks is not None else crop_corner_landmarks(found)
+                errors.append(crop_corner_error(points, photo.landmarks))
+                jittered += within_training_jitter(points, photo.landmarks)
                 if found.landmarks is None:
                     kind = "frontal" if found.kind == "frontal" else "profile"
                     calibration.setdefault(kind, []).append(box_calibration(found, photo.landmarks))
@@ -72,6 +79,7 @@ def detection_report(pairs, detector: str) -> dict:
             "first_crop_error_px256_median": round(statistics.median(errors), 2) if errors else None,
             "first_crop_error_px256_max": round(max(errors), 2) if errors else None,
             "first_crops_within_3px": sum(e <= 3.0 for e in errors),
+            "first_crops_within_training_jitter": jittered,
             "box_to_landmarks_median": {k: [round(statistics.median(c[i] for c in v), 3) for i in range(3)] + [len(v)]
                                         for k, v in calibration.items()},
         }

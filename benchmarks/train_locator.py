@@ -10,7 +10,7 @@ training crops of them (see `frontside.reconstruct.locator_training`). Torch run
 weights' bytes depend on it: 1 made the shipped ones). Then the figures: on the demo's 24 held-out faces rendered
 as 640 x 480 JPEG photos (seed 1,000,003, `reconstruct.photos`), how many faces are found, the landmark error in
 photo pixels, and how far training's crop of the found landmarks is from the crop of the true ones (pixels of a
-256 crop). `--cache` keeps the rendered sprites between runs (they are the slow part; the cache is keyed by seed
+256 crop; and whether training's crop jitter could have drawn it, `crop.within_training_jitter`). `--cache` keeps the rendered sprites between runs (they are the slow part; the cache is keyed by seed
 and face only: clear it when the renderer changes). `--measure-only` skips training and measures the weights at
 `--out` again (the figures' training part is kept), e.g. after a renderer change.
 """
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from _common import emit
 
-from frontside.reconstruct.crop import crop_corner_error
+from frontside.reconstruct.crop import crop_corner_error, within_training_jitter
 from frontside.reconstruct.locator import WEIGHTS, BoxNet, LandmarkNet, Locator, LocatorSpec, save_locator
 from frontside.reconstruct.locator_training import (
     Sprite,
@@ -75,7 +75,7 @@ def figures(locator: Locator, pairs, passes: int) -> dict:
 
     out = {}
     for view in ("front", "side"):
-        found, errors, crops, seconds, missed = 0, [], [], [], []
+        found, errors, crops, jittered, seconds, missed = 0, [], [], 0, [], []
         for pair in pairs:
             photo = getattr(pair, view)
             start = time.perf_counter()
@@ -87,6 +87,7 @@ def figures(locator: Locator, pairs, passes: int) -> dict:
             found += 1
             errors.append(float(np.linalg.norm(located.landmarks - photo.landmarks, axis=1).mean()))
             crops.append(crop_corner_error(located.landmarks, photo.landmarks))
+            jittered += within_training_jitter(located.landmarks, photo.landmarks)
         out[view] = {
             "found": f"{found}/{len(pairs)}", "rate": found / len(pairs), "missed": missed,
             "landmark_error_px_mean_median": round(statistics.median(errors), 2) if errors else None,
@@ -94,6 +95,7 @@ def figures(locator: Locator, pairs, passes: int) -> dict:
             "crop_corner_error_px256_median": round(statistics.median(crops), 2) if crops else None,
             "crop_corner_error_px256_max": round(max(crops), 2) if crops else None,
             "crops_within_3px": f"{sum(c <= 3.0 for c in crops)}/{len(pairs)}",
+            "crops_within_training_jitter": f"{jittered}/{len(pairs)}",
             "ms_per_photo_median": round(1000 * statistics.median(seconds), 1),
         }
     return out

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from frontside.geometry.crop import landmark_crop
+from frontside.geometry.crop import CropJitter, landmark_crop
 from frontside.reconstruct.detect import PROFILE_LEFT, Detection
 
 
@@ -84,3 +84,19 @@ def crop_corner_error(found: np.ndarray, true: np.ndarray, size: int = 256) -> f
     placed = corners @ (a_found @ np.linalg.inv(a_true)).T
     return float(np.linalg.norm(placed[:, :2] - corners[:, :2], axis=1).max())
 
+
+
+TRAINING_JITTER = CropJitter()  # `landmark_crop`'s default: the jitter training crops are drawn with
+
+
+def within_training_jitter(found: np.ndarray, true: np.ndarray, jitter: CropJitter = TRAINING_JITTER,
+                           margin: float = 1.5) -> bool:
+    """Whether training's crop of the found landmarks (N, 2) is one that training's own crop jitter could have
+    drawn around the true ones (N, 2): its side within `jitter.margin` of the true landmark box, its centre within
+    `jitter.shift` box sizes of the true centre in x and y. The network has seen such crops."""
+    found, true = np.asarray(found, np.float64)[:, :2], np.asarray(true, np.float64)[:, :2]
+    box_found = float(np.ptp(found, axis=0).sum()) / 2.0
+    box_true = float(np.ptp(true, axis=0).sum()) / 2.0
+    shift = np.abs((found.min(0) + found.max(0)) - (true.min(0) + true.max(0))) / 2.0 / box_true
+    ratio = margin * box_found / box_true
+    return bool(jitter.margin[0] <= ratio <= jitter.margin[1] and (shift <= jitter.shift).all())

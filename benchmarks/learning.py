@@ -24,6 +24,8 @@ from _common import emit
 
 from frontside.datasets.generation import GenerateParams, dataset_uv_regions, generate_shard, plan_shards
 from frontside.datasets.shards import Manifest, shard_name, write_uv_regions
+from frontside.io import write_atomic
+from frontside.pictures import figure_png
 
 
 def _shard(args):
@@ -67,10 +69,8 @@ def plot(curves: dict[str, list[dict]], mean_face: float, path: Path, title: str
         ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
+    write_atomic(path, figure_png(fig, dpi=100))
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def main() -> None:

@@ -40,16 +40,11 @@ def builtin_model(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory, builtin_model) -> str:
-    """A real 12-pair synthetic dataset (3 shards of 4), made with the plain functions, no Prefect."""
-    from frontside.datasets.generation import GenerateParams, dataset_uv_regions, generate_shard, plan_shards
-    from frontside.datasets.shards import Manifest, write_uv_regions
+    """A real 12-pair synthetic dataset (3 shards of 4), made by the dataset driver in this process, no Prefect."""
+    from frontside.datasets.driver import make_dataset
+    from frontside.datasets.generate_source import GenerateSource
+    from frontside.datasets.generation import GenerateParams
 
     out = str(tmp_path_factory.mktemp("tiny-dataset"))
-    params = GenerateParams(n_faces=12, shard_size=4, seed=7)
-    manifest = Manifest(parameters=params.as_dict())
-    for spec in plan_shards(params.n_faces, params.shard_size):
-        info, _ = generate_shard(spec, params, out)
-        manifest.shards[info.name] = info
-    write_uv_regions(out, dataset_uv_regions(params))
-    manifest.save(out)
+    make_dataset(GenerateSource(GenerateParams(n_faces=12, shard_size=4, seed=7)), out)
     return out

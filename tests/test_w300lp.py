@@ -157,7 +157,9 @@ def test_scan_finds_layout_groups_and_problems(tree, model):
     items = scan_300wlp(root, model=model)
     keys = {it.key for it in items}
     assert keys == set(truth) | {"LFPW/LFPW_image_test_0001_0", "LFPW/LFPW_image_test_0002_0"}
-    assert skipped_counts(items) == {"no_mat": 1, "broken_mat": 1}
+    assert skipped_counts(items) == {"no_mat": 1, "broken_mat": 1, "model_mismatch": 0}
+    assert {it.key: it.problem for it in items if it.problem} == {"LFPW/LFPW_image_test_0001_0": "no_mat",
+                                                                  "LFPW/LFPW_image_test_0002_0": "broken_mat"}
     by_key = {it.key: it for it in items}
     a0, f0 = by_key["AFW/AFW_100_1_0"], by_key["AFW_Flip/AFW_100_1_0"]
     assert a0.group == "AFW/AFW_100_1" and f0.group == "AFW_Flip/AFW_100_1" and f0.flipped

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+MAX_PAIRS = 256  # one row per pair: a bigger grid is no longer a picture to look at
+
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("preview", help="write a PNG grid of synthetic pairs to check that labels fit")
@@ -17,6 +19,19 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from frontside import checks
+    from frontside.errors import ParameterError
+    from frontside.facemodel import parse_model_spec
+
+    checks.integer("n", args.n, minimum=1, maximum=MAX_PAIRS)
+    checks.integer("seed", args.seed, minimum=0)
+    out = checks.output_file("out", args.out)
+    try:
+        spec = str(parse_model_spec(args.source))
+    except ValueError as exc:
+        raise ParameterError("source", str(exc)) from None
+    backgrounds = checks.input_folder("backgrounds", args.backgrounds) if args.backgrounds else None
+
     from tqdm import tqdm
 
     from frontside.datasets.generation import face_rng, make_source
@@ -26,10 +41,10 @@ def run(args: argparse.Namespace) -> int:
     from frontside.renderers.backgrounds import Backgrounds
     from frontside.renderers.pyrender_renderer import PyrenderRenderer
 
-    source = make_source(args.source)
+    source = make_source(spec)
+    backgrounds = Backgrounds.from_folder(backgrounds)
     renderer = PyrenderRenderer()
-    backgrounds = Backgrounds.from_folder(args.backgrounds)
     pairs = [make_pair(source, renderer, backgrounds, face_rng(args.seed, i), face_id=f"{source.kind}-{i:06d}",
                        face_index=i, seed=args.seed) for i in tqdm(range(args.n), desc="pairs", unit="pair")]
-    print(write_png(args.out, pair_grid(pairs)))
+    print(write_png(out, pair_grid(pairs)))
     return 0

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from frontside.errors import DataIntegrityError
-from frontside.pictures import write_bytes_atomic
+from frontside.io import write_atomic
 
 FORMAT = 2  # 2: networks rebuilt to the thesis's Keras layout (format 1's layers no longer exist)
 
@@ -36,7 +36,7 @@ def save_checkpoint(path: str | os.PathLike, *, arch: str, model: torch.nn.Modul
     }
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    return write_bytes_atomic(path, buffer.getvalue())
+    return Path(write_atomic(path, buffer.getvalue()))
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:

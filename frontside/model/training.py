@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
+import io
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,11 +15,14 @@ import torch
 from tqdm import tqdm
 
 from frontside.datasets.torch_dataset import ShardDataset, make_loader
+from frontside.io import write_atomic
 from frontside.model.checkpoint import load_checkpoint, save_checkpoint
 from frontside.model.inference import default_device
 from frontside.model.loss import WeightedPosmapLoss, weight_mask_from_regions
 from frontside.model.precision import autocast, resolve_precision
 from frontside.model.registry import build, get_arch
+from frontside.model.runs import start_run
+from frontside.pictures import figure_png
 
 
 @dataclass
@@ -38,6 +41,7 @@ class TrainConfig:
     patience: int = 10
     init: str | None = None  # weights of another run (the transfer step of 4.3.4)
     resume: bool = False
+    overwrite: bool = False  # replace the run already in `out` (else a folder holding a run needs `resume`)
     augment: bool = True
     workers: int = 0
     max_steps_per_epoch: int | None = None
@@ -98,14 +102,13 @@ def _loss_curve(history: list[dict], path: Path) -> None:
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
+    write_atomic(path, figure_png(fig, dpi=100))
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def train(config: TrainConfig) -> TrainResult:
     """Train one network; returns where its checkpoints are and how it went."""
+    start_run(config)  # checks numbers and the folder: never overwrites a run unless asked; clears a crash's temps
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     device = torch.device(config.device) if config.device else default_device()
@@ -237,9 +240,8 @@ def _plain(d: dict) -> dict:
 
 
 def _write_metrics(path: Path, history: list[dict]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(history[0]))
-        writer.writeheader()
-        writer.writerows(history)
-    os.replace(tmp, path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(history[0]))
+    writer.writeheader()
+    writer.writerows(history)
+    write_atomic(path, text.getvalue())

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import os
+import secrets
 import socket
-import tempfile
 from pathlib import Path
 
 from frontside.errors import InputFormatError, ParameterError
@@ -174,11 +174,11 @@ def _local_output(name: str, path: Path, folder: bool) -> Path:
 def _probe_writable(name: str, target: Path, folder: Path) -> None:
     """Create and delete a hidden file in `folder`: the only check that also holds for root (who passes every
     permission test) on a read-only filesystem."""
+    probe = folder / f".frontside-probe-{secrets.token_hex(8)}"
     try:
-        fd, probe = tempfile.mkstemp(prefix=".frontside-probe-", dir=folder)
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except OSError as exc:
         raise ParameterError(name, f"{target}: cannot write in {folder} ({exc.strerror or exc})") from None
-    os.close(fd)
     os.unlink(probe)
 
 
@@ -225,6 +225,9 @@ def image_size(path: str | os.PathLike, max_pixels: int = MAX_IMAGE_PIXELS) -> t
             im.load()
     except InputFormatError:
         raise
+    except Image.DecompressionBombError:
+        raise InputFormatError(path, "image", f"declares more than {max_pixels:,} pixels (a decompression "
+                                              "bomb?)") from None
     except FileNotFoundError:
         raise InputFormatError(path, "file", "does not exist") from None
     except Exception as exc:  # PIL raises many unrelated types for truncated or foreign files

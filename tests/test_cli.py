@@ -43,3 +43,60 @@ def test_a_bad_model_spec_is_a_one_line_error(tmp_path):
     out = _run("preview", "--n", "1", "--source", "bfm:/nowhere/BFM.mat", "--out", str(tmp_path / "g.png"))
     assert out.returncode == 1
     assert "BFM.mat" in out.stderr and "Traceback" not in out.stderr
+
+
+def _server_children(pid: int) -> list[int]:
+    """Pids of the uvicorn processes (Prefect's temporary server) whose parent is `pid`."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and b"uvicorn" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_no_prefect_server_outlives_the_command(tmp_path):
+    """SIGTERM: the command exits 143 and stops its server; SIGKILL: the watchdog stops the server."""
+    import signal
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PYTHONPATH=str(ROOT), PREFECT_HOME=str(tmp_path / "prefect-home"))
+    env.pop("PREFECT_SERVER_ANALYTICS_ENABLED", None)  # the command itself must turn telemetry off
+    for sig, code in ((signal.SIGTERM, 143), (signal.SIGKILL, -signal.SIGKILL)):
+        log = tmp_path / f"{sig.name}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "frontside.cli", "generate", "--faces", "40", "--shard-size",
+                                     "4", "--workers", "1", "--out", str(tmp_path / sig.name)], env=env, stdout=out,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 180
+            while not (servers := _server_children(proc.pid)) and time.monotonic() < deadline:
+                assert proc.poll() is None, log.read_text()
+                time.sleep(0.1)
+            assert servers, f"no server started\n{log.read_text()}"
+            while not list((tmp_path / sig.name).glob("shard-*.parquet")) and time.monotonic() < deadline:
+                time.sleep(0.1)  # the flow is running
+            os.kill(proc.pid, sig)
+            assert proc.wait(timeout=60) == code, log.read_text()
+            deadline = time.monotonic() + 20
+            while any(_running(s) for s in servers) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not any(_running(s) for s in servers), f"server {servers} outlived the command ({sig.name})"
+            assert "telemetry" not in log.read_text().lower()
+        finally:
+            for pid in [proc.pid, *_server_children(proc.pid)]:
+                if _running(pid):
+                    os.kill(pid, signal.SIGKILL)
+    assert "frontside generate: terminated" in (tmp_path / "SIGTERM.log").read_text()

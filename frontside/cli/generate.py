@@ -25,13 +25,16 @@ def run(args: argparse.Namespace) -> int:
 
     from frontside import checks
     from frontside.datasets.driver import check_dataset
-    from frontside.datasets.generate_source import FACEGEN, GenerateSource
+    from frontside.datasets.generate_source import FACEGEN, RULES, GenerateSource
+
+    # the flags' values first: an answer before generation's renderers and kernels are even imported
+    checks.values({name: getattr(args, name) for name in RULES if hasattr(args, name)}, RULES)
+    checks.task_runner(args.workers, args.dask_address)
     from frontside.datasets.generation import GenerateParams
 
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(GenerateParams) if hasattr(args, f.name)}
     given.setdefault("renderer", FACEGEN if args.source == FACEGEN else "pyrender")
     params = GenerateParams(**given)
-    checks.task_runner(args.workers, args.dask_address)
     # every parameter and input, before Prefect starts (seconds) and before anything is written
     check_dataset(GenerateSource(params), args.out, in_process=False)
 

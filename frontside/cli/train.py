@@ -34,16 +34,23 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from frontside import checks
-    from frontside.model.runs import check_run_folder, check_training, rules
+    from frontside.model.runs import check_run_folder, check_training, check_training_data, rules
 
     params = dict(data=args.data, out=args.out, val=args.val, arch=args.arch, epochs=args.epochs,
                   batch_size=args.batch_size, lr=args.lr, init=args.init, resume=args.resume,
                   overwrite=args.overwrite, workers=args.workers, max_steps_per_epoch=args.max_steps_per_epoch,
                   seed=args.seed, precision=args.precision, weight_init=args.weight_init,
                   decoder_norm=args.decoder_norm, progress=True)
-    # numbers and the run folder first: no torch import, an answer in a fraction of a second
+    # numbers, the run folder and the datasets first: no torch import, an answer in a fraction of a second
     checks.values(params, rules())
     check_run_folder(args.out, args.resume, args.overwrite)
+    check_training_data(args.data, args.val)
+    from pathlib import Path
+
+    from frontside.model.checks import checkpoint_file
+
+    if args.resume or args.init:
+        checkpoint_file(Path(args.out) / "last.pt" if args.resume else args.init, "resume" if args.resume else "init")
     from frontside.model.training import TrainConfig, train
 
     check_training(TrainConfig(**params))  # datasets, the checkpoint it starts from

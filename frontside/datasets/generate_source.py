@@ -1,7 +1,8 @@
 """Synthetic generation as a source for the dataset driver: its checks, what it records, one shard.
 
 The checks follow `GenerateParams` field by field: a field with a rule in `RULES` gets it, any other field (one
-added later) is checked against its annotation, so no parameter reaches a shard unchecked.
+added later) is checked against its annotation, so no parameter reaches a shard unchecked. Generation itself
+(renderers, numba kernels) is imported only once the parameters passed, so a bad number fails at once.
 """
 
 from __future__ import annotations
@@ -9,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from frontside import checks
 from frontside.datasets.driver import ShardJob, ShardOutcome, SourceCheck
-from frontside.datasets.generation import GenerateParams, dataset_uv_regions, generate_shard, plan_shards
 from frontside.errors import ParameterError
+
+if TYPE_CHECKING:
+    from frontside.datasets.generation import GenerateParams
 
 FACEGEN = "facegen"
 
@@ -63,11 +67,9 @@ class GenerateSource:
     kind: str = "synthetic"
 
     def check(self) -> SourceCheck:
-        from frontside.datasets import generation
         from frontside.datasets.manifest import model_sha256
         from frontside.facemodel import load_model
         from frontside.io import files_digest
-        from frontside.pictures import encode_png
 
         params = check_parameters(self.params)
         inputs: dict = {}
@@ -81,8 +83,11 @@ class GenerateSource:
             from frontside.renderers.facegen import FaceGenConfig
 
             inputs["model"] = {"spec": FaceGenConfig.from_environment().topology}
+        from frontside.datasets import generation
+        from frontside.pictures import encode_png
+
         try:
-            _, _, backgrounds = generation._pipeline(params)
+            _, _, backgrounds = generation.fresh_pipeline(params)
         except ValueError as exc:
             if "renderer" not in str(exc):
                 raise
@@ -92,12 +97,15 @@ class GenerateSource:
             inputs["backgrounds"] = {"folder": str(folder), "unreadable": backgrounds.skipped,
                                      **files_digest(folder, backgrounds.paths)}
             identity["backgrounds"] = inputs["backgrounds"]["sha256"]
-        regions = dataset_uv_regions(params)
+        regions = generation.dataset_uv_regions(params)
         files = {} if regions is None else {"uv_regions.png": encode_png(regions)}
         return SourceCheck(source=replace(self, params=params), parameters=params.as_dict(), identity=identity,
-                           inputs=inputs, works=plan_shards(params.n_faces, params.shard_size), files=files)
+                           inputs=inputs, works=generation.plan_shards(params.n_faces, params.shard_size),
+                           files=files)
 
     def write_shard(self, job: ShardJob, out: str) -> ShardOutcome:
+        from frontside.datasets.generation import generate_shard
+
         info, kept = generate_shard(job.work, self.params, out, job.expected)
         return ShardOutcome(info, kept)
 

@@ -70,6 +70,14 @@ def _pipeline(params: GenerateParams):
         return _pipeline_cache[key] if key in _pipeline_cache else _build_pipeline(key, params)
 
 
+def fresh_pipeline(params: GenerateParams):
+    """`_pipeline(params)` built again: a check must see the background folder as it is now, not as an earlier
+    run in this process listed it."""
+    with _pipeline_lock:
+        _pipeline_cache.pop((params.source, params.backgrounds, params.renderer), None)
+    return _pipeline(params)
+
+
 def _build_pipeline(key: tuple, params: GenerateParams):
     from frontside.renderers.backgrounds import Backgrounds
 

@@ -161,6 +161,9 @@ def read_uv_regions(root: str) -> np.ndarray:
             return np.asarray(im)
     except DataIntegrityError:
         raise
+    except Image.DecompressionBombError:
+        raise DataIntegrityError(f"{url}: image declares more pixels than any image we read (a decompression "
+                                 f"bomb?); expected {POSMAP_SHAPE[1]} x {POSMAP_SHAPE[0]}") from None
     except Exception as exc:  # PIL raises many unrelated types for truncated or foreign files
         raise DataIntegrityError(f"{url}: not a readable PNG ({type(exc).__name__})") from None
 

@@ -21,15 +21,12 @@ def check_evaluation(checkpoints: list[str], out: str, data: list[str] | None = 
     """Every checkpoint usable (`check_checkpoint`), exactly one test set, each dataset readable with the face
     model it was made with (loaded and checked against its sha256), a Florence root holding scans."""
     from frontside.datasets.manifest import check_dataset_folder, dataset_model
-    from frontside.model.checks import check_checkpoint
 
     check_evaluation_numbers(out, max_faces)
     if not checkpoints:
         raise ParameterError("checkpoints", "at least one checkpoint is needed")
     if bool(data) == bool(florence):
         raise ParameterError("data", "give either shard folders (data) or a MICC Florence root (florence)")
-    for checkpoint in checkpoints:
-        check_checkpoint(checkpoint, "checkpoints")
     for root in data or []:
         check_dataset_folder("data", root)
         dataset_model(root)
@@ -37,3 +34,7 @@ def check_evaluation(checkpoints: list[str], out: str, data: list[str] | None = 
         from frontside.datasets.florence import find_scans
 
         find_scans(checks.input_folder("florence", florence))
+    from frontside.model.checks import check_checkpoint
+
+    for checkpoint in checkpoints:  # last: the only check that needs torch
+        check_checkpoint(checkpoint, "checkpoints")

@@ -89,15 +89,21 @@ def check_train_config(config) -> None:
     check_run_folder(config.out, config.resume, getattr(config, "overwrite", False))
 
 
-def check_training(config) -> None:
-    """`check_train_config`, then the inputs: every dataset folder (manifest, shards present, uv_regions.png),
-    the arch, and the checkpoint the run starts from (`--resume`'s last.pt or `--init`), which must be a
-    frontside checkpoint whose network is this run's."""
+def check_training_data(data: list[str], val: list[str]) -> None:
+    """Every dataset folder of a run (manifest, shards present, uv_regions.png); no torch needed."""
     from frontside.datasets.manifest import check_dataset_folder
 
+    for name, roots in (("data", data), ("val", val)):
+        for root in roots:
+            check_dataset_folder(name, root)
+
+
+def check_training(config) -> None:
+    """`check_train_config`, then the inputs: every dataset folder (`check_training_data`), the arch, and the
+    checkpoint the run starts from (`--resume`'s last.pt or `--init`), which must be a frontside checkpoint
+    whose network is this run's."""
     check_train_config(config)
-    for root in [*config.data, *config.val]:
-        check_dataset_folder("data" if root in config.data else "val", root)
+    check_training_data(config.data, config.val)
     from frontside.model.checks import check_checkpoint
     from frontside.model.registry import ARCHS
     from frontside.model.training import compatible_state

@@ -11,11 +11,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import time
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
-from bfm_fixture import grid_model
+from made_files import grid_model, png_declaring
 
 ROOT = Path(__file__).resolve().parents[1]
 TRUNCATIONS = [10, 64, 127, 128, 200, 400, 1000, 3000, 10000, "half", "last"]
@@ -237,15 +235,6 @@ def _save_model(model, path: Path) -> None:
     save_bfm(model, path, path.with_name(path.stem + "_uv.mat"))
 
 
-def _bomb_png(width: int, height: int) -> bytes:
-    """A valid PNG signature and IHDR declaring width x height, then one tiny IDAT: a decompression bomb's header."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
-
-
 def _fits_tree(root: Path, n_shape: int, n_exp: int) -> Path:
     """Two readable 300W-LP fits (a front and a side of one person) with the given coefficient counts."""
     from PIL import Image
@@ -341,7 +330,7 @@ def corpus(tmp_path_factory, tiny_dataset) -> dict[str, str]:
         ds, base / "ds-traversal", manifest=lambda b: b["shards"][0].update(name="../../x.parquet"))
     files["ds_no_shards"] = _dataset_variant(ds, base / "ds-no-shards", shards=False)
     files["ds_bad_uv"] = _dataset_variant(ds, base / "ds-bad-uv", uv=b"\x89PNG\r\n\x1a\n not really")
-    files["ds_bomb_uv"] = _dataset_variant(ds, base / "ds-bomb-uv", uv=_bomb_png(100_000, 100_000))
+    files["ds_bomb_uv"] = _dataset_variant(ds, base / "ds-bomb-uv", uv=png_declaring(100_000, 100_000))
     files["ds_model_changed"] = _dataset_variant(
         ds, base / "ds-model-changed", manifest=lambda b: b["inputs"]["model"].update(sha256="0" * 64))
     files["ds_model_gone"] = _dataset_variant(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bfm_fixture import grid_model
+from made_files import grid_model
 from PIL import Image
 
 from frontside.datasets.driver import make_dataset

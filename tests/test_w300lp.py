@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
-from bfm_fixture import N_EXP, N_ID, grid_model
+from made_files import N_EXP, N_ID, grid_model
 
 from frontside.errors import InputFormatError
 
@@ -286,7 +286,8 @@ def test_fits_made_for_another_model_are_one_error_before_anything_is_written(tr
     out = tmp_path / "never"
     with pytest.raises(InputFormatError, match=r"small\.mat: components: the \d+ readable fits have 5 shape / 3 "
                                                r"expression coefficients .* the model has 2 / 3"):
-        check_dataset(W300LPSource(root=str(tree[0]), model_spec=f"bfm:{tmp_path / 'small.mat'}"), str(out))
+        check_dataset(W300LPSource(root=str(tree[0]),
+                                   model_spec=f"bfm:{tmp_path / 'small.mat'},uv={tmp_path / 'small_uv.mat'}"), str(out))
     assert not out.exists()
 
 

@@ -1,7 +1,10 @@
-"""A small BFM-like face model for tests that need model files in face3d's layout (tests import it by name:
-pytest puts this folder on sys.path)."""
+"""Things tests build: a small BFM-like face model (for model files in face3d's layout) and a PNG header that
+declares a huge image. Tests import this module by name: pytest puts this folder on sys.path."""
 
 from __future__ import annotations
+
+import struct
+import zlib
 
 import numpy as np
 
@@ -41,3 +44,13 @@ def grid_model(n: int = 24, seed: int = 7):
         exp_mean=(rng.standard_normal((n * n, 3)) * 500).astype(np.float32),
         name="BFM",
     )
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A valid PNG signature and IHDR declaring width x height RGB, one tiny IDAT, IEND: a decompression bomb's
+    header, without the bomb."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))

@@ -14,37 +14,24 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from _common import emit
 
-from frontside.datasets.generation import GenerateParams, dataset_uv_regions, generate_shard, plan_shards
-from frontside.datasets.shards import Manifest, shard_name, write_uv_regions
+from frontside.datasets import driver
+from frontside.datasets.generate_source import GenerateSource
+from frontside.datasets.generation import GenerateParams
 from frontside.io import write_atomic
 from frontside.pictures import figure_png
 
 
-def _shard(args):
-    spec, params, out, expected = args
-    return generate_shard(spec, params, out, expected)
-
-
 def make_dataset(out: Path, n_faces: int, seed: int, processes: int, shard_size: int = 50) -> str:
-    """A synthetic dataset at `out` made by `processes` spawned workers (each renders with its own OpenGL
-    context); shards already valid are kept. The bytes are those of `frontside generate` with these parameters."""
-    params = GenerateParams(n_faces=n_faces, shard_size=shard_size, seed=seed)
-    manifest = Manifest.load_or_none(str(out)) or Manifest(parameters=params.as_dict())
-    jobs = [(spec, params, str(out), manifest.shards.get(shard_name(spec.index)))
-            for spec in plan_shards(n_faces, shard_size)]
-    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for info, _ in pool.map(_shard, jobs):
-            manifest.shards[info.name] = info
-    write_uv_regions(str(out), dataset_uv_regions(params))
-    manifest.save(str(out))
+    """A synthetic dataset at `out` made by the dataset driver on `processes` spawned workers; shards already
+    valid are kept. The bytes are those of `frontside generate` with these parameters."""
+    source = GenerateSource(GenerateParams(n_faces=n_faces, shard_size=shard_size, seed=seed))
+    driver.make_dataset(source, str(out), driver.run_in_processes(processes))
     return str(out)
 
 

@@ -188,3 +188,12 @@ def test_two_processes_starting_together_never_both_write(tmp_path, builtin_mode
     manifest = Manifest.load(str(out))
     assert manifest.parameters["seed"] == winners[0] and len(manifest.runs) == 1
     assert verify(str(out)) == [] and len(manifest.shards) == 2
+
+
+def test_spawned_worker_processes_give_the_same_bytes(made, tmp_path):
+    from frontside.datasets.driver import run_in_processes
+
+    summary = make_dataset(_source(), str(tmp_path / "spawned"), run_in_processes(2))
+    assert summary.written == 2
+    assert {p.name: p.read_bytes() for p in (tmp_path / "spawned").glob("shard-*.parquet")} == \
+        {p.name: p.read_bytes() for p in made.glob("shard-*.parquet")}

@@ -121,6 +121,21 @@ def run_here(source: DatasetSource, jobs: list[ShardJob], out: str) -> Iterator[
             yield job, exc
 
 
+def run_in_processes(processes: int) -> ShardRunner:
+    """Shards in `processes` spawned worker processes, no Prefect (each renders with its own OpenGL context)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    def run(source: DatasetSource, jobs: list[ShardJob], out: str) -> Iterator[tuple[ShardJob, Any]]:
+        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(source.write_shard, job, out): job for job in jobs}
+            for future in as_completed(futures):
+                error = future.exception()
+                yield futures[future], error if error is not None else future.result()
+
+    return run
+
+
 # ------------------------------------------------------------------------------------------------ check
 
 def check_dataset(source: DatasetSource, out: str, in_process: bool = True) -> DatasetPlan:

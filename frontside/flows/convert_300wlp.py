@@ -11,7 +11,7 @@ from prefect import flow
 from frontside.datasets.driver import build_dataset
 from frontside.datasets.w300lp_source import W300LPSource
 from frontside.flows.shard_runner import prefect_shards
-from frontside.tasks.convert_300wlp import check_300wlp_task, convert_300wlp_shard_task
+from frontside.tasks.datasets import check_dataset_task, write_shard_task
 
 
 @flow(name="convert-300wlp", log_prints=True)
@@ -24,9 +24,9 @@ def convert_300wlp(root: str, out: str, shard_size: int = 256, seed: int = 0, mo
     limit: convert only the first `limit` planned pairs (smoke runs). A tree with no pair is an error. An
     existing dataset made from other parameters, another model or other 300W-LP files is refused, never mixed.
     """
-    plan = check_300wlp_task(W300LPSource(root=root, model_spec=model_spec, seed=seed, shard_size=shard_size,
+    plan = check_dataset_task(W300LPSource(root=root, model_spec=model_spec, seed=seed, shard_size=shard_size,
                                           limit=limit), out)
-    summary = build_dataset(plan, prefect_shards(convert_300wlp_shard_task), progress=progress)
+    summary = build_dataset(plan, prefect_shards(write_shard_task), progress=progress)
     skipped = plan.check.extra["skipped"]
     print(f"{summary.out}: {summary.rows} pairs in {summary.shards} shards ({summary.written} written, "
           f"{summary.kept} valid); images skipped: {skipped} (named in the manifest)")

@@ -15,7 +15,7 @@ from frontside.datasets.generation import GenerateParams
 from frontside.datasets.manifest import Manifest
 from frontside.flows.shard_runner import prefect_shards
 from frontside.io import join
-from frontside.tasks.generate import check_generate_task, generate_shard_task
+from frontside.tasks.datasets import check_dataset_task, write_shard_task
 
 SAMPLE_GRID_NAME = "sample_grid.png"
 
@@ -34,8 +34,8 @@ def generate_dataset(n_faces: int = 64, shard_size: int = 16, out: str = "data/s
     """
     params = GenerateParams(n_faces=n_faces, shard_size=shard_size, seed=seed, source=source,
                             backgrounds=backgrounds, renderer=renderer, size=size)
-    plan = check_generate_task(GenerateSource(params), out)
-    summary = build_dataset(plan, prefect_shards(generate_shard_task), progress=progress)
+    plan = check_dataset_task(GenerateSource(params), out)
+    summary = build_dataset(plan, prefect_shards(write_shard_task), progress=progress)
     _summarise(summary.out, Manifest.load(summary.out), summary.written, summary.kept)
     print(f"{summary.out}: {summary.rows} pairs in {summary.shards} shards ({summary.written} written, "
           f"{summary.kept} valid)")

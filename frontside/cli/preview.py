@@ -31,6 +31,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ParameterError("source", str(exc)) from None
     backgrounds = checks.input_folder("backgrounds", args.backgrounds) if args.backgrounds else None
+    from frontside.facemodel import load_model
+
+    load_model(spec)  # a bad model file fails before the renderer is even imported
 
     from tqdm import tqdm
 

@@ -145,8 +145,8 @@ def check_dataset(source: DatasetSource, out: str, in_process: bool = True) -> D
     in_process: False when called for a command line (refuses memory:// outputs, which die with the process).
     """
     out = checks.output_folder("out", out, in_process=in_process)
+    manifest = existing_manifest(out)  # before the source's check, which may load a model and a renderer
     found = source.check()
-    manifest = existing_manifest(out)
     if manifest is not None:
         refuse_if_different(out, manifest, found)
     check_not_in_use(out)

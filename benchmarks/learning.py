@@ -1,12 +1,13 @@
-"""Does the side view help? Train two-view and front-only on the same generated data for the same steps, evaluate
-both and the mean face on held-out faces after every segment of training, and draw the learning curves.
-Not part of CI; its budget (generation, training and evaluation together) is a flag.
+"""Does the side view help? Train two-view and front-only on the same generated data for the same steps, several
+seeds each, and score every network and the mean face on the same held-out faces (chapter 5's NME after landmark
++ ICP alignment). Not part of CI; its whole budget (generation, training, evaluation) is a flag.
 
     python benchmarks/learning.py --minutes 60 --out bench-learning
 
-Writes `<out>/learning.json` and `<out>/learning_curve.png` and prints the JSON. The reported numbers are the
-last checkpoint's (no selection on the held-out faces); the curve shows every segment. Datasets and runs already
-in `<out>` are reused (generation resumes, a finished segment is not retrained), so an interrupted run continues.
+Two training runs go at a time, one thread each (on two cores that beats one run on two threads). Writes
+`<out>/learning.json` (every NME, mean and spread per network, the mean face, per-epoch curves) and
+`<out>/learning.png` (validation shape loss over training beside the mean face's, and the final NME per seed),
+and prints the JSON. Datasets already in `<out>` are reused (generation resumes).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from _common import emit
@@ -26,6 +29,8 @@ from frontside.datasets.generation import GenerateParams
 from frontside.io import write_atomic
 from frontside.pictures import figure_png
 
+TEST_SEED = 1_000_003  # held-out faces come from another seed than any training set
+
 
 def make_dataset(out: Path, n_faces: int, seed: int, processes: int, shard_size: int = 50) -> str:
     """A synthetic dataset at `out` made by the dataset driver on `processes` spawned workers; shards already
@@ -35,25 +40,74 @@ def make_dataset(out: Path, n_faces: int, seed: int, processes: int, shard_size:
     return str(out)
 
 
-def plot(curves: dict[str, list[dict]], mean_face: float, path: Path, title: str) -> None:
+def _train_and_score(job: dict) -> dict:
+    """One run in its own process (one thread): train, then score the last checkpoint on the held-out faces."""
+    import torch
+
+    torch.set_num_threads(1)
+    from frontside.evaluation.evaluate import dataset_model, evaluate_predictor, load_pairs
+    from frontside.model.checkpoint import load_checkpoint
+    from frontside.model.inference import Predictor
+    from frontside.model.training import TrainConfig, train
+
+    started = time.perf_counter()
+    result = train(TrainConfig(**job["config"]))
+    trained_s = time.perf_counter() - started
+    state = load_checkpoint(result.last_path)
+    test = job["test"]
+    if test is None:  # a timing probe
+        return {"train_minutes": trained_s / 60}
+    scores = evaluate_predictor(Predictor.from_checkpoint(result.last_path, precision="fp32"), load_pairs([test]),
+                                dataset_model(test), job["config"]["arch"]).summary()
+    return {"arch": job["config"]["arch"], "seed": job["config"]["seed"], "nme_icp": scores["mean_nme"],
+            "median_nme_icp": scores["median_nme"], "nme_exact": scores["mean_nme_exact"],
+            "steps": sum(h["steps"] for h in state["history"]), "train_minutes": round(trained_s / 60, 2),
+            "baselines": state["config"]["baselines"],
+            "history": [{k: h[k] for k in ("epoch", "steps", "train_loss", "val_loss", "val_shape_loss")}
+                        for h in state["history"]]}
+
+
+def _spread(values: list[float]) -> dict:
+    mean = sum(values) / len(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1))
+    return {"mean": mean, "sd": sd, "min": min(values), "max": max(values), "n": len(values)}
+
+
+def plot(runs: list[dict], mean_face: float, path: Path, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for arch, points in curves.items():
-        steps = [p["steps"] for p in points]
-        left.plot(steps, [p["nme_icp"] for p in points], marker="o", label=arch)
-        right.plot(steps, [p["nme_exact"] for p in points], marker="o", label=arch)
-    left.axhline(mean_face, color="grey", linestyle="--", label="mean face")
-    left.set_ylabel("NME after ICP (held-out faces)")
-    right.set_ylabel("exact NME, same frame (held-out faces)")
-    for ax in (left, right):
-        ax.set_xlabel("training steps")
-        ax.set_yscale("log")
-        ax.grid(alpha=0.3, which="both")
-        ax.legend()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    colours = {}
+    for run in runs:
+        colour = colours.setdefault(run["arch"], f"C{len(colours)}")
+        steps, total = [], 0
+        for h in run["history"]:
+            total += h["steps"]
+            steps.append(total)
+        shape = [h["val_shape_loss"] / run["baselines"]["mean_face_val_shape_loss"] for h in run["history"]]
+        left.plot(steps, shape, color=colour, alpha=0.8,
+                  label=run["arch"] if run["seed"] == min(r["seed"] for r in runs) else None)
+    left.axhline(1.0, color="grey", linestyle="--", label="mean face")
+    left.set_xlabel("training steps")
+    left.set_ylabel("validation loss after similarity alignment\n/ the mean face's (shape)")
+    left.set_yscale("log")
+    left.grid(alpha=0.3, which="both")
+    left.legend()
+    archs = list(colours)
+    for i, arch in enumerate(archs):
+        values = [r["nme_icp"] for r in runs if r["arch"] == arch]
+        right.scatter([i] * len(values), values, color=colours[arch], zorder=3)
+        right.errorbar([i + 0.15], [sum(values) / len(values)], yerr=[_spread(values)["sd"]], fmt="o",
+                       color="black", capsize=4)
+    right.axhline(mean_face, color="grey", linestyle="--", label="mean face")
+    right.axhline(0.8 * mean_face, color="grey", linestyle=":", label="20% below the mean face")
+    right.set_xticks(range(len(archs)), archs)
+    right.set_ylabel("NME after ICP, held-out faces (each seed; mean ± sd)")
+    right.grid(alpha=0.3)
+    right.legend()
     fig.suptitle(title)
     fig.tight_layout()
     write_atomic(path, figure_png(fig, dpi=100))
@@ -63,102 +117,67 @@ def plot(curves: dict[str, list[dict]], mean_face: float, path: Path, title: str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=60.0, help="total budget, generation and evaluation included")
-    parser.add_argument("--train-faces", type=int, default=1000)
+    parser.add_argument("--train-faces", type=int, default=1200)
     parser.add_argument("--test-faces", type=int, default=48)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=1e-4, help="the thesis's 1e-4 (1e-3 kills the decoder's ReLUs)")
-    parser.add_argument("--segments", type=int, default=6, help="evaluations per network along the way")
-    parser.add_argument("--processes", type=int, default=2, help="generation processes")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--archs", nargs="+", default=["twoview", "frontonly"])
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=None, help="training steps per run (default: what fits)")
+    parser.add_argument("--processes", type=int, default=2, help="runs (and generation workers) at a time")
     parser.add_argument("--out", default="bench-learning")
     args = parser.parse_args()
     started = time.perf_counter()
     root = Path(args.out)
     train_dir = make_dataset(root / "train", args.train_faces, 0, args.processes)
-    test_dir = make_dataset(root / "test", args.test_faces, 1_000_003, args.processes)
+    test_dir = make_dataset(root / "test", args.test_faces, TEST_SEED, args.processes)
     generation_s = time.perf_counter() - started
 
-    import torch
+    from frontside.evaluation.evaluate import dataset_model, evaluate_mean_face, load_pairs
 
-    from frontside.evaluation.evaluate import (
-        dataset_model,
-        evaluate_mean_face,
-        evaluate_predictor,
-        load_pairs,
-    )
-    from frontside.model.checkpoint import load_checkpoint
-    from frontside.model.inference import Predictor
-    from frontside.model.training import TrainConfig, train
-
-    torch.set_num_threads(os.cpu_count() or 1)
-    model, pairs = dataset_model(test_dir), load_pairs([test_dir])
-
-    def config(arch: str, out: str, epochs: int, steps: int | None = None) -> TrainConfig:
-        # the lr stays at --lr (the thesis halves it every 5 epochs of 20k pairs, far beyond this budget), early
-        # stopping off: both networks get exactly the same steps
-        return TrainConfig(data=[train_dir], out=out, arch=arch, epochs=epochs, batch_size=args.batch_size,
-                           lr=args.lr, lr_halving_epochs=10_000, patience=10_000, max_steps_per_epoch=steps,
-                           max_val_batches=4, progress=False, resume=True)
-
-    # step time of the costlier network, measured here and now (the CPU may be shared): the second of two short
-    # epochs, as the first one also fills the shard cache
-    probe = train(config("twoview", str(root / "probe"), 2, 15))
-    record = load_checkpoint(probe.last_path)["history"][-1]
-    step_s = record["seconds"] / record["steps"]  # validation included: a small margin
-    evaluation_s = 30.0  # per evaluation of 48 faces and its checkpoint (25-30 s on a CPU without AMX)
-    # a segment is whole epochs (capping an epoch's steps would revisit its first batches only); the steps
-    # reported are the ones the checkpoint's history counts. Where the budget holds fewer epochs than
-    # --segments, there are fewer segments (the most that get an epoch each) rather than a budget overrun.
-    epoch_steps = math.ceil(args.train_faces * (1 - 0.1) / args.batch_size)
-
-    def affordable_epochs(segments: int) -> int:
-        left = args.minutes * 60 - (time.perf_counter() - started) - evaluation_s * (len(args.archs) * segments + 1)
-        return int(left / len(args.archs) / (step_s * epoch_steps))
-
-    segments = next((k for k in range(args.segments, 0, -1) if affordable_epochs(k) >= k), 0)
-    if segments == 0:
-        raise SystemExit(f"--minutes {args.minutes:g} leaves no time for one epoch per network "
-                         f"({epoch_steps} steps at {step_s:.2f} s here): raise it or lower --train-faces")
-    epochs = affordable_epochs(segments)
-    epochs_per_segment = epochs // segments
-    curves: dict[str, list[dict]] = {}
-    for arch in args.archs:
-        run = root / f"{arch}-lr{args.lr:g}-b{args.batch_size}-e{epochs_per_segment}"
-        curves[arch] = []
-        for segment in range(1, segments + 1):
-            result = train(config(arch, str(run), segment * epochs_per_segment))
-            history = load_checkpoint(result.last_path)["history"]
-            scores = evaluate_predictor(Predictor.from_checkpoint(result.last_path), pairs, model, arch).summary()
-            point = {"epochs": len(history), "steps": sum(h["steps"] for h in history),
-                     "minutes": round((time.perf_counter() - started) / 60, 1), "val_loss": history[-1]["val_loss"],
-                     "nme_icp": scores["mean_nme"], "median_nme_icp": scores["median_nme"],
-                     "nme_exact": scores["mean_nme_exact"]}
-            curves[arch].append(point)
-            print(json.dumps({"arch": arch, **point}), flush=True)
-    mean_face = evaluate_mean_face(pairs, model).summary()
-    final = {arch: points[-1] for arch, points in curves.items()}
+    mean_face = evaluate_mean_face(load_pairs([test_dir]), dataset_model(test_dir)).summary()
+    runs_total = len(args.seeds) * len(args.archs)
+    rounds = math.ceil(runs_total / args.processes)
+    steps_per_epoch = max(1, math.floor(args.train_faces * 0.9 / args.batch_size))
+    if args.steps is None:
+        # measured here and now (the CPU may be shared): a 30-step epoch of the costlier network, 1 thread
+        probe = _train_and_score({"config": dict(data=[train_dir], out=str(root / "probe"), arch=args.archs[0],
+                                                 epochs=1, max_steps_per_epoch=30, batch_size=args.batch_size,
+                                                 max_val_batches=1, progress=False), "test": None})
+        step_s = probe["train_minutes"] * 60 / 30 * 1.15  # contention of two runs at a time
+        evaluation_s = 45.0  # per run: validation each epoch, scoring 48 faces
+        left = args.minutes * 60 - (time.perf_counter() - started) - rounds * evaluation_s
+        args.steps = max(steps_per_epoch, int(left / rounds / step_s))
+    epochs = max(1, round(args.steps / steps_per_epoch))
+    jobs = [{"config": dict(data=[train_dir], out=str(root / f"{arch}-seed{seed}-e{epochs}"), arch=arch,
+                            seed=seed, epochs=epochs, batch_size=args.batch_size, max_val_batches=4,
+                            patience=10_000, progress=False),
+             "test": test_dir} for seed in args.seeds for arch in args.archs]
+    runs = []
+    with ProcessPoolExecutor(args.processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for run in pool.map(_train_and_score, jobs):
+            runs.append(run)
+            print(json.dumps({k: run[k] for k in ("arch", "seed", "steps", "nme_icp", "train_minutes")}), flush=True)
+    by_arch = {arch: _spread([r["nme_icp"] for r in runs if r["arch"] == arch]) for arch in args.archs}
     result = {
         "minutes": round((time.perf_counter() - started) / 60, 1), "generation_s": round(generation_s, 1),
         "train_faces": args.train_faces, "test_faces": args.test_faces, "batch_size": args.batch_size,
-        "lr": args.lr, "epochs_per_model": epochs_per_segment * segments,
-        "steps_per_model": {arch: points[-1]["steps"] for arch, points in curves.items()},
-        "seconds_per_step_twoview": round(step_s, 3), "load_average": os.getloadavg(),
-        "final": {arch: {k: final[arch][k] for k in ("nme_icp", "median_nme_icp", "nme_exact", "val_loss")}
-                  for arch in final},
-        "mean_face": {"nme_icp": mean_face["mean_nme"], "median_nme_icp": mean_face["median_nme"]},
-        "beats_mean_face": {arch: bool(final[arch]["nme_icp"] < mean_face["mean_nme"]) for arch in final},
-        "curves": curves,
+        "epochs": epochs, "steps_per_run": runs[0]["steps"], "seeds": args.seeds,
+        "load_average": os.getloadavg(),
+        "mean_face_nme_icp": mean_face["mean_nme"],
+        "nme_icp": by_arch,
+        "below_mean_face": {arch: 1 - s["mean"] / mean_face["mean_nme"] for arch, s in by_arch.items()},
+        "runs": runs,
     }
-    if {"twoview", "frontonly"} <= set(final):
-        result["side_view_helps"] = bool(final["twoview"]["nme_icp"] < final["frontonly"]["nme_icp"])
+    if {"twoview", "frontonly"} <= set(by_arch):
+        two, front = by_arch["twoview"], by_arch["frontonly"]
+        result["side_view_gain"] = 1 - two["mean"] / front["mean"]
+        result["side_view_gain_exceeds_spread"] = bool(front["mean"] - two["mean"] > two["sd"] + front["sd"])
     root.mkdir(parents=True, exist_ok=True)
     (root / "learning.json").write_text(json.dumps(result, indent=2))
-    plot(curves, mean_face["mean_nme"], root / "learning_curve.png",
-         f"{args.train_faces} training faces, batch {args.batch_size}, lr {args.lr:g}, "
-         f"{max(result['steps_per_model'].values())} steps each")
-    emit({k: v for k, v in result.items() if k != "curves"})
-    if not all(math.isfinite(p["nme_icp"]) for points in curves.values() for p in points):
-        print("note: some evaluations were infinite (a prediction with no extent)")
+    plot(runs, mean_face["mean_nme"], root / "learning.png",
+         f"{args.train_faces} training faces, {result['steps_per_run']} steps of batch {args.batch_size} per run, "
+         f"seeds {args.seeds}")
+    emit({k: v for k, v in result.items() if k != "runs"})
 
 
 if __name__ == "__main__":

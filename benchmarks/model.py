@@ -53,7 +53,8 @@ def main() -> None:
            "load_average_before": os.getloadavg(), "archs": {}}
     for name, arch in ARCHS.items():
         net = build(name).to(memory_format=torch.channels_last)
-        x = torch.rand(8, arch.in_channels, 256, 256).to(memory_format=torch.channels_last)
+        size = getattr(net, "input_size", 256)
+        x = torch.rand(8, arch.in_channels, size, size).to(memory_format=torch.channels_last)
         figures = {"parameters": count_parameters(net), "parameters_keras_count": keras_parameter_count(net)}
         for precision in precisions:
 

@@ -90,7 +90,7 @@ def test_evaluate_flow_writes_the_report(tiny_dataset, tmp_path, prefect_harness
     checkpoints = []
     for arch in ("twoview", "prn"):
         path = tmp_path / arch / "best.pt"
-        save_checkpoint(path, arch=arch, model=build(arch))
+        save_checkpoint(path, model=build(arch))
         checkpoints.append(str(path))
     report = evaluate_models(checkpoints=checkpoints, data=[tiny_dataset], out=str(tmp_path / "report"),
                              max_faces=3)

@@ -52,7 +52,7 @@ def test_evaluate_on_florence(florence_root, tmp_path, prefect_harness, tiny_dat
     from frontside.model.registry import build
 
     path = tmp_path / "frontonly" / "best.pt"
-    save_checkpoint(path, arch="frontonly", model=build("frontonly"), config={"data": [tiny_dataset]})
+    save_checkpoint(path, model=build("frontonly"), config={"data": [tiny_dataset]})
     report = evaluate_models(checkpoints=[str(path)], florence=str(florence_root), out=str(tmp_path / "report"))
     text = open(report).read()
     assert "| frontonly |" in text and "| mean face |" in text

@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from frontside.datasets.network_io import network_input
 from frontside.errors import DataIntegrityError
 from frontside.model.checkpoint import load_checkpoint, save_checkpoint
 from frontside.model.inference import Predictor
@@ -21,10 +22,10 @@ from frontside.model.registry import THESIS_PARAMETERS, build
 
 
 def test_twoview_has_the_thesis_parameter_count():
-    net = build("twoview")
+    net = build("twoview-thesis")
     assert keras_parameter_count(net) == THESIS_PARAMETERS
     # the front-only variant differs only in the first convolution's 3 missing input channels
-    assert count_parameters(net) - count_parameters(build("frontonly")) == 3 * 3 * 3 * 32
+    assert count_parameters(net) - count_parameters(build("frontonly-thesis")) == 3 * 3 * 3 * 32
 
 
 def test_stride_2_convolution_pads_like_tensorflow_same():
@@ -72,7 +73,7 @@ def test_bf16_keeps_the_output_tail_in_float32():
     # bf16 resolves 1/256 of the sigmoid's range (~1 pixel): the 3-channel tail must run in float32
     from frontside.model.networks import fp32_tail
 
-    net = build("twoview", 0.25).eval()
+    net = build("twoview-thesis", width=0.25).eval()
     tail_start = fp32_tail(net.decoder)
     assert isinstance(net.decoder[tail_start], TransposedConv) and net.decoder[tail_start].cout == 3
     dtypes = {}
@@ -104,14 +105,16 @@ def test_auto_precision_picks_bf16_only_where_the_cpu_has_it(monkeypatch, avx512
     assert resolve_precision(torch.device("cpu"), "auto") == expected
 
 
-def test_checkpoint_rebuilds_the_saved_width_and_refuses_old_formats(tmp_path):
+@pytest.mark.parametrize("arch", ["frontonly-thesis", "frontonly"])
+def test_checkpoint_rebuilds_the_saved_network_and_refuses_old_formats(tmp_path, arch):
     torch.manual_seed(0)
-    net = build("frontonly", 0.25).eval()
-    path = save_checkpoint(tmp_path / "thin.pt", arch="frontonly", model=net, width=0.25)
+    net = build(arch, width=0.25).eval()
+    path = save_checkpoint(tmp_path / "thin.pt", model=net)
     predictor = Predictor.from_checkpoint(path, precision="fp32")
+    assert predictor.size == 256 and predictor.landmark_uv.shape == (68, 2) and predictor.face_mask.any()
     image = (np.random.default_rng(0).random((256, 256, 3)) * 255).astype(np.uint8)
     with torch.no_grad():
-        direct = net(torch.from_numpy(image.astype(np.float32) / 255).permute(2, 0, 1)[None])[0]
+        direct = net(network_input(image, None, "front", predictor.input_size)[None])[0]
     # pixels; channels_last picks other convolution kernels, hence not bit-equal
     np.testing.assert_allclose(predictor.predict(image), direct.permute(1, 2, 0).numpy() * 256 * 1.1, atol=0.05)
 
@@ -129,9 +132,9 @@ def test_he_init_lets_the_input_reach_the_output():
     x = torch.rand(4, 6, 256, 256)
     spread = {}
     for scheme in ("he", "keras"):
-        net = build("twoview", weight_init=scheme).train()
+        net = build("twoview-thesis", weight_init=scheme).train()
         with torch.no_grad():
             spread[scheme] = float(net(x).std(dim=0).mean())
     assert spread["keras"] < 1e-4 < 1e-2 < spread["he"]
     with pytest.raises(ValueError, match="weight init"):
-        build("twoview", weight_init="xavier")
+        build("twoview-thesis", weight_init="xavier")

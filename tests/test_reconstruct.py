@@ -1,35 +1,184 @@
+"""`frontside reconstruct` end to end on held-out faces rendered as 640 x 480 JPEG photos, and its parts against
+the rendered truth (landmarks, crop, pose)."""
+
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+import trimesh
 from PIL import Image
 
-from frontside.errors import FrontsideError
-from frontside.reconstruct import detect_face, reconstruct
+from frontside.cli import main
+from frontside.geometry.crop import landmark_crop, warp_vertices
+from frontside.geometry.posmap import rasterize_posmap, sample_posmap
+from frontside.reconstruct.crop import crop_box, crop_from_detection, crop_to_photo, refined_crop
+from frontside.reconstruct.detect import detect_face
+from frontside.reconstruct.photos import finds_face
+from frontside.reconstruct.pose import head_pose, in_photo
+
+SEED = 1_000_003  # the demo's held-out faces
 
 
-def test_no_face_is_a_clear_error(tmp_path):
-    blank = np.full((300, 300, 3), 90, np.uint8)
-    with pytest.raises(FrontsideError, match="blank.png: no face found"):
-        detect_face(blank, tmp_path / "blank.png", profile=True)
+@pytest.fixture(scope="module")
+def photos(builtin_model):
+    from frontside.reconstruct.photos import photo_pairs
+
+    return photo_pairs(SEED, range(4))
 
 
-def test_two_photos_give_a_textured_obj(tiny_dataset, tmp_path):
-    from frontside.datasets.shards import decode_row, list_shards, read_shard
-    from frontside.geometry.mesh_io import read_obj
-    from frontside.model.checkpoint import save_checkpoint
-    from frontside.model.registry import build
+@pytest.fixture(scope="module")
+def photo_folder(photos, tmp_path_factory):
+    """front/NAME.jpg and side/NAME.jpg for the rendered pairs."""
+    from frontside.reconstruct.photos import write_pairs
 
-    url, info = list_shards(tiny_dataset)[0]
-    pair = decode_row(read_shard(url, info), 0)
-    Image.fromarray(pair.front).save(tmp_path / "front.png")
-    Image.fromarray(pair.side).save(tmp_path / "side.png")
-    save_checkpoint(tmp_path / "best.pt", arch="twoview", model=build("twoview"))
-    with pytest.raises(FrontsideError, match="needs --side"):
-        reconstruct(str(tmp_path / "front.png"), None, str(tmp_path / "best.pt"), str(tmp_path / "x.obj"),
-                    detect=False)
-    mask = np.zeros((256, 256), bool)
-    mask[40:200, 50:210] = True
-    obj = reconstruct(str(tmp_path / "front.png"), str(tmp_path / "side.png"), str(tmp_path / "best.pt"),
-                      str(tmp_path / "face.obj"), detect=False, face_mask=mask)
-    vertices, triangles, uv = read_obj(obj)
-    assert len(vertices) == mask.sum() and uv is not None and len(triangles) > 0
-    assert (tmp_path / "face.png").exists() and "map_Kd face.png" in (tmp_path / "face.mtl").read_text()
+    return write_pairs(photos, tmp_path_factory.mktemp("photos"))
+
+
+@pytest.fixture(scope="module")
+def tiny_network(tiny_dataset, tmp_path_factory):
+    """A two-view network a quarter of the width, trained for a few steps: it has learned roughly where a face
+    sits in a crop, not who it is."""
+    from frontside.model.training import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("tiny-run")
+    result = train(TrainConfig(data=[tiny_dataset], out=str(out), arch="twoview", epochs=2, batch_size=4, lr=1e-3,
+                               augment=False, width=0.25, seed=0, progress=False))
+    return result.best_path
+
+
+def _cli(capsys, *argv) -> tuple[int, str]:
+    """(exit code, stderr) of the command run in this process; stdout stays readable through capsys."""
+    code = main(["reconstruct", *argv])
+    captured = capsys.readouterr()
+    print(captured.out, end="")
+    return code, captured.err
+
+
+def test_the_landmark_crop_round_trips_through_a_position_map(photos, builtin_model):
+    """The refinement's chain on the truth: crop by the true landmarks, the crop's position map, its 68 landmarks
+    sampled and taken back to the photo give the landmarks, and cropping by them gives training's crop again."""
+    view = photos[0].front
+    a = landmark_crop(view.landmarks)  # training's crop rule without jitter (crop_view with rng=None)
+    posmap, _ = rasterize_posmap(builtin_model.uv, builtin_model.triangles, warp_vertices(view.vertices, a))
+    landmarks = crop_to_photo(sample_posmap(posmap, builtin_model.uv[builtin_model.landmarks]), a)
+    assert np.abs(landmarks - view.landmarks).max() < 0.5
+    assert np.abs(np.subtract(crop_box(refined_crop(landmarks, 256), 256), crop_box(a, 256))).max() < 0.5
+
+
+def test_head_pose_of_the_true_landmarks_is_the_rendered_pose(photos, builtin_model):
+    reference = builtin_model.mean_face().vertices[builtin_model.landmarks]
+    for pair in photos:
+        view = pair.front
+        a = landmark_crop(view.landmarks)
+        in_crop = warp_vertices(view.vertices, a)[builtin_model.landmarks]
+        pose = in_photo(head_pose(reference, in_crop), np.linalg.inv(a))
+        assert abs(pose.yaw - view.pose.yaw) < 5 and abs(pose.pitch - view.pose.pitch) < 5
+        assert abs(pose.roll - view.pose.roll) < 5
+        # world_to_image ends in the photo: the reference landmarks land near the true ones
+        placed = reference @ pose.world_to_image[:3, :3].T + pose.world_to_image[:3, 3]
+        assert np.median(np.linalg.norm(placed[:, :2] - view.landmarks, axis=1)) < 0.1 * np.ptp(view.landmarks[:, 0])
+
+
+def test_detected_faces_give_a_first_crop_near_training_crop(photos):
+    """Where the detector finds the face, the first crop is within 15% of the true crop's side (centre) and 25%
+    (size); the landmarks then take it the rest of the way."""
+    checked = 0
+    for pair in photos:
+        for view in ("front", "side"):
+            photo = getattr(pair, view)
+            found = detect_face(photo.image, view)
+            if found is None or not finds_face(found.box, photo.landmarks):
+                continue  # missed, or a box on something else (counted by benchmarks/reconstruct.py)
+            x0, y0, s0 = crop_box(landmark_crop(photo.landmarks), 256)
+            x1, y1, s1 = crop_box(crop_from_detection(found, 256), 256)
+            checked += 1
+            assert np.hypot(x1 + s1 / 2 - x0 - s0 / 2, y1 + s1 / 2 - y0 - s0 / 2) < 0.15 * s0
+            assert abs(s1 / s0 - 1) < 0.25
+    assert checked >= 3
+
+
+def test_no_face_is_a_one_line_error(tmp_path, tiny_network, capsys):
+    blank = np.full((300, 400, 3), 90, np.uint8)
+    Image.fromarray(blank).save(tmp_path / "blank.jpg")
+    assert detect_face(blank, "side") is None
+    code, err = _cli(capsys, "--front", str(tmp_path / "blank.jpg"), "--side", str(tmp_path / "blank.jpg"),
+                     "--checkpoint", tiny_network, "--out", str(tmp_path / "f.obj"))
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith(f"frontside reconstruct: error: {tmp_path / 'blank.jpg'}: no face found")
+
+
+@pytest.mark.parametrize("argv, code, message", [
+    ([], 2, "--front/--pairs: give one photo pair"),
+    (["--front", "f.jpg", "--pairs", "d"], 2, "--front/--pairs:"),
+    (["--pairs", "d", "--side", "s.jpg"], 2, "--side: goes with --front"),
+    (["--front", "f.jpg", "--iterations", "0"], 2, "--iterations: must be at least 1"),
+    (["--front", "f.jpg", "--out", "face.stl"], 2, "--out: face.stl: the mesh format comes from the suffix"),
+    (["--front", "f.jpg", "--preview", "p.jpg"], 2, "--preview: p.jpg: a .png"),
+    (["--front", "missing.jpg"], 1, "--front missing.jpg: does not exist"),
+])
+def test_bad_usage_and_missing_files_are_one_line_errors(argv, code, message, tiny_network, capsys, tmp_path,
+                                                         monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    got, err = _cli(capsys, "--checkpoint", tiny_network, *argv)
+    assert got == code and err.count("\n") == 1
+    assert err.startswith(f"frontside reconstruct: error: {message}")
+
+
+def test_bad_files_name_the_file(tmp_path, tiny_network, capsys):
+    (tmp_path / "notes.jpg").write_text("not a picture")
+    code, err = _cli(capsys, "--front", str(tmp_path / "notes.jpg"), "--side", str(tmp_path / "notes.jpg"),
+                     "--checkpoint", tiny_network)
+    assert code == 1 and f"{tmp_path / 'notes.jpg'}: image: not a readable image" in err and "Traceback" not in err
+    code, err = _cli(capsys, "--front", str(tmp_path / "notes.jpg"), "--checkpoint", str(tmp_path / "notes.jpg"))
+    assert code == 1 and "notes.jpg: not a readable frontside checkpoint" in err
+    (tmp_path / "pairs" / "front").mkdir(parents=True)
+    code, err = _cli(capsys, "--pairs", str(tmp_path / "pairs"), "--checkpoint", tiny_network)
+    assert code == 1 and err.startswith(f"frontside reconstruct: error: --pairs {tmp_path / 'pairs'}: has no side/")
+    code, err = _cli(capsys, "--front", str(tmp_path / "notes.jpg"), "--checkpoint", tiny_network)
+    assert code == 2 and "--side: " in err and "two-view network" in err
+
+
+def test_a_photo_pair_gives_mesh_json_and_preview(photo_folder, photos, tiny_network, tmp_path, builtin_model):
+    """The real command in a subprocess, on a rendered 640 x 480 pair the detector finds."""
+    pair = next(p for p in photos if detect_face(p.front.image, "front") and detect_face(p.side.image, "side"))
+    out = tmp_path / "face.glb"
+    done = subprocess.run([sys.executable, "-m", "frontside.cli", "reconstruct",
+                           "--front", str(photo_folder / "front" / f"{pair.name}.jpg"),
+                           "--side", str(photo_folder / "side" / f"{pair.name}.jpg"), "--checkpoint", tiny_network,
+                           "--out", str(out), "--preview", str(tmp_path / "preview.png"), "--iterations", "3"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    record = json.loads((tmp_path / "face.json").read_text())
+    assert record["mesh"] == "face.glb" and record["checkpoint"] == tiny_network and record["arch"] == "twoview"
+    assert np.asarray(record["landmarks_3d"]).shape == (68, 3)
+    front = record["front"]
+    assert (front["width"], front["height"]) == (640, 480) and front["detection"]["detector"] == "haar"
+    assert [c["from"] for c in front["crops"]][0] == "detection" and len(front["crops"]) == 3
+    assert set(c["from"] for c in front["crops"][1:]) <= {"landmarks", "previous crop"}
+    assert np.asarray(front["landmarks_2d"]).shape == (68, 2)
+    assert {"yaw", "pitch", "roll", "scale", "world_to_image"} <= set(front["pose"])
+    assert record["side"]["detection"] is not None and record["side"]["pose"] is None
+    assert set(record["seconds"]) >= {"detect", "predict", "mesh", "preview"}
+    mesh = trimesh.load(out, force="mesh")
+    assert len(mesh.faces) > 1000 and mesh.visual.kind == "texture"
+    preview = np.asarray(Image.open(tmp_path / "preview.png"))
+    assert preview.shape[0] == 512 and preview[256:].std() > 10  # the mesh views are drawn, not blank
+
+
+def test_a_folder_of_pairs_as_ply(photo_folder, photos, tiny_network, tmp_path, capsys):
+    found = {p.name for p in photos if detect_face(p.front.image, "front") and detect_face(p.side.image, "side")}
+    code, err = _cli(capsys, "--pairs", str(photo_folder), "--checkpoint", tiny_network, "--format", "ply",
+                     "--out", str(tmp_path / "out"), "--iterations", "1")
+    assert code == (0 if len(found) == len(photos) else 1)
+    assert f"{len(found)} of {len(photos)} pairs reconstructed" in capsys.readouterr().out
+    for pair in photos:
+        folder = tmp_path / "out" / pair.name
+        assert (folder / "face.ply").exists() == (pair.name in found)
+        if pair.name in found:
+            mesh = trimesh.load(folder / "face.ply")
+            assert mesh.visual.kind == "vertex" and len(mesh.vertices) > 1000
+            assert len(json.loads((folder / "face.json").read_text())["front"]["crops"]) == 1
+        else:
+            assert f"{pair.name}: " in err and "no face found" in err

@@ -47,7 +47,7 @@ def test_weight_mask_is_16_4_3_0():
 
 def test_checkpoint_round_trip_and_truncation(tmp_path):
     net = build("prn")
-    path = save_checkpoint(tmp_path / "c.pt", arch="prn", model=net, epoch=3, best_val=0.5, config={"lr": 1e-4})
+    path = save_checkpoint(tmp_path / "c.pt", model=net, epoch=3, best_val=0.5, config={"lr": 1e-4})
     state = load_checkpoint(path)
     assert state["epoch"] == 3 and state["arch"] == "prn"
     other = build("prn")

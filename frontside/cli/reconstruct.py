@@ -1,32 +1,159 @@
-"""`frontside reconstruct`: a front and a side photo in, a textured OBJ out."""
+"""`frontside reconstruct`: a front and a side photo (or a folder of pairs) in, a 3D face + face.json out.
+
+Every check of the command's input lives here, before anything loads: a usage problem (flags that do not go
+together, a value out of range) exits 2, a bad file exits 1, each as one line
+`frontside reconstruct: error: <flag or file>: <problem>`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+from frontside.errors import FrontsideError
+from frontside.reconstruct.outputs import MESH_FORMATS
+
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+DETECTORS = ("haar", "dlib-hog", "dlib-cnn")
+
+
+class UsageError(Exception):
+    """Flags that do not go together: exit 2."""
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("reconstruct", help="rebuild a textured 3D face (OBJ) from a front and a side photo")
-    p.add_argument("--front", required=True, help="front photo")
+    p = sub.add_parser("reconstruct", help="rebuild a 3D face (OBJ/PLY/GLB + face.json) from a front and a side photo",
+                       description="Detect the face, crop it as training did, predict, crop again from the "
+                                   "predicted landmarks, predict again; write the mesh and face.json (landmarks "
+                                   "in 3D and in the photo, head pose, crop boxes).")
+    p.add_argument("--front", help="front photo")
     p.add_argument("--side", default=None, help="side photo (needed by two-view networks)")
+    p.add_argument("--pairs", default=None,
+                   help="a folder of pairs, front/NAME.jpg and side/NAME.jpg; --out is then a folder (NAME/face.*)")
     p.add_argument("--checkpoint", required=True)
-    p.add_argument("--out", default="face.obj")
-    p.add_argument("--no-detect", action="store_true", help="photos are already 256 x 256 face crops")
-    p.add_argument("--uv-regions", default=None, help="a dataset's uv_regions.png: keep only the face (no neck)")
+    p.add_argument("--out", default=None,
+                   help="face.obj, face.ply or face.glb (face.json goes beside it); with --pairs a folder "
+                        "(default: reconstructions)")
+    p.add_argument("--format", default="obj", choices=[s[1:] for s in MESH_FORMATS],
+                   help="mesh format in --pairs mode (default obj)")
+    p.add_argument("--iterations", type=int, default=2,
+                   help="predictions per pair; each after the first crops by the previous one's landmarks (default 2)")
+    p.add_argument("--detector", default="haar", choices=DETECTORS,
+                   help="haar (OpenCV, default), dlib-hog (extra [dlib]), dlib-cnn (extra [dlib-cnn])")
+    p.add_argument("--no-detect", action="store_true", help="photos are already face crops (scaled to the network)")
+    p.add_argument("--preview", default=None,
+                   help="a PNG: photos with boxes and landmarks, the mesh from three angles (with --pairs: a name "
+                        "written in each pair's folder)")
+    p.add_argument("--uv-regions", default=None, help="a dataset's uv_regions.png: the face mask of the mesh")
     p.set_defaults(func=run)
     return p
 
 
-def run(args: argparse.Namespace) -> int:
+def _fail(flag: str, problem: str, code: int) -> int:
+    print(f"frontside reconstruct: error: {flag}: {problem}", file=sys.stderr)
+    return code
+
+
+def _check_file(flag: str, path: str | None) -> None:
+    if path is not None and not Path(path).is_file():
+        raise FrontsideError(f"{flag} {path}: {'is a folder' if Path(path).is_dir() else 'does not exist'}")
+
+
+def _pairs_in(folder: Path) -> list[tuple[str, Path, Path]]:
+    """(name, front, side) for every front/NAME.* with a side/NAME.* (sorted by name)."""
+    for sub in ("front", "side"):
+        if not (folder / sub).is_dir():
+            raise FrontsideError(f"--pairs {folder}: has no {sub}/ folder (expected front/NAME.jpg and side/NAME.jpg)")
+
+    def photos(sub: str) -> dict[str, Path]:
+        return {p.stem: p for p in sorted((folder / sub).iterdir()) if p.suffix.lower() in PHOTO_SUFFIXES}
+
+    fronts, sides = photos("front"), photos("side")
+    unmatched = sorted(set(fronts) ^ set(sides))
+    if unmatched:
+        raise FrontsideError(f"--pairs {folder}: {len(unmatched)} photo(s) without a partner in the other folder: "
+                             f"{', '.join(unmatched[:5])}")
+    if not fronts:
+        raise FrontsideError(f"--pairs {folder}: no photos ({'/'.join(PHOTO_SUFFIXES)}) in front/")
+    return [(name, fronts[name], sides[name]) for name in sorted(fronts)]
+
+
+def _check_usage(args: argparse.Namespace) -> None:
+    if (args.front is None) == (args.pairs is None):
+        raise UsageError("--front/--pairs", "give one photo pair (--front [--side]) or a folder (--pairs), not "
+                         + ("both" if args.front else "neither"))
+    if args.pairs and args.side:
+        raise UsageError("--side", "goes with --front; a --pairs folder holds its own side/ photos")
+    if args.iterations < 1:
+        raise UsageError("--iterations", f"must be at least 1, got {args.iterations}")
+    if args.front:
+        out = Path(args.out or "face.obj")
+        if out.suffix.lower() not in MESH_FORMATS:
+            raise UsageError("--out", f"{out}: the mesh format comes from the suffix: {', '.join(MESH_FORMATS)}")
+        if args.preview and Path(args.preview).suffix.lower() != ".png":
+            raise UsageError("--preview", f"{args.preview}: a .png")
+    elif args.preview and ("/" in args.preview or not args.preview.lower().endswith(".png")):
+        raise UsageError("--preview", f"{args.preview}: with --pairs a file name like preview.png, written per pair")
+
+
+def _face_mask(path: str):
     import numpy as np
     from PIL import Image
 
-    from frontside.reconstruct import reconstruct
+    from frontside.datasets.network_io import face_mask
+    from frontside.errors import InputFormatError
 
-    mask = None
-    if args.uv_regions:
-        with Image.open(args.uv_regions) as im:
+    try:
+        with Image.open(path) as im:
             regions = np.asarray(im)
-        mask = (regions != 255) & (regions != 0)
-    print(reconstruct(args.front, args.side, args.checkpoint, args.out, detect=not args.no_detect, face_mask=mask))
-    return 0
+    except OSError as exc:
+        raise InputFormatError(path, "image", f"not a readable PNG ({exc})") from None
+    if regions.ndim != 2:
+        raise InputFormatError(path, "image", f"a one-channel label map is expected, got shape {regions.shape}")
+    return face_mask(regions)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        _check_usage(args)
+    except UsageError as exc:
+        return _fail(*exc.args, code=2)
+    _check_file("--checkpoint", args.checkpoint)
+    _check_file("--front", args.front)
+    _check_file("--side", args.side)
+    _check_file("--uv-regions", args.uv_regions)
+    pairs = _pairs_in(Path(args.pairs)) if args.pairs else None
+
+    from frontside.reconstruct.pipeline import Reconstructor
+
+    mask = _face_mask(args.uv_regions) if args.uv_regions else None
+    reconstructor = Reconstructor(args.checkpoint, detector=args.detector, face_mask=mask)
+    detect = not args.no_detect
+    if pairs is None:
+        if reconstructor.needs_side and args.side is None:
+            return _fail("--side", f"{args.checkpoint} is a two-view network: it needs the side photo too", 2)
+        result = reconstructor.reconstruct(args.front, args.side, args.iterations, detect)
+        written = reconstructor.write(result, args.out or "face.obj", preview=args.preview)
+        for path in written.values():
+            print(path)
+        return 0
+    return _run_folder(reconstructor, pairs, Path(args.out or "reconstructions"), args, detect)
+
+
+def _run_folder(reconstructor, pairs, out: Path, args: argparse.Namespace, detect: bool) -> int:
+    from tqdm import tqdm
+
+    failed: list[str] = []
+    for name, front, side in tqdm(pairs, desc="reconstruct", unit="pair", file=sys.stderr):
+        try:
+            result = reconstructor.reconstruct(str(front), str(side), args.iterations, detect)
+            folder = out / name
+            reconstructor.write(result, folder / f"face.{args.format}",
+                                preview=folder / args.preview if args.preview else None)
+        except FrontsideError as exc:
+            failed.append(f"{name}: {exc}")
+    print(f"{len(pairs) - len(failed)} of {len(pairs)} pairs reconstructed into {out}")
+    for line in failed:
+        print(f"frontside reconstruct: error: {line}", file=sys.stderr)
+    return 1 if failed else 0

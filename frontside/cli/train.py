@@ -10,10 +10,22 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--data", action="append", required=True, help="shard folder (repeat to mix several)")
     p.add_argument("--val", action="append", default=[], help="validation shard folder (default: 10%% of --data)")
     p.add_argument("--out", required=True, help="run folder: best.pt, last.pt, metrics.csv, loss_curve.png")
-    p.add_argument("--arch", default="twoview", choices=["twoview", "frontonly", "prn"])
+    p.add_argument("--arch", default="twoview",
+                   choices=["twoview", "frontonly", "twoview-thesis", "frontonly-thesis", "prn"],
+                   help="twoview/frontonly: pose + face-model coefficients (default); *-thesis: table 4.1; prn")
     p.add_argument("--epochs", type=int, default=50)
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=1e-4, help="1e-4 for pre-training; 1e-5 for transfer (--init)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="default: the arch's (twoview/frontonly 2e-3 one-cycle peak; thesis and prn 1e-4); "
+                        "for transfer (--init) about a tenth of it")
+    p.add_argument("--schedule", default=None, choices=["onecycle", "step"],
+                   help="onecycle: AdamW, warm-up then cosine (twoview/frontonly); step: Adam halved every 5 epochs "
+                        "(thesis, prn)")
+    p.add_argument("--shape-weight", type=float, default=None,
+                   help="weight of the pose-free shape term of the loss (default: 10 for twoview/frontonly, 0 else)")
+    p.add_argument("--input-size", type=int, default=128, help="twoview/frontonly: the encoder's resolution")
+    p.add_argument("--fusion", default="stack", choices=["stack", "siamese", "dual"],
+                   help="twoview: one encoder on 6 stacked channels, one shared by both views, or one per view")
     p.add_argument("--init", default=None, help="start from another run's weights (transfer learning)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue the interrupted run in --out from its last.pt")
@@ -40,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
                   batch_size=args.batch_size, lr=args.lr, init=args.init, resume=args.resume,
                   overwrite=args.overwrite, workers=args.workers, max_steps_per_epoch=args.max_steps_per_epoch,
                   seed=args.seed, precision=args.precision, weight_init=args.weight_init,
-                  decoder_norm=args.decoder_norm, progress=True)
+                  decoder_norm=args.decoder_norm, schedule=args.schedule, shape_weight=args.shape_weight,
+                  input_size=args.input_size, fusion=args.fusion, progress=True)
     # numbers, the run folder and the datasets first: no torch import, an answer in a fraction of a second
     checks.values(params, rules())
     check_run_folder(args.out, args.resume, args.overwrite)
@@ -53,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint_file(Path(args.out) / "last.pt" if args.resume else args.init, "resume" if args.resume else "init")
     from frontside.model.training import TrainConfig, train
 
-    check_training(TrainConfig(**params))  # datasets, the checkpoint it starts from
+    check_training(TrainConfig(**params))  # the arch, the checkpoint it starts from
     if args.no_prefect:
         result = train(TrainConfig(**params)).__dict__
     else:

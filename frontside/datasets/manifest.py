@@ -220,17 +220,27 @@ def _digest(model) -> str:
     return held[1]
 
 
+def _recorded_model(root: str) -> tuple[str, str | None]:
+    manifest = Manifest.load(root)
+    spec, sha256 = manifest.model_record()
+    if spec is None:
+        raise DataIntegrityError(f"{join(root, MANIFEST_NAME)}: inputs.model: records no face model this version "
+                                 f"can load (parameters: {manifest.parameters})")
+    return spec, sha256
+
+
+def dataset_model_spec(root: str) -> str:
+    """The spec of the face model a dataset was made with, as its manifest records it (an error if none)."""
+    return _recorded_model(root)[0]
+
+
 def dataset_model(root: str):
     """The face model a dataset was made with, exactly: its manifest's model spec, loaded, and its content
     checked against the recorded sha256. Any failure is an error naming the manifest or the model file."""
     from frontside.facemodel import load_model
 
-    manifest = Manifest.load(root)
     url = join(root, MANIFEST_NAME)
-    spec, sha256 = manifest.model_record()
-    if spec is None:
-        raise DataIntegrityError(f"{url}: inputs.model: records no face model this version can load "
-                                 f"(parameters: {manifest.parameters})")
+    spec, sha256 = _recorded_model(root)
     model = load_model(spec)
     if sha256 is not None and _digest(model) != sha256:
         raise DataIntegrityError(f"{url}: inputs.model: {spec} has changed since the dataset was made "

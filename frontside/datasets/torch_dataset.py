@@ -2,7 +2,8 @@
 
 Augmentation follows thesis 2.3 and 4.3.3: a rotation within ±45° applied to both images and to the position
 map's x, y about the image centre (z unchanged); a per-channel colour scale in 0.9-1.2; random black occlusion
-boxes ("image dropout"). Normalisation follows PRN: images / 255, position map / (256 * 1.1).
+boxes ("image dropout"). Inputs and targets follow `network_io` (images / 255 at the network's input size,
+position map / 1.1 S, as PRN).
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from frontside.datasets.network_io import network_input, posmap_target, resize_image
 from frontside.datasets.records import Pair
 from frontside.datasets.shards import ShardInfo, decode_row, list_shards, read_shard, read_uv_regions
 from frontside.errors import DataIntegrityError
 
-POSMAP_SCALE = 256.0 * 1.1  # PRN divides position maps by this so targets lie in [0, 1]
 VIEWS = ("both", "front")
 
 
@@ -76,34 +77,25 @@ def scale_and_occlude(image: np.ndarray, rng: np.random.Generator, aug: Augmenta
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
-def augment_pair(pair: Pair, rng: np.random.Generator, aug: Augmentation = Augmentation()
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(front, side, posmap) of `pair` rotated together, then colour-scaled and occluded per image."""
-    affine = rotation_about_centre(float(rng.uniform(-aug.rotation_deg, aug.rotation_deg)), pair.front.shape[0])
-    front, side = rotate_image(pair.front, affine), rotate_image(pair.side, affine)
-    posmap = rotate_posmap(pair.posmap, affine, pair.mask)
+def augment_views(front: np.ndarray, side: np.ndarray, posmap: np.ndarray, mask: np.ndarray,
+                  rng: np.random.Generator, aug: Augmentation = Augmentation()
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(front, side, posmap) rotated together about their centres, then colour-scaled and occluded per image.
+
+    The images may be smaller than the position map (a network's input size): each turns about its own centre,
+    which is the same point of the crop."""
+    angle = float(rng.uniform(-aug.rotation_deg, aug.rotation_deg))
+    image_turn = rotation_about_centre(angle, front.shape[0])
+    front, side = rotate_image(front, image_turn), rotate_image(side, image_turn)
+    posmap = rotate_posmap(posmap, rotation_about_centre(angle, posmap.shape[0]), mask)
     return scale_and_occlude(front, rng, aug), scale_and_occlude(side, rng, aug), posmap
-
-
-def to_tensors(front: np.ndarray, side: np.ndarray | None, posmap: np.ndarray | None, views: str
-               ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Network input (C, 256, 256) float32 in [0, 1] (front, then side for views="both") and target
-    (3, 256, 256) float32 = posmap / POSMAP_SCALE (None when no posmap is given)."""
-    images = [front] if views == "front" else [front, side]
-    if any(im is None for im in images):
-        raise ValueError("views='both' needs a side image")
-    x = np.concatenate([np.asarray(im)[..., :3] for im in images], axis=2).astype(np.float32) / 255.0
-    x_t = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
-    if posmap is None:
-        return x_t, None
-    y = (np.asarray(posmap, np.float32) / np.float32(POSMAP_SCALE)).transpose(2, 0, 1)
-    return x_t, torch.from_numpy(np.ascontiguousarray(y))
 
 
 class ShardDataset(Dataset):
     """Pairs from one or more dataset folders, indexed through their manifests.
 
-    views:   "both" -> (6, 256, 256) input (front then side); "front" -> (3, 256, 256).
+    views:   "both" -> (6, R, R) input (front then side); "front" -> (3, R, R).
+    input_size: R, the network's input size (None: the data's own size S).
     augment: apply `augmentation`; the draw for an item is a function of (seed, epoch, index) only, so a run is
              reproducible whichever worker loads the item.
     indices: optional subset of the global row indices (a train/validation split).
@@ -111,26 +103,29 @@ class ShardDataset(Dataset):
     `set_epoch`, so the epoch travels with the key). Each worker process reads shards lazily (nothing open is
     pickled) and keeps the most recently used ones in memory up to `cache_bytes` (~0.45 MB a pair, so the
     2 GiB default holds ~4,500 pairs); `fits_in_cache` tells the trainer whether a full shuffle is affordable.
-    Items: (input (C, 256, 256) float32, target (3, 256, 256) float32).
+    Items: (input (C, R, R) float32, target (3, S, S) float32).
     """
 
     def __init__(self, roots: str | list[str], views: str = "both", augment: bool = False, seed: int = 0,
                  augmentation: Augmentation = Augmentation(), indices: list[int] | None = None,
-                 cache_bytes: int = 2 << 30):
+                 cache_bytes: int = 2 << 30, input_size: int | None = None, sample_cache_bytes: int = 2 << 30):
         self.roots = [roots] if isinstance(roots, str) else list(roots)
         if not self.roots:
             raise ValueError("ShardDataset needs at least one dataset folder")
         if views not in VIEWS:
             raise ValueError(f"views must be one of {VIEWS}, not {views!r}")
         self.views, self.augment, self.seed, self.augmentation = views, augment, seed, augmentation
+        self.input_size = input_size
         self.shards: list[tuple[str, ShardInfo]] = [s for root in self.roots for s in list_shards(root)]
         self.rows: list[tuple[int, int]] = [(k, r) for k, (_, info) in enumerate(self.shards)
                                             for r in range(info.rows)]
         if indices is not None:
             self.rows = [self.rows[i] for i in indices]
-        self.cache_bytes = cache_bytes
+        self.cache_bytes, self.sample_cache_bytes = cache_bytes, sample_cache_bytes
         self._tables: OrderedDict[int, object] = OrderedDict()
         self._cached_bytes = 0
+        self._samples: OrderedDict[int, tuple[np.ndarray, ...]] = OrderedDict()
+        self._sample_bytes = 0
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -139,6 +134,7 @@ class ShardDataset(Dataset):
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_tables"], state["_cached_bytes"] = OrderedDict(), 0  # each worker reads its own copies
+        state["_samples"], state["_sample_bytes"] = OrderedDict(), 0
         return state
 
     def used_shards(self) -> list[int]:
@@ -160,7 +156,7 @@ class ShardDataset(Dataset):
         self.epoch = epoch
 
     def uv_regions(self) -> np.ndarray:
-        """(256, 256) uint8 region map shared by every root (they must agree: one UV layout, one loss mask)."""
+        """(S, S) uint8 region map shared by every root (they must agree: one UV layout, one loss mask)."""
         first = read_uv_regions(self.roots[0])
         for root in self.roots[1:]:
             if not np.array_equal(read_uv_regions(root), first):
@@ -187,14 +183,32 @@ class ShardDataset(Dataset):
         shard, row = self.rows[index]
         return decode_row(self._table(shard), row)
 
+    def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(front, side) uint8 at the input size, posmap (S, S, 3) float16 as stored, mask (S, S) bool: what an
+        item is made from, decoded once and kept (PNG decoding is ~60% of an item's cost) up to
+        `sample_cache_bytes` (~0.56 MB a pair at S = 256, R = 128)."""
+        if index in self._samples:
+            self._samples.move_to_end(index)
+            return self._samples[index]
+        shard, row = self.rows[index]
+        pair = decode_row(self._table(shard), row)
+        size = self.input_size or pair.front.shape[0]
+        sample = (resize_image(pair.front, size), resize_image(pair.side, size), pair.posmap.astype(np.float16),
+                  pair.mask)
+        self._samples[index] = sample
+        self._sample_bytes += sum(a.nbytes for a in sample)
+        while self._sample_bytes > self.sample_cache_bytes and self._samples:
+            self._sample_bytes -= sum(a.nbytes for a in self._samples.popitem(last=False)[1])
+        return sample
+
     def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         epoch, index = (key if isinstance(key, tuple) else (self.epoch, key))
-        pair = self.pair(int(index))
-        front, side, posmap = pair.front, pair.side, pair.posmap
+        front, side, posmap, mask = self.sample(int(index))
+        posmap = posmap.astype(np.float32)
         if self.augment:
             rng = np.random.default_rng(np.random.SeedSequence([self.seed, int(epoch), int(index)]))
-            front, side, posmap = augment_pair(pair, rng, self.augmentation)
-        return to_tensors(front, side, posmap, self.views)
+            front, side, posmap = augment_views(front, side, posmap, mask, rng, self.augmentation)
+        return network_input(front, side, self.views, front.shape[0]), posmap_target(posmap)
 
 
 class EpochShuffleSampler(Sampler):

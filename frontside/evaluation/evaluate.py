@@ -59,6 +59,13 @@ class ModelScores:
         return cls(body["name"], body["checkpoint"], body["arch"], [FaceScore(**f) for f in body["faces"]])
 
 
+def dataset_model_spec(root: str) -> str:
+    """The spec of the face model a shard folder was made with, exactly as its manifest records it."""
+    from frontside.datasets.manifest import dataset_model_spec as recorded_spec
+
+    return recorded_spec(root)
+
+
 def dataset_model(root: str) -> MorphableModel:
     """The face model a shard folder was made with (the UVs define the posmap): exactly the model spec its
     manifest records, its content checked against the recorded sha256; an error naming the file otherwise."""
@@ -69,6 +76,12 @@ def dataset_model(root: str) -> MorphableModel:
 
 def face_vertex_mask(model: MorphableModel) -> np.ndarray:
     return np.asarray(model.regions) != Region.NECK
+
+
+def face_triangles(model: MorphableModel) -> np.ndarray:
+    """(T, 3) the model's triangles whose corners are all face vertices (no neck): the mesh people look at."""
+    face = face_vertex_mask(model)
+    return model.triangles[face[model.triangles].all(axis=1)]
 
 
 def mean_face_in_image_frame(model: MorphableModel) -> np.ndarray:

@@ -9,6 +9,7 @@ from prefect import flow
 
 from frontside.flows.evaluate import evaluate_models
 from frontside.flows.generate import generate_dataset
+from frontside.model.registry import get_arch
 from frontside.model.training import TrainConfig
 from frontside.tasks.train import train_task
 
@@ -17,10 +18,11 @@ from frontside.tasks.train import train_task
 def train_then_evaluate(train_data: list[str], test_data: list[str], out: str,
                         archs: list[str] = ("twoview", "frontonly"), epochs: int = 50, batch_size: int = 16,
                         max_steps_per_epoch: int | None = None, transfer_data: list[str] | None = None,
-                        transfer_epochs: int = 20, transfer_lr: float = 1e-5, seed: int = 0,
+                        transfer_epochs: int = 20, transfer_lr: float | None = None, seed: int = 0,
                         max_test_faces: int | None = None, overwrite: bool = False) -> str:
     """Pre-train each arch on synthetic shards, optionally fine-tune on 300W-LP shards from those weights
-    (`--init`, lr 1e-5), then evaluate every final network and the mean face on the test shards.
+    (`--init`; lr `transfer_lr`, default a tenth of the arch's own: the thesis's 1e-5 for its network), then
+    evaluate every final network and the mean face on the test shards.
     overwrite: replace runs already under `out/runs` (else such a run stops the flow before it trains)."""
     out_path = Path(out)
     finals: list[str] = []
@@ -32,7 +34,8 @@ def train_then_evaluate(train_data: list[str], test_data: list[str], out: str,
         if transfer_data:
             transfer = train_task(TrainConfig(data=list(transfer_data), out=str(out_path / "runs" / f"{arch}-300wlp"),
                                               arch=arch, epochs=transfer_epochs, batch_size=batch_size,
-                                              lr=transfer_lr, init=final, max_steps_per_epoch=max_steps_per_epoch,
+                                              lr=transfer_lr if transfer_lr is not None else get_arch(arch).lr / 10,
+                                              init=final, max_steps_per_epoch=max_steps_per_epoch,
                                               seed=seed, overwrite=overwrite, progress=True))
             final = transfer["best_path"]
         finals.append(final)
@@ -41,18 +44,18 @@ def train_then_evaluate(train_data: list[str], test_data: list[str], out: str,
 
 
 @flow(name="demo", log_prints=True)
-def demo(out: str = "demo-output", train_faces: int = 160, test_faces: int = 24, shard_size: int = 16,
-         steps_per_model: int = 36, batch_size: int = 8, seed: int = 0) -> str:
+def demo(out: str = "demo-output", train_faces: int = 400, test_faces: int = 24, shard_size: int = 50,
+         steps_per_model: int = 600, batch_size: int = 16, seed: int = 0) -> str:
     """The whole mission, small, on the built-in model on CPU: generate, train two-view and front-only for the
-    same budget, evaluate both and the mean face on held-out faces, write the report. Run again into the same
+    same steps, evaluate both and the mean face on held-out faces, write the report. Run again into the same
     `out`, it keeps the datasets and retrains (the demo's runs are scratch)."""
     root = Path(out)
     train_dir, test_dir = str(root / "data" / "train"), str(root / "data" / "test")
     generate_dataset(n_faces=train_faces, shard_size=shard_size, out=train_dir, seed=seed, progress=True)
     generate_dataset(n_faces=test_faces, shard_size=shard_size, out=test_dir, seed=seed + 1_000_003, progress=True)
-    epochs = 3
-    return train_then_evaluate(train_data=[train_dir], test_data=[test_dir], out=str(root), epochs=epochs,
-                               batch_size=batch_size, max_steps_per_epoch=max(steps_per_model // epochs, 1),
+    steps_per_epoch = max(1, int(train_faces * 0.9) // batch_size)  # training holds out 10% for validation
+    return train_then_evaluate(train_data=[train_dir], test_data=[test_dir], out=str(root),
+                               epochs=max(1, round(steps_per_model / steps_per_epoch)), batch_size=batch_size,
                                seed=seed, overwrite=True)
 
 

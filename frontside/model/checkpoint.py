@@ -1,4 +1,9 @@
-"""Checkpoints: plain dicts of tensors and numbers, written atomically, read with weights_only=True."""
+"""Checkpoints: plain dicts of tensors, strings and numbers, written atomically, read with weights_only=True.
+
+A checkpoint is self-describing: besides the weights it holds the `NetworkSpec` that rebuilds the network and the
+face model's UV layout it was trained on (`basis`: size, region labels, landmark UVs, and for structured networks
+the mean and components it composes from), so inference needs neither the dataset nor the face model file.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +11,33 @@ import io
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from frontside.errors import DataIntegrityError
+from frontside.facemodel.uv_basis import UVBasis, basis_from_arrays, basis_to_arrays
 from frontside.io import write_atomic
 
-FORMAT = 2  # 2: networks rebuilt to the thesis's Keras layout (format 1's layers no longer exist)
+FORMAT = 3  # 3: NetworkSpec + the UV basis (structured networks); 2: thesis networks only
 
 
-def save_checkpoint(path: str | os.PathLike, *, arch: str, model: torch.nn.Module, width: float = 1.0,
-                    decoder_norm: str | None = None,
-                    optimizer: torch.optim.Optimizer | None = None, scheduler=None, epoch: int = 0,
-                    best_val: float = float("inf"), config: dict | None = None, history: list | None = None) -> Path:
-    """Write a checkpoint to a temporary file beside `path`, then rename it into place."""
+def save_checkpoint(path: str | os.PathLike, *, model: torch.nn.Module, model_spec: str | None = None,
+                    optimizer: torch.optim.Optimizer | None = None,
+                    scheduler=None, epoch: int = 0, best_val: float = float("inf"), config: dict | None = None,
+                    history: list | None = None) -> Path:
+    """Write a checkpoint of `model` (a network from `registry.build`, which carries its `.spec` and `.basis`) to a
+    temporary file beside `path`, then rename it into place. `model_spec`: the face model spec its basis came
+    from ("builtin", "bfm:/path")."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    spec, basis = model.spec, model.basis
     state = {
         "format": FORMAT,
-        "arch": arch,
-        "width": float(width),
-        "decoder_norm": decoder_norm or getattr(model, "decoder_norm", None),
+        "arch": spec.arch,
+        "spec": spec.as_dict(),
+        "basis": {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
+                  for k, v in basis_to_arrays(basis).items()},
+        "model_spec": model_spec,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict() if optimizer is not None else {},
         "scheduler": scheduler.state_dict() if scheduler is not None else {},
@@ -48,10 +60,33 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
-        raise DataIntegrityError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from None
-    if not isinstance(state, dict) or "model" not in state or "arch" not in state:
-        raise DataIntegrityError(f"{path}: not a frontside checkpoint (no 'arch'/'model')")
+        raise DataIntegrityError(f"{path}: not a readable frontside checkpoint ({type(exc).__name__})") from None
+    if not isinstance(state, dict) or "model" not in state or "spec" not in state:
+        raise DataIntegrityError(f"{path}: not a frontside checkpoint (no 'spec'/'model')")
     if state.get("format") != FORMAT:
         raise DataIntegrityError(f"{path}: field 'format' is {state.get('format')}, this version reads {FORMAT} "
-                                 "(retrain: the network layers changed)")
+                                 "(retrain: the networks changed)")
     return state
+
+
+def checkpoint_basis(state: dict) -> UVBasis | None:
+    """The UV basis a checkpoint was trained on, or None when it has none."""
+    stored = state.get("basis")
+    if stored is None:
+        return None
+    return basis_from_arrays({k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in stored.items()})
+
+
+def network_from_checkpoint(state: dict, path: str | os.PathLike = "checkpoint") -> torch.nn.Module:
+    """The network a checkpoint holds, rebuilt from its spec and basis, weights loaded; an error naming the file
+    and the field when they do not fit each other."""
+    from frontside.model.registry import NetworkSpec, build
+
+    try:
+        spec = NetworkSpec.from_dict(state["spec"])
+        network = build(spec, checkpoint_basis(state))
+        network.load_state_dict(state["model"])
+    except (ValueError, KeyError, RuntimeError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataIntegrityError(f"{path}: field 'model' does not fit field 'spec' ({first})") from None
+    return network

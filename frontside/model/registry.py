@@ -1,36 +1,102 @@
-"""`--arch` names -> networks, and which views each one reads."""
+"""`--arch` names -> networks, which views each reads, and how each trains by default.
+
+Defaults are frontside's structured networks (`twoview`, `frontonly`): an encoder predicts a pose and the face
+model's coefficients and the position map is composed from the model's UV basis (`model.structured`). The
+thesis's table-4.1 network stays as `twoview-thesis` (and `frontonly-thesis`), PRN's ResFCN256 as `prn`, each with
+its own recipe (Adam, lr 1e-4 halved every 5 epochs), so the thesis can be reproduced as it was.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 
 from torch import nn
 
+from frontside.facemodel.uv_basis import UVBasis
 from frontside.model.networks import ResFCN256, TwoViewNet
 
 THESIS_PARAMETERS = 11_791_273  # table 4.1's network as the thesis reports it (Keras' count, see networks.py)
 
 
 @dataclass(frozen=True)
+class NetworkSpec:
+    """Everything that rebuilds a network besides the face basis; saved in every checkpoint.
+
+    width:        channel multiplier (thesis networks: 1.0 is the paper's; structured: scales the encoder).
+    weight_init, decoder_norm: thesis/PRN networks only (see `networks.initialise`, `networks.decoder`).
+    input_size:   structured networks only: the encoder's resolution (images are area-resized to it).
+    fusion:       structured two-view only: "stack" (6 channels, one encoder), "siamese" (one encoder shared by the
+                  views) or "dual" (an encoder per view).
+    """
+
+    arch: str = "twoview"
+    width: float = 1.0
+    weight_init: str = "he"
+    decoder_norm: str | None = None
+    input_size: int = 128
+    fusion: str = "stack"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> NetworkSpec:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass(frozen=True)
 class Arch:
-    """One buildable network: its name, the views it reads, its input channels and how to build it."""
+    """One buildable network family and its training recipe."""
 
     name: str
     views: str  # "both" (front then side, 6 channels) or "front" (3 channels)
-    in_channels: int
-    factory: Callable[[float, str, str], nn.Module]  # (width multiplier, weight init, decoder norm) -> network
-    decoder_norm: str  # its own: "none" (the thesis's decoder) or "batch" (PRN's)
+    structured: bool  # composed from a face model's UV basis (needs one to build)
+    factory: Callable[[NetworkSpec, UVBasis | None], nn.Module]
+    lr: float  # default learning rate
+    schedule: str  # "onecycle" (warm-up, cosine decay, AdamW) or "step" (Adam, halved every N epochs: thesis)
+    shape_weight: float  # weight of the pose-free shape term of the loss (`loss.ShapeAndPoseLoss`)
     description: str
+
+    @property
+    def in_channels(self) -> int:
+        return 6 if self.views == "both" else 3
+
+
+def _encoder_widths(width: float) -> tuple[int, ...]:
+    return tuple(max(8, int(round(c * width / 8)) * 8) for c in (32, 48, 64, 128, 192))
+
+
+def _structured(views: str):
+    def factory(spec: NetworkSpec, basis: UVBasis | None) -> nn.Module:
+        from frontside.model.structured import StructuredNet
+
+        if basis is None:
+            raise ValueError(f"{spec.arch} composes its output from a face model's UV basis: pass basis=")
+        return StructuredNet(basis, views, spec.fusion, spec.input_size, _encoder_widths(spec.width))
+
+    return factory
+
+
+def _thesis(in_channels: int):
+    return lambda spec, basis: TwoViewNet(in_channels, spec.width, spec.weight_init, spec.decoder_norm or "none")
 
 
 ARCHS: dict[str, Arch] = {
-    "twoview": Arch("twoview", "both", 6, lambda w, i, n: TwoViewNet(6, w, i, n), "none",
-                    "thesis table 4.1, front + side (6 channels)"),
-    "frontonly": Arch("frontonly", "front", 3, lambda w, i, n: TwoViewNet(3, w, i, n), "none",
-                      "table 4.1 on the front view only (ablation)"),
-    "prn": Arch("prn", "front", 3, lambda w, i, n: ResFCN256(3, int(round(16 * w)), i, n), "batch",
-                "PRN's ResFCN256, single image (baseline)"),
+    "twoview": Arch("twoview", "both", True, _structured("both"), 2e-3, "onecycle", 10.0,
+                    "front + side -> pose and face-model coefficients -> position map (default)"),
+    "frontonly": Arch("frontonly", "front", True, _structured("front"), 2e-3, "onecycle", 10.0,
+                      "the default network on the front view only (the ablation the thesis never ran)"),
+    "twoview-thesis": Arch("twoview-thesis", "both", False, _thesis(6), 1e-4, "step", 0.0,
+                           "thesis table 4.1, front + side stacked (6 channels)"),
+    "frontonly-thesis": Arch("frontonly-thesis", "front", False, _thesis(3), 1e-4, "step", 0.0,
+                             "table 4.1 on the front view only"),
+    "prn": Arch("prn", "front", False,
+                lambda spec, basis: ResFCN256(3, int(round(16 * spec.width)), spec.weight_init,
+                                              spec.decoder_norm or "batch"),
+                1e-4, "step", 0.0, "PRN's ResFCN256, single image (baseline)"),
 }
 
 
@@ -40,17 +106,31 @@ def get_arch(name: str) -> Arch:
     return ARCHS[name]
 
 
-def build(name: str, width: float = 1.0, weight_init: str = "he", decoder_norm: str | None = None) -> nn.Module:
-    """A freshly initialised network for `name`; `width` < 1 thins every layer (tests only: 1.0 is the paper's);
-    `weight_init` is "he" or "keras" (the originals' Glorot; see `networks.initialise`); `decoder_norm` "none" or
-    "batch" (None: the architecture's own, `Arch.decoder_norm`).
+@functools.lru_cache(maxsize=4)
+def default_basis(size: int = 256) -> UVBasis:
+    """The built-in model's UV basis: what a structured network is built on when no dataset names another."""
+    from frontside.facemodel.builtin import load_builtin
+    from frontside.facemodel.uv_basis import uv_basis
 
-    The network carries `.arch`, `.width` and `.decoder_norm`, so a checkpoint can name what to rebuild.
+    return uv_basis(load_builtin(), size)
+
+
+def build(spec: NetworkSpec | str, basis: UVBasis | None = None, **overrides) -> nn.Module:
+    """A freshly initialised network. `spec` is a `NetworkSpec` or an arch name (with `overrides` for its other
+    fields); `basis` is the UV basis of the dataset's face model (default: the built-in model's at 256).
+
+    The network carries `.spec`, `.arch` and `.basis` (the UV layout it answers in; without components for the
+    networks that do not compose from it), so a checkpoint holds all that rebuilds and uses it.
     """
-    if not 0 < width <= 4:
-        raise ValueError(f"width must be in (0, 4], not {width}")
-    arch = get_arch(name)
-    decoder_norm = decoder_norm or arch.decoder_norm
-    network = arch.factory(width, weight_init, decoder_norm)
-    network.arch, network.width, network.decoder_norm = name, float(width), decoder_norm
+    from frontside.facemodel.uv_basis import without_components
+
+    if isinstance(spec, str):
+        spec = NetworkSpec(arch=spec, **overrides)
+    arch = get_arch(spec.arch)
+    if not 0 < spec.width <= 4:
+        raise ValueError(f"width must be in (0, 4], not {spec.width}")
+    basis = basis if basis is not None else default_basis()
+    network = arch.factory(spec, basis if arch.structured else None)
+    network.spec, network.arch = spec, spec.arch
+    network.basis = basis if arch.structured else without_components(basis)
     return network

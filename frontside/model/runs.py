@@ -18,6 +18,8 @@ from frontside.errors import ParameterError
 RUN_FILES = ("best.pt", "last.pt", "metrics.csv", "loss_curve.png")
 RUN_FOLDERS = ("tensorboard",)
 PRECISIONS = ("auto", "fp32", "bf16")
+SCHEDULES = (None, "onecycle", "step")
+FUSIONS = ("stack", "siamese", "dual")
 WEIGHT_INITS = ("he", "keras")
 DECODER_NORMS = (None, "none", "batch")
 
@@ -62,7 +64,13 @@ def rules() -> dict:
         "val_fraction": _fraction,
         "epochs": lambda n, v: checks.integer(n, v, minimum=1),
         "batch_size": lambda n, v: checks.integer(n, v, minimum=1),
-        "lr": lambda n, v: checks.positive_number(n, v, maximum=1.0),
+        "lr": lambda n, v: None if v is None else checks.positive_number(n, v, maximum=1.0),
+        "schedule": lambda n, v: checks.one_of(n, v, SCHEDULES),
+        "warmup_fraction": lambda n, v: v if v == 0 else _fraction(n, v),
+        "weight_decay": lambda n, v: v if v == 0 else checks.positive_number(n, v),
+        "shape_weight": lambda n, v: None if v is None or v == 0 else checks.positive_number(n, v),
+        "input_size": lambda n, v: checks.integer(n, v, minimum=32, maximum=1024),
+        "fusion": lambda n, v: checks.one_of(n, v, FUSIONS),
         "lr_halving_epochs": lambda n, v: checks.integer(n, v, minimum=1),
         "patience": lambda n, v: checks.integer(n, v, minimum=1),
         "workers": lambda n, v: checks.integer(n, v, minimum=0),

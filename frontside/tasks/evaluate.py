@@ -44,19 +44,25 @@ def evaluate_mean_face_task(data: list[str], out: str, max_faces: int | None = N
 @task(name="write-report")
 def write_report_task(score_paths: list[str], out: str, dataset: str, checkpoints: dict[str, str],
                       data: list[str], n_mesh_faces: int = 3) -> str:
+    from frontside.evaluation.evaluate import face_triangles
     from frontside.evaluation.report import write_report
     from frontside.geometry.posmap import sample_posmap
+    from frontside.model.checkpoint import load_checkpoint
     from frontside.model.inference import Predictor
 
     scores = [ModelScores.load(p) for p in score_paths]
     model = dataset_model(data[0])
     pairs = load_pairs(data, n_mesh_faces)
-    face = model.regions != 0
     predictors = {name: Predictor.from_checkpoint(path) for name, path in checkpoints.items()}
-    meshes = [{"face_id": p.meta.face_id, "truth": sample_posmap(p.posmap, model.uv)[face],
-               "predictions": {name: sample_posmap(pr.predict(p.front, p.side), model.uv)[face]
+    meshes = [{"face_id": p.meta.face_id, "truth": sample_posmap(p.posmap, model.uv),
+               "predictions": {name: sample_posmap(pr.predict(p.front, p.side), model.uv)
                                for name, pr in predictors.items()}} for p in pairs]
-    paths = write_report(scores, out, dataset=dataset, meshes=meshes)
+    histories = {}
+    for name, path in checkpoints.items():
+        state = load_checkpoint(path)
+        histories[name] = {"history": state["history"], "baselines": state["config"].get("baselines", {})}
+    paths = write_report(scores, out, dataset=dataset, meshes=meshes, triangles=face_triangles(model),
+                         histories=histories)
     return str(paths["markdown"])
 
 

@@ -1,0 +1,72 @@
+"""Crops that match training: the first one from a detection box, then PRN's refinement from landmarks.
+
+Training crops (`datasets.synthetic.crop_view`) are `geometry.crop.landmark_crop` of the view's 68 projected
+landmarks: a square on the centre of their bounding box, of side 1.5 x (box width + box height) / 2 (jittered
+1.4-1.6 in training; 1.5 without an rng). A detector's box is not that box, so the first crop maps the detection
+to the landmark box it usually comes with (`BOX_TO_LANDMARKS`, measured on rendered photos by
+`benchmarks/detection.py`); once the network has predicted the face, its 68 landmarks give the training crop
+itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from frontside.geometry.crop import landmark_crop
+from frontside.reconstruct.detect import PROFILE_LEFT, Detection
+
+
+@dataclass(frozen=True)
+class BoxToLandmarks:
+    """The 68-landmark box relative to a detection box of side d = max(width, height): its centre is the box's
+    centre plus (dx * d, dy * d), dx toward the nose for profile boxes, and its size ((w + h) / 2) is size * d."""
+
+    dx: float
+    dy: float
+    size: float
+
+
+# Medians over the held-out built-in faces rendered as 640 x 480 photos (benchmarks/detection.py).
+BOX_TO_LANDMARKS: dict[str, BoxToLandmarks] = {
+    "frontal": BoxToLandmarks(0.03, 0.20, 0.86),
+    "profile": BoxToLandmarks(0.08, 0.18, 0.64),
+}
+
+
+def crop_from_landmark_box(centre: np.ndarray, size: float, out_size: int) -> np.ndarray:
+    """(3, 3) photo -> crop similarity of the training rule for a landmark box with this centre (2,) and size
+    ((w + h) / 2): `landmark_crop` itself, given the box's two corners."""
+    half = np.array([size, size]) / 2.0
+    return landmark_crop(np.stack([centre - half, centre + half]), out_size=out_size)
+
+
+def crop_from_detection(detection: Detection, out_size: int) -> np.ndarray:
+    """(3, 3) photo -> crop similarity: the training rule applied to the landmark box the detection implies."""
+    profile = detection.kind != "frontal"
+    rule = BOX_TO_LANDMARKS["profile" if profile else "frontal"]
+    d = max(detection.width, detection.height)
+    toward_nose = -1.0 if detection.kind == PROFILE_LEFT else 1.0
+    centre = np.array([detection.x + detection.width / 2.0 + toward_nose * rule.dx * d,
+                       detection.y + detection.height / 2.0 + rule.dy * d])
+    return crop_from_landmark_box(centre, rule.size * d, out_size)
+
+
+def refined_crop(landmarks_xy: np.ndarray, out_size: int) -> np.ndarray:
+    """(3, 3) photo -> crop similarity from 68 landmarks (68, 2) in photo pixels: exactly training's crop
+    (`landmark_crop`, margin 1.5, no jitter)."""
+    return landmark_crop(landmarks_xy, out_size=out_size)
+
+
+def crop_to_photo(points: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """(N, 2) float64 photo pixels of crop pixels (N, >= 2) under the photo -> crop similarity `a`."""
+    inverse = np.linalg.inv(a)
+    p = np.asarray(points, np.float64)[:, :2]
+    return p @ inverse[:2, :2].T + inverse[:2, 2]
+
+
+def crop_box(a: np.ndarray, out_size: int) -> list[float]:
+    """[x, y, side] of the crop square in photo pixels (its top-left corner and side)."""
+    corner = crop_to_photo(np.zeros((1, 2)), a)[0]
+    return [float(corner[0]), float(corner[1]), float(out_size / np.sqrt(abs(np.linalg.det(a[:2, :2]))))]

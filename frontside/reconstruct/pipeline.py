@@ -1,0 +1,204 @@
+"""Two photos in, a 3D face out: detect, crop, predict, crop again from the predicted landmarks (PRN's
+refinement), predict again; then the mesh, face.json and optionally a preview picture."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from frontside.errors import FrontsideError, InputFormatError
+from frontside.geometry.crop import warp_image
+from frontside.geometry.posmap import posmap_to_mesh, sample_posmap
+from frontside.reconstruct.crop import crop_box, crop_from_detection, crop_to_photo, refined_crop
+from frontside.reconstruct.detect import Detection, detect_face
+from frontside.reconstruct.outputs import MESH_FRAME, to_mesh_frame, uv_texture, write_face_json, write_mesh
+from frontside.reconstruct.pose import HeadPose, head_pose, in_photo
+from frontside.reconstruct.preview import CROP, DETECTION, preview_picture
+
+
+def load_photo(path: str | os.PathLike) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of an image file; an unreadable one is an InputFormatError naming it."""
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except FileNotFoundError:
+        raise InputFormatError(path, "file", "does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise InputFormatError(path, "image", f"not a readable image ({exc})") from None
+
+
+@dataclass
+class ViewResult:
+    """One photo's part of a reconstruction. `crops` holds each prediction's photo -> crop similarity (3, 3);
+    `crop_sources` says where each came from ("detection", "landmarks", "whole photo", or "previous crop" when
+    the landmarks fell outside the photo); `landmarks` (68, 2) and `pose` exist for the front photo only."""
+
+    path: str
+    image: np.ndarray
+    detection: Detection | None
+    crops: list[np.ndarray] = field(default_factory=list)
+    crop_sources: list[str] = field(default_factory=list)
+    crop_image: np.ndarray | None = None
+    landmarks: np.ndarray | None = None
+    pose: HeadPose | None = None
+
+    def as_dict(self, size: int) -> dict:
+        d = self.detection
+        return {
+            "photo": self.path,
+            "width": int(self.image.shape[1]), "height": int(self.image.shape[0]),
+            "detection": None if d is None else {"box": list(d.box), "kind": d.kind, "score": d.score,
+                                                 "detector": d.detector},
+            "crops": [{"box": crop_box(a, size), "from": source} for a, source in zip(self.crops, self.crop_sources)],
+            "landmarks_2d": None if self.landmarks is None else self.landmarks,
+            "pose": None if self.pose is None else self.pose.as_dict(),
+        }
+
+
+@dataclass
+class Reconstruction:
+    front: ViewResult
+    side: ViewResult | None
+    posmap: np.ndarray  # (S, S, 3) float32 in the final front crop's pixels
+    landmarks_3d: np.ndarray  # (68, 3) float32 in the final front crop's pixels (image frame)
+    timings: dict[str, float]
+
+
+class Reconstructor:
+    """A loaded network plus what reconstruction needs beside it, all from its checkpoint's UV basis: the crop
+    size, the UVs of the 68 landmarks, the face model's mean shape as the reference for head pose, the face mask
+    (or `face_mask`, e.g. from a dataset's uv_regions.png). Loaded once; `reconstruct` per pair."""
+
+    def __init__(self, checkpoint: str | os.PathLike, detector: str = "haar", face_mask: np.ndarray | None = None):
+        from frontside.model.inference import Predictor
+
+        self.checkpoint = str(checkpoint)
+        self.detector = detector
+        self.predictor = Predictor.from_checkpoint(checkpoint)
+        basis = self.predictor.basis  # the UV layout the network answers in, with its face model's mean shape
+        self.size = basis.size
+        self.face_model = basis.model
+        self.landmark_uv = np.asarray(basis.landmark_uv)
+        self.reference_landmarks = sample_posmap(basis.mean, basis.landmark_uv).astype(np.float64)
+        mask = self.predictor.face_mask if face_mask is None else np.asarray(face_mask, bool)
+        if mask.shape != (self.size, self.size):
+            raise InputFormatError("face mask", "shape", f"is {mask.shape}, the network's position maps are "
+                                   f"{self.size} x {self.size}")
+        self.face_mask = mask
+
+    @property
+    def needs_side(self) -> bool:
+        return self.predictor.views == "both"
+
+    def _view(self, path: str, view: str, detect: bool, timings: dict) -> ViewResult:
+        t = time.perf_counter()
+        image = load_photo(path)
+        timings["load"] += time.perf_counter() - t
+        if not detect:
+            a = np.diag([self.size / image.shape[1], self.size / image.shape[0], 1.0])
+            return ViewResult(path, image, None, [a], ["whole photo"])
+        t = time.perf_counter()
+        detection = detect_face(image, view, self.detector)
+        timings["detect"] += time.perf_counter() - t
+        if detection is None:
+            raise FrontsideError(f"{path}: no face found ({self.detector} detector); crop the photo to the face "
+                                 "and pass --no-detect")
+        return ViewResult(path, image, detection, [crop_from_detection(detection, self.size)], ["detection"])
+
+    def _refine(self, view: ViewResult, landmarks_xy: np.ndarray) -> None:
+        """Append the next crop: training's crop of these landmarks (68, 2), unless they leave the photo (an
+        untrained network's can), in which case the previous crop stays."""
+        h, w = view.image.shape[:2]
+        inside = (landmarks_xy.min(axis=0) > -0.25 * w).all() and (landmarks_xy.max(axis=0) < 1.25 * w).all() \
+            and landmarks_xy[:, 1].min() > -0.25 * h and landmarks_xy[:, 1].max() < 1.25 * h
+        spread = float(np.ptp(landmarks_xy, axis=0).sum())
+        if inside and spread > 4.0:
+            view.crops.append(refined_crop(landmarks_xy, self.size))
+            view.crop_sources.append("landmarks")
+        else:
+            view.crops.append(view.crops[-1])
+            view.crop_sources.append("previous crop")
+
+    def reconstruct(self, front_path: str, side_path: str | None = None, iterations: int = 2,
+                    detect: bool = True) -> Reconstruction:
+        """Predict `iterations` times, each crop of the front photo after the first made from the landmarks of
+        the previous prediction. The side photo keeps its detection crop: the network predicts the front view's
+        surface only, so it gives no side landmarks to crop by."""
+        if iterations < 1:
+            raise ValueError(f"iterations must be at least 1, not {iterations}")
+        if self.needs_side and side_path is None:
+            raise FrontsideError(f"{self.checkpoint}: a two-view network needs --side")
+        timings: dict[str, float] = defaultdict(float)
+        front = self._view(front_path, "front", detect, timings)
+        side = self._view(side_path, "side", detect, timings) if side_path and self.needs_side else None
+        if side is not None:
+            side.crop_image = warp_image(side.image, side.crops[0], self.size)
+        for i in range(iterations):
+            t = time.perf_counter()
+            front.crop_image = warp_image(front.image, front.crops[-1], self.size)
+            timings["crop"] += time.perf_counter() - t
+            t = time.perf_counter()
+            posmap = self.predictor.predict(front.crop_image, None if side is None else side.crop_image)
+            timings["predict"] += time.perf_counter() - t
+            t = time.perf_counter()
+            landmarks_3d = sample_posmap(posmap, self.landmark_uv)
+            front.landmarks = crop_to_photo(landmarks_3d, front.crops[-1]).astype(np.float32)
+            if i + 1 < iterations:
+                self._refine(front, front.landmarks)
+            timings["landmarks"] += time.perf_counter() - t
+        t = time.perf_counter()
+        front.pose = in_photo(head_pose(self.reference_landmarks, landmarks_3d), np.linalg.inv(front.crops[-1]))
+        timings["pose"] += time.perf_counter() - t
+        return Reconstruction(front, side, posmap, landmarks_3d, dict(timings))
+
+    def write(self, result: Reconstruction, out: str | os.PathLike, face_json: str | os.PathLike | None = None,
+              preview: str | os.PathLike | None = None) -> dict[str, Path]:
+        """The mesh at `out` (.obj/.ply/.glb), face.json beside it (or at `face_json`), the preview if asked.
+        Returns the paths written."""
+        from frontside.datasets.shards import code_version
+        from frontside.pictures import write_png
+
+        t = time.perf_counter()
+        out = Path(out)
+        texture = uv_texture(result.posmap, result.front.crop_image)
+        written = {"mesh": write_mesh(out, result.posmap, self.face_mask, texture)}
+        result.timings["mesh"] = time.perf_counter() - t
+        record = {
+            "frontside_version": code_version(),
+            "checkpoint": self.checkpoint,
+            "arch": self.predictor.arch,
+            "face_model": self.face_model,
+            "crop_size": self.size,
+            "mesh": out.name,
+            "mesh_frame": MESH_FRAME,
+            "landmarks_3d": to_mesh_frame(result.landmarks_3d, self.size),
+            "front": result.front.as_dict(self.size),
+            "side": None if result.side is None else result.side.as_dict(self.size),
+            "seconds": result.timings,
+        }
+        if preview is not None:
+            t = time.perf_counter()
+            vertices, triangles = posmap_to_mesh(result.posmap, self.face_mask)
+            picture = preview_picture(_preview_view(result.front, self.size),
+                                      None if result.side is None else _preview_view(result.side, self.size),
+                                      to_mesh_frame(vertices, self.size), triangles)
+            written["preview"] = write_png(preview, picture)
+            result.timings["preview"] = time.perf_counter() - t
+        written["json"] = write_face_json(face_json or out.with_suffix(".json"), record)
+        return written
+
+
+def _preview_view(view: ViewResult, size: int) -> dict:
+    boxes = []
+    if view.detection is not None:
+        boxes.append((list(view.detection.box), DETECTION))
+    x, y, side = crop_box(view.crops[-1], size)
+    boxes.append(([x, y, side, side], CROP))
+    return {"image": view.image, "boxes": boxes, "landmarks": view.landmarks}
+

@@ -1,0 +1,47 @@
+"""Issue 11's staged sanity targets, small enough for CI: S1 (memorise 8 pairs) and S3 (held-out faces below the
+constant answer). `benchmarks/diagnose_training.py` runs all four stages at full size."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from frontside.datasets.torch_dataset import ShardDataset
+from frontside.model.diagnostics import layer_statistics, memorise
+from frontside.model.loss import WeightedPosmapLoss, weight_mask_from_regions
+from frontside.model.registry import build
+
+
+def _batch(dataset: ShardDataset, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    items = [dataset[i] for i in range(n)]
+    return torch.stack([x for x, _ in items]), torch.stack([y for _, y in items])
+
+
+def test_s1_the_default_network_memorises_eight_pairs(tiny_dataset):
+    torch.manual_seed(0)
+    data = ShardDataset(tiny_dataset, "both", input_size=64)
+    x, y = _batch(data, 8)
+    net = build("twoview", width=0.5, input_size=64)
+    result = memorise(net, x, y, weight_mask_from_regions(data.uv_regions()), steps=300)
+    print(f"S1: loss {result.first_loss:.2e} -> {result.final_loss:.2e}, constant {result.constant_loss:.2e}")
+    assert result.ratio < 0.1
+
+
+def test_layer_statistics_see_every_layer_and_dead_units(tiny_dataset):
+    torch.manual_seed(0)
+    data = ShardDataset(tiny_dataset, "both", input_size=64)
+    x, y = _batch(data, 4)
+    net = build("twoview", width=0.5, input_size=64)
+    loss = WeightedPosmapLoss(weight_mask_from_regions(data.uv_regions()))
+    stats = layer_statistics(net, x, y, loss, torch.optim.Adam(net.parameters(), 1e-3))
+    convolutions = [m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    assert len(stats) == len(convolutions)
+    assert all(np.isfinite(s.grad_norm) and s.grad_norm > 0 for s in stats)
+    assert all(0 < s.update_ratio < 1 for s in stats)
+    assert all(s.dead_fraction is not None and 0 <= s.dead_fraction <= 1 for s in stats[:-1])
+    # a layer whose ReLU never fires is reported dead
+    with torch.no_grad():
+        net.encoder[0][0].weight.zero_()
+        net.encoder[0][1].bias.fill_(-1.0)
+    stats = layer_statistics(net, x, y, loss, torch.optim.Adam(net.parameters(), 1e-3))
+    assert stats[0].dead_fraction == 1.0

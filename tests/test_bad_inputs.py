@@ -165,17 +165,17 @@ def _cases() -> list[Case]:
         Case("train-init-text", (*T, "--init", "{text}"), "notes.txt: not a frontside checkpoint", 1, "{new}"),
         Case("train-init-truncated", (*T, "--init", "{ckpt_truncated}"), "truncated.pt: not a frontside checkpoint",
              1, "{new}"),
-        Case("train-init-code-pickle", (*T, "--init", "{ckpt_code}"), "code.pt: not a frontside checkpoint", 1,
+        Case("train-init-code-pickle", (*T, "--init", "{ckpt_code}"), "code.pt: not a readable frontside checkpoint", 1,
              "{new}"),
         Case("train-init-foreign", (*T, "--init", "{ckpt_foreign}"), "foreign.pt: not a frontside checkpoint", 1,
              "{new}"),
         Case("train-init-arch-unknown", (*T, "--init", "{ckpt_unknown_arch}"), "unknown_arch.pt: field 'arch'", 1,
              "{new}"),
-        Case("train-init-weights-misfit", (*T, "--init", "{ckpt_misfit}"), "misfit.pt: field 'model': the weights",
+        Case("train-init-weights-misfit", (*T, "--init", "{ckpt_misfit}"), "misfit.pt: field 'model' does not fit",
              1, "{new}"),
         Case("train-init-nan-weights", (*T, "--init", "{ckpt_nan}"), "nan.pt: field 'model'", 1, "{new}"),
-        Case("train-init-other-arch", (*T, "--arch", "twoview", "--init", "{ckpt_good}"), "good.pt: fields 'arch'", 1,
-             "{new}"),
+        Case("train-init-other-arch", (*T, "--arch", "twoview-thesis", "--init", "{ckpt_good}"),
+             "good.pt: field 'spec' differs in arch", 1, "{new}"),
         Case("train-init-empty", (*T, "--init", "{empty_mat}"), "empty.mat: file: is empty", 1, "{new}"),
     ]
     E = ("evaluate", "--checkpoint", "{ckpt_good}", "--out", "{new}")
@@ -191,7 +191,7 @@ def _cases() -> list[Case]:
         Case("eval-checkpoint-png", ("evaluate", "--checkpoint", "{png}", "--data", "{dataset}", "--out", "{new}"),
              "picture.png: not a frontside checkpoint", 1, "{new}"),
         Case("eval-checkpoint-misfit", ("evaluate", "--checkpoint", "{ckpt_misfit}", "--data", "{dataset}", "--out",
-                                        "{new}"), "misfit.pt: field 'model'", 1, "{new}"),
+                                        "{new}"), "misfit.pt: field 'model' does not fit", 1, "{new}"),
         Case("eval-data-missing", (*E, "--data", "/nowhere/test"), "/nowhere/test/manifest.json", 1, "{new}"),
         Case("eval-data-model-changed", (*E, "--data", "{ds_model_changed}"), "inputs.model: builtin has changed", 1,
              "{new}"),
@@ -220,6 +220,13 @@ def _cases() -> list[Case]:
         Case("demo-train-faces-0", ("demo", "--train-faces", "0", "--out", "{new}"), "--train-faces", 2, "{new}"),
         Case("demo-batch-size-0", ("demo", "--batch-size", "0", "--out", "{new}"), "--batch-size", 2, "{new}"),
         Case("demo-out-is-a-file", ("demo", "--out", "{text}"), "--out", 2, "{text}"),
+        # reconstruct (its checks are issue 14's; the one-line contract is everyone's)
+        Case("reconstruct-checkpoint-missing", ("reconstruct", "--checkpoint", "/nowhere/best.pt", "--front", "{png}",
+                                                "--out", "{new}.obj"), "/nowhere/best.pt", 1, "{new}.obj"),
+        Case("reconstruct-front-missing", ("reconstruct", "--checkpoint", "{ckpt_good}", "--front", "/nowhere/f.jpg",
+                                           "--out", "{new}.obj"), "/nowhere/f.jpg", 1, "{new}.obj"),
+        Case("reconstruct-iterations-0", ("reconstruct", "--checkpoint", "{ckpt_good}", "--front", "{png}",
+                                          "--iterations", "0", "--out", "{new}.obj"), "--iterations", 2, "{new}.obj"),
     ]
     return cases
 
@@ -347,19 +354,19 @@ def corpus(tmp_path_factory, tiny_dataset) -> dict[str, str]:
 
     net = build("prn", width=0.25)
     files["ckpt_good"] = base / "good.pt"
-    save_checkpoint(files["ckpt_good"], arch="prn", model=net, width=0.25)
+    save_checkpoint(files["ckpt_good"], model=net)
     state = files["ckpt_good"].read_bytes()
     files["ckpt_truncated"] = base / "truncated.pt"
     files["ckpt_truncated"].write_bytes(state[: len(state) // 3])
-    files["ckpt_misfit"] = base / "misfit.pt"
-    save_checkpoint(files["ckpt_misfit"], arch="twoview", model=net, width=0.25)
-    files["ckpt_unknown_arch"] = base / "unknown_arch.pt"
-    save_checkpoint(files["ckpt_unknown_arch"], arch="nosuch", model=net, width=0.25)
+    good = torch.load(files["ckpt_good"], weights_only=True)
+    for name, change in (("misfit", {"arch": "twoview-thesis"}), ("unknown_arch", {"arch": "nosuch"})):
+        files[f"ckpt_{name}"] = base / f"{name}.pt"
+        torch.save({**good, "arch": change["arch"], "spec": {**good["spec"], **change}}, files[f"ckpt_{name}"])
     broken = build("prn", width=0.25)
     with torch.no_grad():
         next(broken.parameters()).fill_(float("nan"))
     files["ckpt_nan"] = base / "nan.pt"
-    save_checkpoint(files["ckpt_nan"], arch="prn", model=broken, width=0.25)
+    save_checkpoint(files["ckpt_nan"], model=broken)
     files["ckpt_foreign"] = base / "foreign.pt"
     torch.save({"weights": torch.zeros(3)}, files["ckpt_foreign"])
     files["ckpt_code"] = base / "code.pt"

@@ -1,56 +1,138 @@
-"""Pairs per second: the bare loop (plain generate_shard calls, one thread) vs the Prefect flow on 1 and 2
-workers, and what orchestration costs: the flow on 1 worker does the same work as the bare loop in one thread,
-so the gap between them is Prefect's (task runs, state changes, manifest saves, artifacts)."""
+"""Pairs per second of dataset generation, in one run, for the old path and the new ones:
+
+- pyrender-rebuild: OpenGL rebuilding its scene and re-uploading the face for every view (the path before);
+- pyrender: one scene per thread, one upload per face for both views;
+- raster: the CPU renderer on the position maps' numba kernel (the default).
+
+For each: the bare loop (plain `generate_shard` calls on one thread, split by stage) and the Prefect flow on 1
+and 2 workers; each renderer's bare loop and its flows run in fresh processes, so peak memory (max RSS) is their
+own. Prefect's overhead is the flow on 1 worker against the bare loop; memory flatness is the raster flows' peak
+with all the faces against a 2-worker run with a quarter of them. Load averages are recorded beside the figures: on a shared machine
+the absolute numbers move with the others' work, the ratios much less.
+
+    python benchmarks/generate.py             # 200 faces per flow run (~15 min on a 2-core CPU)
+    python benchmarks/generate.py --quick     # 32 faces (~4 min)
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
+import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 from _common import emit
 
-from frontside.datasets.generation import GenerateParams, generate_shard, plan_shards
+RENDERERS = ("pyrender-rebuild", "pyrender", "raster")
+OLD, NEW = "pyrender-rebuild", "raster"
 
 
-def bare_loop(n_faces: int, shard_size: int) -> float:
-    params = GenerateParams(n_faces=n_faces, shard_size=shard_size, seed=0)
-    out = tempfile.mkdtemp(prefix="bench-bare-")
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: kilobytes
+
+
+def bare(renderer: str, faces: int, shard_size: int) -> dict:
+    """The bare loop: generate_pairs + write_shard per shard on this thread, seconds split by stage."""
+    import numba
+
+    from frontside.datasets.generation import GenerateParams, generate_pairs, generate_shard, plan_shards
+    from frontside.datasets.shards import join, shard_name, write_shard
+
+    numba.set_num_threads(1)
+    params = GenerateParams(n_faces=faces, shard_size=shard_size, renderer=renderer)
+    generate_shard(plan_shards(1, 1)[0], GenerateParams(n_faces=1, shard_size=1, renderer=renderer),
+                   tempfile.mkdtemp())  # warm-up: OpenGL context, numba, textures, the model cache
+    out, stages = tempfile.mkdtemp(prefix="bench-bare-"), {}
     start = time.perf_counter()
-    for spec in plan_shards(n_faces, shard_size):
-        generate_shard(spec, params, out)
-    return time.perf_counter() - start
+    for spec in plan_shards(faces, shard_size):
+        pairs = generate_pairs(spec, params, stages)
+        t = time.perf_counter()
+        write_shard(join(out, shard_name(spec.index)), pairs)
+        stages["row"] = stages.get("row", 0.0) + time.perf_counter() - t
+    seconds = time.perf_counter() - start
+    return {"pairs_per_s": round(faces / seconds, 2), "seconds": round(seconds, 2),
+            "ms_per_pair_by_stage": {k: round(1000 * v / faces, 1) for k, v in stages.items()},
+            "peak_rss_mb": _peak_rss_mb()}
 
 
-def main(n_faces: int, shard_size: int) -> None:
-    generate_shard(plan_shards(1, 1)[0], GenerateParams(n_faces=1, shard_size=1), tempfile.mkdtemp())  # warm-up
-    bare = bare_loop(n_faces, shard_size)
-
+def flows(renderer: str, faces: int, shard_size: int, workers: list[int]) -> dict:
+    """`frontside generate` as the CLI runs it (the flow on a thread pool) for each worker count, after a warm-up
+    run, under one Prefect server (starting one takes minutes on a loaded machine). The peak memory is the
+    process's over all runs."""
     from prefect.testing.utilities import prefect_test_harness
 
     from frontside.flows.generate import run_generate
 
-    flow_s = {}
-    with prefect_test_harness(server_startup_timeout=90):
-        run_generate(workers=2, n_faces=2, shard_size=1, out=tempfile.mkdtemp())  # server, engine, threads warm
-        for workers in (1, 2):
+    out = {}
+    with prefect_test_harness(server_startup_timeout=600):
+        run_generate(workers=max(workers), n_faces=2, shard_size=1, out=tempfile.mkdtemp(), renderer=renderer)
+        for n in workers:
             start = time.perf_counter()
-            run_generate(workers=workers, n_faces=n_faces, shard_size=shard_size, out=tempfile.mkdtemp(), seed=0)
-            flow_s[workers] = time.perf_counter() - start
-    n_shards = len(plan_shards(n_faces, shard_size))
-    emit({"faces": n_faces, "shard_size": shard_size, "shards": n_shards, "cpus": os.cpu_count(),
-          "bare_loop_pairs_per_s": round(n_faces / bare, 2),
-          "flow_1_worker_pairs_per_s": round(n_faces / flow_s[1], 2),
-          "flow_2_workers_pairs_per_s": round(n_faces / flow_s[2], 2),
-          "orchestration_overhead_pct": round(100 * (flow_s[1] / bare - 1), 1),
-          "orchestration_overhead_per_shard_ms": round(1000 * (flow_s[1] - bare) / n_shards, 1),
-          "speedup_2_workers_vs_bare": round(bare / flow_s[2], 2)})
+            run_generate(workers=n, n_faces=faces, shard_size=shard_size, out=tempfile.mkdtemp(), seed=0,
+                         renderer=renderer)
+            seconds = time.perf_counter() - start
+            out[f"flow_{n}_workers"] = {"pairs_per_s": round(faces / seconds, 2), "seconds": round(seconds, 2)}
+    out["peak_rss_mb"] = _peak_rss_mb()
+    return out
+
+
+def _child(*args: str) -> dict:
+    """Run one configuration in a fresh process (its own peak memory, no warm state) and return its JSON."""
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+    out = subprocess.run([sys.executable, str(Path(__file__)), "--child", *args], capture_output=True, text=True,
+                         env=env, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(faces: int, bare_faces: int, shard_size: int) -> None:
+    loads = {"start": [round(x, 2) for x in os.getloadavg()]}
+    result: dict = {"faces_per_flow_run": faces, "faces_per_bare_loop": bare_faces, "shard_size": shard_size,
+                    "cpus": os.cpu_count(), "renderers": {}}
+    for renderer in RENDERERS:
+        entry = {"bare_1_thread": _child("bare", renderer, str(bare_faces), str(shard_size))}
+        entry.update(_child("flow", renderer, str(faces), str(shard_size), "1", "2"))
+        result["renderers"][renderer] = entry
+        loads[f"after_{renderer}"] = [round(x, 2) for x in os.getloadavg()]
+        print(json.dumps({renderer: entry}), file=sys.stderr, flush=True)  # partial results as they come
+    small = max(faces // 4, shard_size)
+    result["memory_flatness_peak_rss_mb"] = {
+        f"raster_flow_2_workers_{small}_faces": _child("flow", NEW, str(small), str(shard_size), "2")["peak_rss_mb"],
+        f"raster_flows_1_and_2_workers_{faces}_faces": result["renderers"][NEW]["peak_rss_mb"]}
+    new, old = result["renderers"][NEW], result["renderers"][OLD]
+    result["speedup_vs_old_path"] = {
+        f"{key}": round(new[key]["pairs_per_s"] / old[key]["pairs_per_s"], 2)
+        for key in ("bare_1_thread", "flow_1_workers", "flow_2_workers")}
+    result["prefect_overhead_pct"] = {
+        r: round(100 * (e["bare_1_thread"]["pairs_per_s"] / e["flow_1_workers"]["pairs_per_s"] - 1), 1)
+        for r, e in result["renderers"].items()}
+    loads["end"] = [round(x, 2) for x in os.getloadavg()]
+    result["load_average"] = loads
+    emit(result)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--faces", type=int, default=48)
-    parser.add_argument("--shard-size", type=int, default=8)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--faces", type=int, default=200, help="faces per flow run (default: %(default)s)")
+    parser.add_argument("--bare-faces", type=int, default=64, help="faces of each bare loop (default: %(default)s)")
+    parser.add_argument("--shard-size", type=int, default=16)
+    parser.add_argument("--quick", action="store_true", help="32 faces per flow run, 16 per bare loop")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    main(args.faces, args.shard_size)
+    if args.child:
+        kind, renderer, n, shard = args.child[:4]
+        if kind == "bare":
+            out = bare(renderer, int(n), int(shard))
+        else:
+            out = flows(renderer, int(n), int(shard), [int(w) for w in args.child[4:]])
+        print(json.dumps(out))
+    elif args.quick:
+        main(32, 16, 8)
+    else:
+        main(args.faces, args.bare_faces, args.shard_size)

@@ -8,6 +8,7 @@ Floor 0 and quick to import: the CLI calls these before Prefect, torch or a rend
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import secrets
 import socket
@@ -17,6 +18,8 @@ from frontside.errors import InputFormatError, ParameterError
 
 # Images we open: at most 64 megapixels (a 8k x 8k photo); anything bigger is refused before it is decoded
 MAX_IMAGE_PIXELS = 64_000_000
+# A dataset's image side: one 4096 x 4096 pair holds ~200 MB of position map and depth already
+MAX_IMAGE_SIDE = 4096
 
 
 def integer(name: str, value: object, minimum: int | None = None, maximum: int | None = None,
@@ -62,6 +65,15 @@ def text(name: str, value: object, optional: bool = False) -> str | None:
     if not isinstance(value, str) or not value:
         raise ParameterError(name, f"must be a non-empty string, got {value!r}")
     return value
+
+
+def image_side(name: str, value: object) -> int:
+    """The side of a dataset's square images and position maps: a multiple of 32 (the networks halve it five
+    times) from 64 to `MAX_IMAGE_SIDE`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 64 <= value <= MAX_IMAGE_SIDE \
+            or value % 32:
+        raise ParameterError(name, f"must be a multiple of 32 from 64 to {MAX_IMAGE_SIDE}, got {value!r}")
+    return int(value)
 
 
 _TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool}

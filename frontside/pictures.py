@@ -6,6 +6,7 @@ import io
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -13,10 +14,20 @@ from frontside.io import write_atomic
 
 
 def encode_png(image: np.ndarray, compress_level: int = 6) -> bytes:
-    """PNG bytes of an (H, W), (H, W, 3) or (H, W, 4) uint8 image; same pixels, same bytes."""
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image)).save(buf, format="PNG", compress_level=compress_level)
-    return buf.getvalue()
+    """PNG bytes of an (H, W), (H, W, 3) or (H, W, 4) uint8 image (RGB order), or an (H, W) bool one (1-bit);
+    same pixels, same bytes. uint8 images go through OpenCV, which releases the GIL while it encodes, so
+    threads encode in parallel (Pillow's encoder holds it)."""
+    image = np.ascontiguousarray(image)
+    if image.dtype != np.uint8 or image.ndim not in (2, 3):
+        buf = io.BytesIO()
+        Image.fromarray(image).save(buf, format="PNG", compress_level=compress_level)
+        return buf.getvalue()
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, {3: cv2.COLOR_RGB2BGR, 4: cv2.COLOR_RGBA2BGRA}[image.shape[2]])
+    ok, data = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, int(compress_level)])
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a {image.shape} image as PNG")
+    return data.tobytes()
 
 
 def figure_png(figure, dpi: int = 100) -> bytes:

@@ -34,9 +34,11 @@ def test_smoke_writes_a_posmap_picture_and_an_obj(tmp_path):
 
 
 def test_preview_grid(tmp_path):
-    out = _run("preview", "--n", "2", "--out", str(tmp_path / "grid.png"))
+    out = _run("preview", "--n", "2", "--size", "128", "--out", str(tmp_path / "grid.png"))
     assert out.returncode == 0, out.stderr
-    assert np.asarray(Image.open(tmp_path / "grid.png")).shape == (512, 1024, 3)
+    grid = np.asarray(Image.open(tmp_path / "grid.png"))
+    assert grid.shape == (256, 7 * 128, 3)
+    assert len(np.unique(grid[:128, 128:256].reshape(-1, 3), axis=0)) >= 6  # the parts tile shows the parts
 
 
 def test_a_bad_model_spec_is_a_one_line_error(tmp_path):
@@ -110,3 +112,26 @@ def test_debug_shows_the_traceback_and_a_usage_error_is_one_line(tmp_path):
     assert debug.returncode == 1 and "Traceback" in debug.stderr and "ParameterError: n_faces" in debug.stderr
     usage = _run("train", "--epochs", "x")
     assert usage.returncode == 2 and len(usage.stderr.splitlines()) == 1, usage.stderr
+
+
+def test_info_summarises_and_validates_every_shard(tmp_path, tiny_dataset):
+    import shutil
+
+    out = _run("info", tiny_dataset)
+    assert out.returncode == 0, out.stderr
+    assert "12 pairs in 3 shards" in out.stdout and "3 of 3 valid" in out.stdout and "256 x 256" in out.stdout
+    assert "front_segmentation" in out.stdout and "front_depth" in out.stdout
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_dataset, copy)
+    data = (copy / "shard-00001.parquet").read_bytes()
+    (copy / "shard-00001.parquet").write_bytes(data[:1000])
+    out = _run("info", str(copy))
+    assert out.returncode == 1 and "2 of 3 valid" in out.stdout and "shard-00001.parquet" in out.stdout
+
+
+def test_generate_refuses_a_size_that_is_not_a_multiple_of_32(tmp_path):
+    out = _run("generate", "--faces", "1", "--out", str(tmp_path / "d"), "--size", "100")
+    # a flag's value: exit 2, the one line names the flag, nothing written
+    assert out.returncode == 2 and out.stderr.startswith("frontside generate: error: --size: ")
+    assert "multiple of 32" in out.stderr and len(out.stderr.splitlines()) == 1
+    assert "Traceback" not in out.stderr and not (tmp_path / "d").exists()

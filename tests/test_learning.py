@@ -45,3 +45,20 @@ def test_layer_statistics_see_every_layer_and_dead_units(tiny_dataset):
         net.encoder[0][1].bias.fill_(-1.0)
     stats = layer_statistics(net, x, y, loss, torch.optim.Adam(net.parameters(), 1e-3))
     assert stats[0].dead_fraction == 1.0
+
+
+def test_s3_held_out_faces_score_below_the_constant_answer(learning_split, tmp_path):
+    """S3, small: trained on 128 faces, the default network beats the constant mean position map on 24 faces of
+    another seed. S2 and S4 need more faces and steps: `benchmarks/diagnose_training.py`."""
+    from frontside.model.checkpoint import load_checkpoint
+    from frontside.model.training import TrainConfig, train
+
+    train_dir, test_dir = learning_split
+    result = train(TrainConfig(data=[train_dir], val=[test_dir], out=str(tmp_path / "s3"), arch="twoview",
+                               width=0.5, input_size=64, epochs=50, batch_size=16, progress=False, seed=0))
+    state = load_checkpoint(result.last_path)
+    history, baselines = state["history"], state["config"]["baselines"]
+    ratios = [h["val_loss"] / baselines["constant_val_loss"] for h in history]
+    print(f"S3: validation / constant {ratios[0]:.3f} -> {ratios[-1]:.3f} after {sum(h['steps'] for h in history)} "
+          f"steps; shape / mean face {history[-1]['val_shape_loss'] / baselines['mean_face_val_shape_loss']:.3f}")
+    assert ratios[-1] < 0.8

@@ -2,7 +2,16 @@ import numpy as np
 import pytest
 
 from frontside.datasets.records import Pair, PairMeta
-from frontside.datasets.shards import Manifest, ShardInfo, decode_row, read_shard, verify, write_shard
+from frontside.datasets.shards import (
+    TRAINING_COLUMNS,
+    Manifest,
+    ShardInfo,
+    decode_row,
+    read_shard,
+    shard_size,
+    verify,
+    write_shard,
+)
 from frontside.errors import DataIntegrityError
 
 
@@ -107,7 +116,7 @@ def test_extra_metadata_is_stored_and_may_not_replace_the_format_keys(tmp_path):
     assert a.sha256 == b.sha256
     assert a.sha256 != write_shard(str(tmp_path / "c.parquet"), pairs).sha256
     meta = read_shard(str(tmp_path / "a.parquet"), a).schema.metadata
-    assert meta[b"dataset"] == b"unit" and meta[b"n"] == b"3" and meta[b"frontside.format"] == b"1"
+    assert meta[b"dataset"] == b"unit" and meta[b"n"] == b"3" and meta[b"frontside.format"] == b"2"
     with pytest.raises(ValueError, match="posmap_dtype"):
         write_shard(str(tmp_path / "d.parquet"), pairs, {"posmap_dtype": "<f4"})
     assert not (tmp_path / "d.parquet").exists()
@@ -126,3 +135,96 @@ def test_a_sha_mismatch_names_the_file_even_when_the_file_parses(tmp_path):
 def verify_after_manifest(root, info: ShardInfo) -> list[str]:
     Manifest(parameters={}, shards={info.name: info}).save(str(root))
     return verify(str(root))
+
+
+@pytest.fixture(scope="module")
+def labelled_pairs(builtin_model):
+    """Three real 96 x 96 pairs with every label, depth included."""
+    from frontside.datasets.synthetic import ModelSource, make_pair
+    from frontside.renderers.raster_renderer import RasterRenderer
+
+    source, renderer = ModelSource(builtin_model), RasterRenderer()
+    return [make_pair(source, renderer, None, np.random.default_rng(i), face_id=f"builtin-{i:06d}", face_index=i,
+                      seed=0, size=96) for i in range(3)]
+
+
+def test_labelled_rows_of_any_size_round_trip(tmp_path, labelled_pairs):
+    url = str(tmp_path / "shard-00000.parquet")
+    info = write_shard(url, labelled_pairs)
+    table = read_shard(url, info)
+    assert shard_size(table) == 96 and table.schema.metadata[b"frontside.format"] == b"2"
+    assert table.schema.metadata[b"posmap_shape"] == b"96,96,3"
+    for i, pair in enumerate(labelled_pairs):
+        back = decode_row(table, i)
+        np.testing.assert_array_equal(back.front, pair.front)
+        np.testing.assert_allclose(back.posmap, pair.posmap, rtol=1e-3, atol=0.07)
+        assert back.size == 96 and back.mask.shape == (96, 96)
+        for a, b in ((pair.front_view, back.front_view), (pair.side_view, back.side_view)):
+            np.testing.assert_array_equal(a.segmentation, b.segmentation)
+            np.testing.assert_array_equal(a.visible, b.visible)
+            np.testing.assert_array_equal(a.landmarks, b.landmarks)
+            np.testing.assert_array_equal(np.isnan(a.depth), np.isnan(b.depth))
+            np.testing.assert_allclose(b.depth, a.depth, rtol=1e-3, atol=0.07)
+            for name in ("world_to_eye", "eye_to_clip", "clip_to_image", "crop"):
+                np.testing.assert_array_equal(getattr(a.camera, name), getattr(b.camera, name))
+            np.testing.assert_allclose(b.lighting.towards, a.lighting.towards, rtol=1e-6)
+            assert b.lighting.ambient == pytest.approx(a.lighting.ambient, rel=1e-6)
+        np.testing.assert_allclose(back.skin_tone, pair.skin_tone)
+    # readers that want only what training needs leave the labels on disk
+    slim = read_shard(url, info, columns=TRAINING_COLUMNS)
+    assert decode_row(slim, 0).front_view is None and decode_row(slim, 0).posmap.shape == (96, 96, 3)
+
+
+def test_rows_of_one_shard_must_share_size_and_columns(tmp_path, labelled_pairs):
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="builtin-000000 has .size, labels, depth. = .96, True, True.*one schema"):
+        write_shard(str(tmp_path / "a.parquet"), [random_pair(rng, 0), labelled_pairs[0]])
+    small = random_pair(rng, 1)
+    with pytest.raises(ValueError, match="t-000001.*must all be 256 x 256"):
+        write_shard(str(tmp_path / "c.parquet"), [Pair(small.front[:96], small.side, small.posmap, small.mask,
+                                                       small.landmarks, small.meta)])
+    with pytest.raises(ValueError, match="one schema"):
+        bare = labelled_pairs[1]
+        write_shard(str(tmp_path / "b.parquet"), [labelled_pairs[0], Pair(bare.front, bare.side, bare.posmap,
+                                                                           bare.mask, bare.landmarks, bare.meta)])
+
+
+def test_format_1_shards_still_decode(tmp_path):
+    """Datasets written before the labels: binary PNG and posmap columns, 256 only."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from frontside.pictures import encode_png
+
+    pair = random_pair(np.random.default_rng(3), 0)
+    columns = {**{k: [v] for k, v in pair.meta.as_dict().items()},
+               "front_png": [encode_png(pair.front)], "side_png": [encode_png(pair.side)],
+               "posmap": [pair.posmap.astype("<f2").tobytes()], "mask_png": [encode_png(pair.mask)],
+               "landmarks": [pair.landmarks.astype("<f4").tobytes()]}
+    table = pa.table(columns).replace_schema_metadata({"frontside.format": "1", "posmap_shape": "256,256,3"})
+    pq.write_table(table, tmp_path / "old.parquet")
+    back = decode_row(read_shard(str(tmp_path / "old.parquet")), 0)
+    np.testing.assert_array_equal(back.front, pair.front)
+    np.testing.assert_allclose(back.posmap, pair.posmap, rtol=1e-3, atol=0.13)
+    assert back.front_view is None and back.meta == pair.meta
+
+
+def test_hugging_face_datasets_decodes_images_as_images_and_arrays_as_arrays(tmp_path, labelled_pairs,
+                                                                             monkeypatch):
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    write_shard(str(tmp_path / "data" / "shard-00000.parquet"), labelled_pairs[:2])
+    ds = datasets.load_dataset("parquet", data_files=str(tmp_path / "data" / "shard-*.parquet"), split="train",
+                               cache_dir=str(tmp_path / "cache"))
+    assert isinstance(ds.features["front_png"], datasets.Image)
+    assert isinstance(ds.features["side_segmentation"], datasets.Image)
+    row = ds[1]
+    np.testing.assert_array_equal(np.asarray(row["front_png"]), labelled_pairs[1].front)
+    np.testing.assert_array_equal(np.asarray(row["front_segmentation"]), labelled_pairs[1].front_view.segmentation)
+    assert row["face_id"] == "builtin-000001" and row["side"] == labelled_pairs[1].meta.side
+    arrays = ds.with_format("numpy")[1]
+    assert arrays["posmap"].shape == (96, 96, 3)  # as float32: datasets widens float16 for numpy
+    np.testing.assert_allclose(arrays["posmap"].astype(np.float32), labelled_pairs[1].posmap, rtol=1e-3, atol=0.07)
+    assert arrays["side_depth"].shape == (96, 96) and arrays["front_visible"].dtype == bool
+    assert np.asarray(arrays["front_camera"]["crop"]).shape == (3, 3)

@@ -1,86 +1,19 @@
 import numpy as np
 import pytest
 from PIL import Image
-from scipy.ndimage import binary_erosion
 
+from frontside.datasets.segmentation import Part
 from frontside.datasets.synthetic import ModelSource, PoseRanges, make_pair, sample_poses
 from frontside.errors import InputFormatError
 from frontside.geometry.raster import silhouette
-from frontside.renderers.backgrounds import Backgrounds, composite
+from frontside.renderers.backgrounds import Backgrounds
 from frontside.renderers.pyrender_renderer import PyrenderRenderer
+from frontside.renderers.raster_renderer import RasterRenderer
 from frontside.renderers.view import Pose
 
 
 def _iou(a, b):
     return (a & b).sum() / (a | b).sum()
-
-
-@pytest.mark.parametrize("projection", ["perspective", "orthographic"])
-@pytest.mark.parametrize("pose", [Pose(10, 5, -3), Pose(-75, -8, 6, scale=0.9, shift=(0.03, -0.02)), Pose(95, 0, 0)])
-def test_rendered_alpha_matches_the_silhouette_of_the_returned_vertices(builtin_model, projection, pose):
-    rng = np.random.default_rng(0)
-    face = builtin_model.face(rng, "f")
-    view = PyrenderRenderer(projection=projection).render(face, pose, 192, rng)
-    assert view.image.shape == (192, 192, 4) and view.vertices.shape == face.vertices.shape
-    mesh = silhouette(view.vertices[:, :2], view.vertices[:, 2], face.triangles, 192, 192)
-    assert _iou(view.alpha > 127, mesh) >= 0.98
-    # the returned matrix is the one used: it projects the mesh onto the same x, y
-    from frontside.geometry.transforms import project
-
-    np.testing.assert_allclose(project(face.vertices, view.world_to_vcs)[:, :2], view.vertices[:, :2], atol=1e-3)
-
-
-def test_renders_show_the_vertex_colours_opaque_and_mostly_unclipped(builtin_model):
-    # pyrender drops vertex colours when given a material: a regression rendered every face white
-    face = builtin_model.face(np.random.default_rng(3), "f")
-    red, blue = face.__class__(**{**face.__dict__, "colours": np.tile([0.8, 0.2, 0.1], (len(face.vertices), 1))}), \
-        face.__class__(**{**face.__dict__, "colours": np.tile([0.1, 0.2, 0.8], (len(face.vertices), 1))})
-    renderer = PyrenderRenderer()
-    means = []
-    for coloured in (red, blue):
-        view = renderer.render(coloured, Pose(0, 0, 0), 128, np.random.default_rng(0))
-        inside = view.alpha > 0
-        interior = binary_erosion(inside, iterations=2)  # the rim is antialiased
-        assert interior.sum() > 2000 and (view.alpha[interior] == 255).all()  # opaque, not blended
-        means.append(view.image[..., :3][inside].mean(axis=0))
-    assert means[0][0] > 2 * means[0][2] and means[1][2] > 2 * means[1][0]
-
-    # varied skin: tones differ between faces, and a face is rarely blown out
-    source = ModelSource(builtin_model)
-    clipped, brightness = [], []
-    for i in range(12):
-        rng = np.random.default_rng(i)
-        view = PyrenderRenderer().render(source.face(rng, "f"), Pose(float(rng.uniform(-45, 45))), 96, rng)
-        rgb = view.image[..., :3][view.alpha > 0]
-        clipped.append((rgb.max(axis=1) >= 254).mean())
-        brightness.append(rgb.mean())
-    assert np.median(clipped) < 0.05 and np.ptp(brightness) > 30
-
-
-def test_both_views_of_a_pair_show_the_same_skin(builtin_model):
-    # the skin is drawn with the face, not per render: front and side agree in colour (lighting aside)
-    source, renderer = ModelSource(builtin_model), PyrenderRenderer()
-    chroma = []
-    for i in range(6):
-        rng = np.random.default_rng(i)
-        face = source.face(rng, "f")
-        views = [renderer.render(face, Pose(yaw), 96, rng) for yaw in (0.0, 70.0)]
-        rg = [v.image[..., 0][v.alpha == 255].mean() / max(v.image[..., 1][v.alpha == 255].mean(), 1) for v in views]
-        chroma.append(rg)
-    chroma = np.array(chroma)
-    within = np.abs(chroma[:, 0] - chroma[:, 1]).max()  # the same person's two photos
-    assert within < 0.05 and within < 0.5 * np.ptp(chroma[:, 0])  # people differ more than their two views
-
-
-def test_composite_blends_by_alpha_not_by_black_pixels():
-    rgba = np.zeros((4, 4, 4), np.uint8)
-    rgba[0, 0] = [0, 0, 0, 255]  # black but opaque (dark hair): must stay black
-    rgba[0, 1] = [200, 100, 50, 128]
-    background = np.full((4, 4, 3), 100, np.uint8)
-    out = composite(rgba, background)
-    assert (out[0, 0] == 0).all()
-    assert (out[1, 1] == 100).all()
-    np.testing.assert_allclose(out[0, 1], [150, 100, 75], atol=1)
 
 
 def test_dtd_folder_skips_unreadable_images_and_crops_anywhere(tmp_path):
@@ -120,30 +53,97 @@ def test_pose_ranges():
         assert abs(front.yaw) <= 45 and 45 <= abs(side.yaw) <= 100
 
 
-def test_make_pair_is_deterministic_and_labels_fit_the_pixels(builtin_model):
-    source, renderer, backgrounds = ModelSource(builtin_model), PyrenderRenderer(), Backgrounds.from_folder(None)
+@pytest.fixture(scope="module")
+def pairs(builtin_model):
+    """Two pairs per renderer from the same seeds: {renderer: [Pair, Pair]}."""
+    source, backgrounds = ModelSource(builtin_model), Backgrounds.from_folder(None)
+    return {name: [make_pair(source, renderer, backgrounds, np.random.default_rng(seed), face_id="f", face_index=0,
+                             seed=1) for seed in (11, 12)]
+            for name, renderer in (("raster", RasterRenderer()), ("pyrender", PyrenderRenderer()))}
 
-    def pair():
-        return make_pair(source, renderer, backgrounds, np.random.default_rng(11), face_id="f", face_index=0, seed=1)
 
-    a, b = pair(), pair()
+@pytest.mark.parametrize("name", ["raster", "pyrender"])
+def test_make_pair_is_deterministic_and_labels_fit_the_pixels(builtin_model, pairs, name):
+    source, backgrounds = ModelSource(builtin_model), Backgrounds.from_folder(None)
+    renderer = RasterRenderer() if name == "raster" else PyrenderRenderer()
+    a = pairs[name][0]
+    b = make_pair(source, renderer, backgrounds, np.random.default_rng(11), face_id="f", face_index=0, seed=1)
     assert a.front.tobytes() == b.front.tobytes() and a.side.tobytes() == b.side.tobytes()
     np.testing.assert_array_equal(a.posmap, b.posmap)
+    np.testing.assert_array_equal(a.side_view.segmentation, b.side_view.segmentation)
     assert a.front.shape == a.side.shape == (256, 256, 3) and a.posmap.shape == (256, 256, 3)
-    assert a.meta.side == ("right" if a.meta.side_yaw > 0 else "left")
+    assert a.meta.side == ("right" if a.meta.side_yaw > 0 else "left") and a.meta.renderer == name
     assert a.posmap[..., 2][a.mask].min() == pytest.approx(0, abs=1e-3)
     # landmarks lie inside the crop, where the face is
     assert (a.landmarks[:, :2] > 0).all() and (a.landmarks[:, :2] < 256).all()
+    np.testing.assert_array_equal(a.landmarks, a.front_view.landmarks)
+
+
+@pytest.mark.parametrize("name", ["raster", "pyrender"])
+def test_each_views_labels_match_its_pixels(pairs, name):
+    """The labels come from the geometry, the pixels from the renderer: the face's parts cover what was drawn."""
+    for pair in pairs[name]:
+        for image, labels in ((pair.front, pair.front_view), (pair.side, pair.side_view)):
+            face = labels.segmentation != Part.BACKGROUND
+            assert np.array_equal(face, np.isfinite(labels.depth))
+            assert labels.camera is not None and labels.lighting is not None
+            assert labels.camera.size == 256 and image.shape == (256, 256, 3)
+            present = set(np.unique(labels.segmentation))
+            assert {Part.SKIN, Part.HEAD, Part.NOSE}.issubset(present)
+        # the front shows both eyes and the mouth; the side view hides the far half of the face
+        assert {Part.EYES, Part.LIPS, Part.BROWS}.issubset(set(np.unique(pair.front_view.segmentation)))
+        assert pair.front_view.visible.sum() >= 60
+        far = slice(9, 17) if pair.meta.side_yaw > 0 else slice(0, 8)  # +yaw turns the face's +x half away
+        near = slice(0, 8) if pair.meta.side_yaw > 0 else slice(9, 17)
+        assert pair.side_view.visible[far].mean() <= 0.25 and pair.side_view.visible[near].mean() >= 0.75
+
+
+def test_labels_coverage_matches_the_rendered_alpha(builtin_model):
+    from frontside.datasets.synthetic import render_pair_views
+
+    source = ModelSource(builtin_model)
+    for renderer in (RasterRenderer(), PyrenderRenderer()):
+        rng = np.random.default_rng(3)
+        face = source.face(rng, "f")
+        for rgba, _, labels in render_pair_views(face, renderer, (Pose(15, 5, 0), Pose(-80, 0, 5)), rng, 256):
+            assert _iou(rgba[..., 3] > 127, labels.segmentation > 0) >= 0.98
+
+
+def test_camera_and_depth_reproject_the_face(builtin_model, pairs):
+    """A user can re-project: the recorded camera maps the face's world landmarks onto the recorded landmarks, and
+    the front depth map holds the posmap's z where the surface is seen."""
+    from frontside.geometry.transforms import project
+
+    pair = pairs["raster"][0]
+    face, tone = ModelSource(builtin_model).draw(np.random.default_rng(11), "f")  # the same first draws
+    np.testing.assert_allclose(tone, pair.skin_tone)
+    for labels in (pair.front_view, pair.side_view):
+        xy = project(face.vertices[face.landmarks], labels.camera.world_to_vcs)[:, :2]
+        np.testing.assert_allclose(xy, labels.landmarks[:, :2], atol=2e-3)
+    visible = pair.front_view.visible
+    pixels = np.floor(pair.landmarks[visible, :2]).astype(int)
+    seen = pair.front_view.depth[pixels[:, 1], pixels[:, 0]]
+    np.testing.assert_allclose(seen, pair.landmarks[visible, 2], atol=0.02 * 256)
+
+
+def test_size_sets_images_posmap_and_labels(builtin_model):
+    pair = make_pair(ModelSource(builtin_model), RasterRenderer(), None, np.random.default_rng(2), face_id="f",
+                     face_index=0, seed=0, size=96)
+    assert pair.front.shape == pair.side.shape == (96, 96, 3) and pair.posmap.shape == (96, 96, 3)
+    assert pair.mask.shape == pair.front_view.segmentation.shape == pair.side_view.depth.shape == (96, 96)
+    assert pair.size == 96 and (pair.landmarks[:, :2] > 0).all() and (pair.landmarks[:, :2] < 96).all()
+    # the posmap convention at any size: x = u (S - 1) + 0.5 on the UV side, values in crop pixels
+    assert 0 < pair.posmap[..., :2][pair.mask].mean() < 96
 
 
 def test_make_pair_posmap_projects_onto_the_face_pixels(builtin_model):
-    """Rasterising the posmap's own mesh gives the face's pixels: silhouette of label vs render alpha."""
+    """Rendered whole and cropped by warping (FaceGen's path): the posmap's mesh lands on the face's pixels."""
     from frontside.datasets.synthetic import crop_view
     from frontside.geometry.posmap import rasterize_posmap
 
     rng = np.random.default_rng(4)
     face = builtin_model.face(rng, "f")
-    view = PyrenderRenderer().render(face, Pose(20, 5, 0), 256, rng)
+    view = RasterRenderer().render(face, Pose(20, 5, 0), 256, rng)
     rgba, vertices = crop_view(view, face.landmarks, rng)
     posmap, mask = rasterize_posmap(face.uv, face.triangles, vertices)
     mesh = silhouette(vertices[:, :2], vertices[:, 2], face.triangles, 256, 256)

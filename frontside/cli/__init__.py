@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "smoke",
     "preview",
     "generate",
+    "info",
     "convert_300wlp",
     "train",
     "evaluate",

@@ -14,6 +14,14 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--source", default="builtin", help="builtin | bfm:PATH[,uv=PATH] | facegen")
     p.add_argument("--backgrounds", default=None, help="DTD folder (images/<category>/*.jpg)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=256,
+                   help="side of the images and the position map: a multiple of 32, at least 64 (default: %(default)s)")
+    p.add_argument("--renderer", choices=["raster", "pyrender", "pyrender-rebuild"], default="raster",
+                   help="raster: CPU, the same bytes everywhere (default); pyrender: OpenGL; pyrender-rebuild: "
+                        "OpenGL rebuilding its scene per view (the old path, for benchmarks). "
+                        "--source facegen always renders with FaceGen")
+    p.add_argument("--no-depth", dest="depth", action="store_false",
+                   help="leave out each view's depth map (float16, about 66 KB of a pair's 550 KB)")
     p.add_argument("--workers", type=int, default=2, help="threads for shard tasks (default: %(default)s)")
     p.add_argument("--dask-address", default=None, help="run shard tasks on a Dask cluster, e.g. tcp://host:8786")
     p.set_defaults(func=run)
@@ -33,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     from frontside.datasets.generation import GenerateParams
 
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(GenerateParams) if hasattr(args, f.name)}
-    given.setdefault("renderer", FACEGEN if args.source == FACEGEN else "pyrender")
+    if args.source == FACEGEN:  # FaceGen renders its own faces, whatever --renderer says
+        given["renderer"] = FACEGEN
     params = GenerateParams(**given)
     # every parameter and input, before Prefect starts (seconds) and before anything is written
     check_dataset(GenerateSource(params), args.out, in_process=False)

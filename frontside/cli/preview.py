@@ -1,4 +1,4 @@
-"""`frontside preview`: a PNG grid of N synthetic pairs (front with landmarks, front, side, posmap)."""
+"""`frontside preview`: a PNG grid of N synthetic pairs (each view with its landmarks, parts and depth; the posmap)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--source", default="builtin", help="builtin | bfm:PATH[,uv=PATH]")
     p.add_argument("--backgrounds", default=None, help="DTD folder (images/<category>/*.jpg); built-in if omitted")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=256,
+                   help="image side: a multiple of 32, at least 64 (default: %(default)s)")
+    p.add_argument("--renderer", choices=["raster", "pyrender"], default="raster")
     p.set_defaults(func=run)
     return p
 
@@ -25,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
 
     checks.integer("n", args.n, minimum=1, maximum=MAX_PAIRS)
     checks.integer("seed", args.seed, minimum=0)
+    size = checks.image_side("size", args.size)
     out = checks.output_file("out", args.out)
     try:
         spec = str(parse_model_spec(args.source))
@@ -37,17 +41,16 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from frontside.datasets.generation import face_rng, make_source
+    from frontside.datasets.generation import face_rng, make_renderer, make_source
     from frontside.datasets.preview import pair_grid
     from frontside.datasets.synthetic import make_pair
     from frontside.pictures import write_png
     from frontside.renderers.backgrounds import Backgrounds
-    from frontside.renderers.pyrender_renderer import PyrenderRenderer
 
     source = make_source(spec)
+    renderer = make_renderer(args.renderer)
     backgrounds = Backgrounds.from_folder(backgrounds)
-    renderer = PyrenderRenderer()
     pairs = [make_pair(source, renderer, backgrounds, face_rng(args.seed, i), face_id=f"{source.kind}-{i:06d}",
-                       face_index=i, seed=args.seed) for i in tqdm(range(args.n), desc="pairs", unit="pair")]
+                       face_index=i, seed=args.seed, size=size) for i in tqdm(range(args.n), desc="pairs", unit="pair")]
     print(write_png(out, pair_grid(pairs)))
     return 0

@@ -15,7 +15,7 @@ from frontside.errors import FrontsideError
 from frontside.reconstruct.outputs import MESH_FORMATS
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-DETECTORS = ("haar", "dlib-hog", "dlib-cnn")
+DETECTORS = ("auto", "locator", "haar", "dlib-hog", "dlib-cnn")
 
 
 class UsageError(Exception):
@@ -39,8 +39,9 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="mesh format in --pairs mode (default obj)")
     p.add_argument("--iterations", type=int, default=2,
                    help="predictions per pair; each after the first crops by the previous one's landmarks (default 2)")
-    p.add_argument("--detector", default="haar", choices=DETECTORS,
-                   help="haar (OpenCV, default), dlib-hog (extra [dlib]), dlib-cnn (extra [dlib-cnn])")
+    p.add_argument("--detector", default="auto", choices=DETECTORS,
+                   help="auto (default: frontside's locator, OpenCV's cascades where it finds no face), locator, "
+                        "haar (OpenCV), dlib-hog (extra [dlib]), dlib-cnn (extra [dlib-cnn])")
     p.add_argument("--no-detect", action="store_true", help="photos are already face crops (scaled to the network)")
     p.add_argument("--preview", default=None,
                    help="a PNG: photos with boxes and landmarks, the mesh from three angles (with --pairs: a name "

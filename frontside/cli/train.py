@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="onecycle: AdamW, warm-up then cosine (twoview/frontonly); step: Adam halved every 5 epochs "
                         "(thesis, prn)")
     p.add_argument("--shape-weight", type=float, default=None,
-                   help="weight of the pose-free shape term of the loss (default: 10 for twoview/frontonly, 0 else)")
+                   help="weight of the pose-free shape term of the loss (default: 100 for twoview/frontonly, 0 else)")
     p.add_argument("--input-size", type=int, default=128, help="twoview/frontonly: the encoder's resolution")
     p.add_argument("--fusion", default="stack", choices=["stack", "siamese", "dual"],
                    help="twoview: one encoder on 6 stacked channels, one shared by both views, or one per view")

@@ -190,6 +190,10 @@ def refuse_if_different(out: str, manifest: Manifest, found: SourceCheck) -> Non
     else:  # a version-1 manifest recorded only its parameters
         changed = differences({k: _normalise(v) for k, v in manifest.parameters.items()},
                               {k: _normalise(found.parameters.get(k, v)) for k, v in manifest.parameters.items()})
+    from frontside.datasets.shards import FORMAT_VERSION
+
+    if manifest.shards and manifest.format != FORMAT_VERSION:  # new shards would not match the old ones
+        changed.append(f"shard format: was {manifest.format!r}, now {FORMAT_VERSION!r}")
     if changed:
         raise DataIntegrityError(f"{join(out, MANIFEST_NAME)}: this dataset was made differently ("
                                  + "; ".join(changed) + "): use another --out, or delete the folder to remake it")
@@ -252,11 +256,22 @@ def build_dataset(plan: DatasetPlan, run_shards: ShardRunner = run_here, progres
         manifest.extra = {**_extra(found, dropped, failed),
                           "last_run": {"written": written, "kept": kept, "failed": failed, "removed_temps": removed}}
         url = manifest.save(out)
+        _write_card(out, manifest)
     summary = DatasetSummary(out, url, manifest.rows, len(manifest.shards), written, kept, failed, removed)
     if failed:
         raise FrontsideError(f"{out}: {len(failed)} of {len(jobs)} shards failed (run the same command again to "
                              "redo only those): " + "; ".join(f"{k}: {v}" for k, v in sorted(failed.items())))
     return summary
+
+
+def _write_card(out: str, manifest: Manifest) -> None:
+    """The dataset card (README.md) for what the folder now holds; a card must never fail a finished dataset."""
+    from frontside.datasets.card import write_dataset_card
+
+    try:
+        write_dataset_card(out, manifest)
+    except Exception as exc:
+        print(f"dataset card skipped: {one_line(exc)}")
 
 
 def _start(manifest: Manifest | None, found: SourceCheck) -> Manifest:

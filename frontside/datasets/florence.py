@@ -21,6 +21,7 @@ from frontside.facemodel.model import FaceMesh
 from frontside.geometry.crop import warp_image, warp_vertices
 from frontside.geometry.mesh_io import read_obj
 from frontside.io import write_atomic
+from frontside.renderers.backgrounds import composite
 from frontside.renderers.view import Pose, RenderedView
 
 
@@ -111,8 +112,7 @@ def render_scan(scan: FaceMesh, rng: np.random.Generator, side_yaw: float = 70.0
     for view in views:
         a = alpha_crop(view, size)
         rgba = warp_image(view.image, a, size)
-        alpha = rgba[..., 3:4].astype(np.float32) / 255
-        crops.append(((rgba[..., :3] * alpha + background * (1 - alpha)) + 0.5).astype(np.uint8))
+        crops.append(composite(rgba, np.full(rgba.shape[:2] + (3,), background, np.uint8)))
         if view is views[0]:
             points = warp_vertices(view.vertices, a)
     return FlorenceView(scan.face_id, crops[0], crops[1], points)

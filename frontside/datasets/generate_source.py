@@ -46,16 +46,19 @@ RULES: dict[str, Callable[[str, object], object]] = {
     "n_faces": lambda n, v: checks.integer(n, v, minimum=1),
     "shard_size": lambda n, v: checks.integer(n, v, minimum=1),
     "seed": lambda n, v: checks.integer(n, v, minimum=0),
-    "size": lambda n, v: checks.integer(n, v, minimum=32, maximum=4096),
+    "size": checks.image_side,
     "source": _source,
     "backgrounds": _folder,
-    "renderer": lambda n, v: checks.text(n, v),  # which names exist is generation's to say (see `check`)
+    "renderer": lambda n, v: checks.text(n, v),  # which names exist is `GenerateParams`' to say
 }
+
+
 def check_parameters(params: GenerateParams) -> GenerateParams:
     """`params` with every field checked and paths made absolute; ParameterError naming the first bad one."""
     values = checks.record_fields(params, RULES)
-    if values["source"] == FACEGEN and values["renderer"] != FACEGEN:
-        raise ParameterError("renderer", f"source facegen renders with facegen, not {values['renderer']!r}")
+    if (values["source"] == FACEGEN) != (values["renderer"] == FACEGEN):
+        raise ParameterError("renderer", f"{values['renderer']!r} with source {values['source']!r}: FaceGen is "
+                                         "both the source and the renderer, or neither")
     return replace(params, **values)
 
 
@@ -86,12 +89,7 @@ class GenerateSource:
         from frontside.datasets import generation
         from frontside.pictures import encode_png
 
-        try:
-            _, _, backgrounds = generation.fresh_pipeline(params)
-        except ValueError as exc:
-            if "renderer" not in str(exc):
-                raise
-            raise ParameterError("renderer", str(exc)) from None
+        _, _, backgrounds = generation.fresh_pipeline(params)
         if params.backgrounds is not None:
             folder = Path(params.backgrounds)
             inputs["backgrounds"] = {"folder": str(folder), "unreadable": backgrounds.skipped,

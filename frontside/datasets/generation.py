@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from frontside import checks
 from frontside.datasets.records import Pair
 from frontside.datasets.shards import ShardInfo, join, shard_is_valid, shard_name, write_shard
 from frontside.datasets.synthetic import ModelSource, make_pair
@@ -25,17 +26,34 @@ def make_source(spec: str) -> ModelSource:
     return ModelSource(model, kind="bfm" if spec.startswith("bfm:") else "builtin")
 
 
+RENDERERS = ("raster", "pyrender", "pyrender-rebuild", "facegen")
+
+
 @dataclass(frozen=True)
 class GenerateParams:
-    """Everything that decides a synthetic dataset's bytes (recorded in its manifest)."""
+    """Everything that decides a synthetic dataset's bytes (recorded in its manifest).
+
+    size: the side of both images and of the position map (a multiple of 32, >= 64).
+    renderer: "raster" (the CPU renderer, the default: the same bytes on every machine, and the fastest one
+    without a GPU), "pyrender" (OpenGL), "pyrender-rebuild" (OpenGL rebuilding the scene for every view: the
+    path before the raster renderer, kept as the benchmarks' baseline) or "facegen" (with `--source facegen`).
+    depth: each view's depth map (float16) in the rows (about 14% of a row's bytes; False leaves it out).
+    """
 
     n_faces: int
     shard_size: int
     seed: int = 0
     source: str = "builtin"
     backgrounds: str | None = None
-    renderer: str = "pyrender"
+    renderer: str = "raster"
     size: int = 256
+    depth: bool = True
+
+    def __post_init__(self) -> None:
+        # a record no renderer can make is refused at once (ParameterError, a ValueError naming the field);
+        # the other fields are checked with their paths by `generate_source.check_parameters`
+        checks.image_side("size", self.size)
+        checks.one_of("renderer", self.renderer, RENDERERS)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -81,20 +99,31 @@ def fresh_pipeline(params: GenerateParams):
 def _build_pipeline(key: tuple, params: GenerateParams):
     from frontside.renderers.backgrounds import Backgrounds
 
-    if params.renderer == "pyrender":
-        from frontside.renderers.pyrender_renderer import PyrenderRenderer
-
-        renderer = PyrenderRenderer()  # one object for all threads; it keeps an OpenGL context per thread
-        source = make_source(params.source)
-    elif params.renderer == "facegen":
+    if params.renderer == "facegen":
         from frontside.renderers.facegen import FaceGenConfig, FaceGenRenderer, FaceGenSource
 
         config = FaceGenConfig.from_environment()
         renderer, source = FaceGenRenderer(config), FaceGenSource(config)
     else:
-        raise ValueError(f"unknown renderer {params.renderer!r}: use 'pyrender' or 'facegen'")
+        renderer, source = make_renderer(params.renderer), make_source(params.source)
     _pipeline_cache[key] = (source, renderer, Backgrounds.from_folder(params.backgrounds))
     return _pipeline_cache[key]
+
+
+def make_renderer(name: str):
+    """A renderer for model faces by name: "raster", "pyrender" or "pyrender-rebuild". One object serves all
+    threads (pyrender keeps an OpenGL context per thread; the raster renderer keeps no state)."""
+    if name == "raster":
+        from frontside.renderers.raster_renderer import RasterRenderer
+
+        return RasterRenderer()
+    if name in ("pyrender", "pyrender-rebuild"):
+        from frontside.renderers.pyrender_renderer import PyrenderRenderer
+
+        renderer = PyrenderRenderer(reuse_scene=name == "pyrender")
+        renderer.name = name
+        return renderer
+    raise ValueError(f"unknown renderer {name!r}: use raster, pyrender or pyrender-rebuild")
 
 
 def dataset_uv_regions(params: GenerateParams) -> np.ndarray | None:
@@ -103,18 +132,19 @@ def dataset_uv_regions(params: GenerateParams) -> np.ndarray | None:
     model = getattr(source, "model", None)
     if model is None:
         return None
-    from frontside.facemodel.regions import uv_region_map
+    from frontside.facemodel.regions import model_uv_regions
 
-    return uv_region_map(model.uv, model.triangles, model.regions, landmarks=model.landmarks)
+    return model_uv_regions(model, params.size)
 
 
-def generate_pairs(spec: ShardSpec, params: GenerateParams) -> list[Pair]:
+def generate_pairs(spec: ShardSpec, params: GenerateParams, timings: dict[str, float] | None = None) -> list[Pair]:
+    """The shard's pairs; `timings` collects seconds per stage of `make_pair` (benchmarks)."""
     source, renderer, backgrounds = _pipeline(params)
     pairs = []
     for face_index in range(spec.first_face, spec.first_face + spec.n_faces):
         pairs.append(make_pair(source, renderer, backgrounds, face_rng(params.seed, face_index),
                                face_id=f"{source.kind}-{face_index:06d}", face_index=face_index,
-                               seed=params.seed, size=params.size))
+                               seed=params.seed, size=params.size, depth=params.depth, timings=timings))
     return pairs
 
 

@@ -80,6 +80,12 @@ class Manifest:
     def rows(self) -> int:
         return sum(s.rows for s in self.shards.values())
 
+    @property
+    def size(self) -> int:
+        """The side of the dataset's images and position maps (256 where the parameters do not say)."""
+        size = self.parameters.get("size", 256)
+        return size if isinstance(size, int) and not isinstance(size, bool) else 256
+
     def record_run(self, version: str) -> None:
         """Note a run of `version` now (the first run also sets the creation version)."""
         self.code_version = self.code_version or version
@@ -203,7 +209,7 @@ def check_dataset_folder(name: str, root: str) -> Manifest:
         if fs.size(path) != shard.nbytes:
             raise DataIntegrityError(f"{url}: {fs.size(path)} bytes, the manifest says {shard.nbytes} (truncated or "
                                      "replaced; rerun the command that made the dataset)")
-    read_uv_regions(root)
+    read_uv_regions(root, manifest.size)
     return manifest
 
 

@@ -6,6 +6,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from frontside.renderers.camera import Camera
+from frontside.renderers.lighting import Lighting
+
 
 @dataclass(frozen=True)
 class PairMeta:
@@ -30,14 +33,38 @@ class PairMeta:
 
 
 @dataclass(frozen=True)
+class ViewLabels:
+    """What one view's pixels show, in that view's crop frame (S x S; x right, y down, pixel centres at +0.5).
+
+    segmentation: (S, S) uint8 `segmentation.Part` per pixel (0 = background).
+    depth:        (S, S) float32 z toward the camera in crop pixels, z shifted so its minimum over the mesh is
+                  0 (the front view's depth is the posmap's z where visible); NaN where no face; None when the
+                  dataset leaves depth out.
+    landmarks:    (68, 3) float32 the 68 landmark vertices in this crop (same z convention).
+    visible:      (68,) bool: inside the crop and not hidden behind the face (side views hide the far half).
+    camera:       the exact `Camera` (M_WCS->ECS, M_ECS->CSS, M_CSS->VCS, crop), or None (FaceGen, 300W-LP).
+    lighting:     the `Lighting` drawn for this view, or None when the renderer chose its own.
+    """
+
+    segmentation: np.ndarray
+    depth: np.ndarray | None
+    landmarks: np.ndarray
+    visible: np.ndarray
+    camera: Camera | None = None
+    lighting: Lighting | None = None
+
+
+@dataclass(frozen=True)
 class Pair:
     """One training example.
 
-    front, side: (256, 256, 3) uint8 RGB, background composited.
-    posmap:      (256, 256, 3) float32, the front view's UV position map (PRN conventions, z min 0).
-    mask:        (256, 256) bool, UV coverage of the posmap.
+    front, side: (S, S, 3) uint8 RGB, background composited (S = 256 unless the dataset says otherwise).
+    posmap:      (S, S, 3) float32, the front view's UV position map (PRN conventions, z min 0).
+    mask:        (S, S) bool, UV coverage of the posmap.
     landmarks:   (68, 3) float32, the 68 landmark vertices in the front image's frame (same frame as posmap).
     meta:        `PairMeta`.
+    front_view, side_view: `ViewLabels` of each view (None for rows that do not carry them).
+    skin_tone:   (3,) float32 multiplier of the model's albedo drawn for this face, or None.
     """
 
     front: np.ndarray
@@ -46,3 +73,11 @@ class Pair:
     mask: np.ndarray
     landmarks: np.ndarray
     meta: PairMeta
+    front_view: ViewLabels | None = None
+    side_view: ViewLabels | None = None
+    skin_tone: np.ndarray | None = None
+
+    @property
+    def size(self) -> int:
+        """The side of the images and of the position map."""
+        return int(self.posmap.shape[0])

@@ -34,7 +34,7 @@ import numpy as np
 
 from frontside.datasets.records import Pair, PairMeta
 from frontside.errors import InputFormatError
-from frontside.facemodel.model import MorphableModel
+from frontside.facemodel.model import FaceMesh, MorphableModel
 from frontside.renderers.view import Pose, RenderedView
 
 SUBSETS = ("AFW", "HELEN", "IBUG", "LFPW")
@@ -360,18 +360,24 @@ def _crop_view(view: RenderedView, landmarks: np.ndarray, rng: np.random.Generat
 def make_300wlp_pair(front_item: W300LPItem, side_item: W300LPItem, model: MorphableModel,
                      rng: np.random.Generator, *, face_index: int = 0, seed: int = 0,
                      out_size: int = 256) -> Pair:
-    """One training pair from two photos of the same person: crops, the front's posmap, metadata.
+    """One training pair from two photos of the same person: crops, the front's posmap, each view's labels
+    from the fitted mesh (segmentation, depth, landmarks + visibility; no camera or lights: the photo's own),
+    metadata.
 
     Each photo is cropped around its own projected landmarks (PRN's crop, with `rng` jitter: front first, then
     side); the position map is the front mesh in the front crop's frame, z shifted to a minimum of 0.
     """
+    from frontside.datasets.labels import view_labels
     from frontside.geometry.posmap import rasterize_posmap
 
     front_view = posed_view(front_item, model)
     side_view = posed_view(side_item, model)
     front_rgb, front_xyz = _crop_view(front_view, model.landmarks, rng, out_size)
-    side_rgb, _ = _crop_view(side_view, model.landmarks, rng, out_size)
-    posmap, mask = rasterize_posmap(model.uv, model.triangles, front_xyz, size=256)
+    side_rgb, side_xyz = _crop_view(side_view, model.landmarks, rng, out_size)
+    posmap, mask = rasterize_posmap(model.uv, model.triangles, front_xyz, size=out_size)
+    front_labels, side_labels = (
+        view_labels(FaceMesh(xyz, model.triangles, model.uv, model.landmarks, regions=model.regions), xyz, out_size)
+        for xyz in (front_xyz, side_xyz))
     fp, sp = front_view.pose, side_view.pose
     meta = PairMeta(
         face_id=f"300wlp-{front_item.subset}-{front_item.name}",
@@ -391,6 +397,8 @@ def make_300wlp_pair(front_item: W300LPItem, side_item: W300LPItem, model: Morph
         mask=np.asarray(mask, dtype=bool),
         landmarks=front_xyz[model.landmarks].astype(np.float32),
         meta=meta,
+        front_view=front_labels,
+        side_view=side_labels,
     )
 
 

@@ -30,6 +30,7 @@ from frontside.errors import InputFormatError, ParameterError
 
 # A spawn key keeps the pairing stream apart from every per-pair stream SeedSequence([seed, i]).
 PAIRING_SPAWN_KEY = (0x300,)
+SIZE = 256  # crops and position maps of converted pairs (PRN's size)
 
 
 def pairing_rng(seed: int) -> np.random.Generator:
@@ -75,7 +76,7 @@ class W300LPSource:
     def check(self) -> SourceCheck:
         from frontside.datasets.manifest import model_sha256
         from frontside.facemodel import load_model, parse_model_spec
-        from frontside.facemodel.regions import uv_region_map
+        from frontside.facemodel.regions import model_uv_regions
         from frontside.pictures import encode_png
 
         checks.integer("shard_size", self.shard_size, minimum=1)
@@ -109,11 +110,12 @@ class W300LPSource:
         plan_name = f"300wlp-plan-{digest[:16]}.json"
         plan = {"root": str(root), "seed": self.seed, "model": model.name, "n_images": len(items),
                 "skipped": skipped, "digest": digest, "pairs": rows}
-        regions = uv_region_map(model.uv, model.triangles, model.regions, landmarks=model.landmarks)
+        regions = model_uv_regions(model, SIZE)
         source = replace(self, root=str(root), model_spec=spec, plan_name=plan_name)
         parameters = {"source": self.kind, "root": str(root), "seed": self.seed, "shard_size": self.shard_size,
-                      "model_spec": spec, "limit": self.limit}
+                      "model_spec": spec, "limit": self.limit, "size": SIZE}
         identity = {"source": self.kind, "seed": self.seed, "shard_size": self.shard_size, "limit": self.limit,
+                    "size": SIZE,
                     "model_sha256": sha, "pairs_sha256": digest, "root_listing_sha256": listing["listing_sha256"]}
         inputs = {"model": {"spec": spec, "name": model.name, "sha256": sha},
                   "root": {"path": str(root), **listing}}
@@ -145,7 +147,8 @@ class W300LPSource:
             fs, fn, ss, sn = plan["pairs"][i]
             try:
                 pairs.append(make_300wlp_pair(item_for(self.root, fs, fn), item_for(self.root, ss, sn), model,
-                                              face_rng(self.seed, i), face_index=i, seed=self.seed))
+                                              face_rng(self.seed, i), face_index=i, seed=self.seed,
+                                              out_size=SIZE))
             except InputFormatError as exc:
                 dropped.append({"file": f"{fs}/{fn}.jpg + {ss}/{sn}.jpg", "reason": str(exc)})
         return ShardOutcome(write_shard(join(out, job.name), pairs), False, dropped)

@@ -30,3 +30,11 @@ def uv_region_map(uv: np.ndarray, triangles: np.ndarray, regions: np.ndarray, si
             disc = (xx - x) ** 2 + (yy - y) ** 2 <= landmark_radius ** 2
             out[disc & covered] = Region.LANDMARK
     return out
+
+
+def model_uv_regions(model, size: int = 256) -> np.ndarray:
+    """(size, size) uint8: a face model's region map as datasets store it (`uv_regions.png`) and the loss weighs
+    it: its vertex regions, and PRN's landmark dots, 2 pixels in radius at 256 and the same share of the face at
+    any size. `model`: a `MorphableModel`."""
+    return uv_region_map(model.uv, model.triangles, model.regions, size=size, landmarks=model.landmarks,
+                         landmark_radius=2.0 * size / 256)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from frontside.facemodel.model import MorphableModel
-from frontside.facemodel.regions import uv_region_map
+from frontside.facemodel.regions import model_uv_regions
 from frontside.geometry.posmap import uv_to_pixels
 from frontside.geometry.raster import interpolate, rasterize
 
@@ -78,7 +78,7 @@ def uv_basis(model: MorphableModel, size: int = 256, max_identity: int | None = 
         mean=interpolate((mean - centre) / length, model.triangles, tri_index, bary),
         components=components.astype(np.float32),
         mask=tri_index >= 0,
-        regions=uv_region_map(model.uv, model.triangles, model.regions, size, landmarks=model.landmarks),
+        regions=model_uv_regions(model, size),
         landmark_uv=np.asarray(model.uv, np.float32)[model.landmarks],
         names=tuple(name for name, _ in parts),
         length=length,

@@ -22,18 +22,19 @@ SAMPLE_GRID_NAME = "sample_grid.png"
 
 @flow(name="generate-dataset", log_prints=True)
 def generate_dataset(n_faces: int = 64, shard_size: int = 16, out: str = "data/synthetic", source: str = "builtin",
-                     backgrounds: str | None = None, seed: int = 0, size: int = 256, renderer: str = "pyrender",
-                     progress: bool = False) -> dict:
+                     backgrounds: str | None = None, seed: int = 0, size: int = 256, renderer: str = "raster",
+                     depth: bool = True, progress: bool = False) -> dict:
     """Generate (or resume, or repair) a synthetic dataset at `out`; returns a summary: out, manifest (its URL),
     rows, shards, written, skipped, failed.
 
-    Bad parameters or inputs fail in the first task, before anything is written. Running it again with the
+    Bad parameters or inputs fail before anything is written: a size or renderer when the parameters are
+    built, everything else in the first task. Running it again with the
     same parameters and inputs skips every shard whose bytes match the manifest and redoes only missing or
     corrupt ones; other parameters, or another model file or background set, for an existing dataset are
     refused. See `frontside.datasets.driver`.
     """
     params = GenerateParams(n_faces=n_faces, shard_size=shard_size, seed=seed, source=source,
-                            backgrounds=backgrounds, renderer=renderer, size=size)
+                            backgrounds=backgrounds, renderer=renderer, size=size, depth=depth)
     plan = check_dataset_task(GenerateSource(params), out)
     summary = build_dataset(plan, prefect_shards(write_shard_task), progress=progress)
     _summarise(summary.out, Manifest.load(summary.out), summary.written, summary.kept)
@@ -62,7 +63,8 @@ def _summarise(out: str, manifest: Manifest, written: int, skipped: int) -> None
         url = join(out, SAMPLE_GRID_NAME)
         write_atomic(url, encode_png(grid))
         link = url if "://" in url else Path(url).resolve().as_uri()
-        summary += (f"\n\nSample pairs of `{first}` (front with landmarks, front, side, position map): "
+        summary += (f"\n\nSample pairs of `{first}` (each view with its landmarks, parts and depth; the position "
+                    f"map): "
                     f"[{SAMPLE_GRID_NAME}]({link})\n\n![sample pairs]({link})")
     except Exception as exc:  # a summary must never fail a finished dataset
         print(f"sample grid skipped: {exc}")
@@ -87,8 +89,10 @@ def run_generate(workers: int = 2, dask_address: str | None = None, **parameters
 @flow(name="generate-dataset-scaled", log_prints=True)
 def generate_dataset_scaled(n_faces: int = 64, shard_size: int = 16, out: str = "data/synthetic",
                             source: str = "builtin", backgrounds: str | None = None, seed: int = 0, size: int = 256,
-                            renderer: str = "pyrender", workers: int = 2, dask_address: str | None = None) -> dict:
+                            renderer: str = "raster", depth: bool = True, workers: int = 2,
+                            dask_address: str | None = None) -> dict:
     """`generate_dataset` as a subflow on the task runner these parameters choose: the deployment entrypoint,
     since a deployed flow cannot pick its own task runner from its parameters."""
     return run_generate(workers=workers, dask_address=dask_address, n_faces=n_faces, shard_size=shard_size,
-                        out=out, source=source, backgrounds=backgrounds, seed=seed, size=size, renderer=renderer)
+                        out=out, source=source, backgrounds=backgrounds, seed=seed, size=size, renderer=renderer,
+                        depth=depth)

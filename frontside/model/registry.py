@@ -85,9 +85,9 @@ def _thesis(in_channels: int):
 
 
 ARCHS: dict[str, Arch] = {
-    "twoview": Arch("twoview", "both", True, _structured("both"), 2e-3, "onecycle", 10.0,
+    "twoview": Arch("twoview", "both", True, _structured("both"), 2e-3, "onecycle", 100.0,
                     "front + side -> pose and face-model coefficients -> position map (default)"),
-    "frontonly": Arch("frontonly", "front", True, _structured("front"), 2e-3, "onecycle", 10.0,
+    "frontonly": Arch("frontonly", "front", True, _structured("front"), 2e-3, "onecycle", 100.0,
                       "the default network on the front view only (the ablation the thesis never ran)"),
     "twoview-thesis": Arch("twoview-thesis", "both", False, _thesis(6), 1e-4, "step", 0.0,
                            "thesis table 4.1, front + side stacked (6 channels)"),

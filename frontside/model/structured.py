@@ -147,9 +147,12 @@ class StructuredNet(nn.Module):
         self.head = nn.Sequential(nn.Linear(self.encoder.out_channels * cells * encodings, hidden),
                                   nn.ReLU(inplace=True),
                                   nn.Linear(hidden, POSE_OUTPUTS + self.geometry.n_components))
-        # outputs start at their biases (the constant answer, once `start_at` has set them), not at noise
+        # outputs start at their biases, not at noise: the mean face, frontal, filling 60% of the crop (until
+        # `start_at` places it on the data's mean)
         nn.init.normal_(self.head[-1].weight, 0.0, 1e-3)
         nn.init.zeros_(self.head[-1].bias)
+        with torch.no_grad():
+            self.head[-1].bias[:POSE_OUTPUTS] = torch.tensor([1.0, 0, 0, 0, 1.0, 0, float(np.log(0.6)), 0, 0])
 
     @property
     def size(self) -> int:

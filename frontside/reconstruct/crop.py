@@ -2,10 +2,10 @@
 
 Training crops (`datasets.synthetic.crop_view`) are `geometry.crop.landmark_crop` of the view's 68 projected
 landmarks: a square on the centre of their bounding box, of side 1.5 x (box width + box height) / 2 (jittered
-1.4-1.6 in training; 1.5 without an rng). A detector's box is not that box, so the first crop maps the detection
-to the landmark box it usually comes with (`BOX_TO_LANDMARKS`, measured on rendered photos by
-`benchmarks/detection.py`); once the network has predicted the face, its 68 landmarks give the training crop
-itself.
+1.4-1.6 in training; 1.5 without an rng). The locator gives the 68 landmarks, so its first crop is training's. A
+box detector's box is not that box, so its first crop maps the detection to the landmark box it usually comes
+with (`BOX_TO_LANDMARKS`, measured on rendered photos by `benchmarks/reconstruct.py`); once the network has
+predicted the front face, its 68 landmarks give the training crop itself.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class BoxToLandmarks:
     size: float
 
 
-# Medians over the held-out built-in faces rendered as 640 x 480 photos (benchmarks/detection.py).
+# Medians over the held-out built-in faces rendered as 640 x 480 photos (benchmarks/reconstruct.py).
 BOX_TO_LANDMARKS: dict[str, BoxToLandmarks] = {
     "frontal": BoxToLandmarks(0.03, 0.20, 0.86),
     "profile": BoxToLandmarks(0.08, 0.18, 0.64),
@@ -43,7 +43,10 @@ def crop_from_landmark_box(centre: np.ndarray, size: float, out_size: int) -> np
 
 
 def crop_from_detection(detection: Detection, out_size: int) -> np.ndarray:
-    """(3, 3) photo -> crop similarity: the training rule applied to the landmark box the detection implies."""
+    """(3, 3) photo -> crop similarity: the training rule applied to the detection's landmarks (the locator's),
+    or else to the landmark box its box implies."""
+    if detection.landmarks is not None:
+        return refined_crop(detection.landmarks, out_size)
     profile = detection.kind != "frontal"
     rule = BOX_TO_LANDMARKS["profile" if profile else "frontal"]
     d = max(detection.width, detection.height)
@@ -70,3 +73,14 @@ def crop_box(a: np.ndarray, out_size: int) -> list[float]:
     """[x, y, side] of the crop square in photo pixels (its top-left corner and side)."""
     corner = crop_to_photo(np.zeros((1, 2)), a)[0]
     return [float(corner[0]), float(corner[1]), float(out_size / np.sqrt(abs(np.linalg.det(a[:2, :2]))))]
+
+
+def crop_corner_error(found: np.ndarray, true: np.ndarray, size: int = 256) -> float:
+    """How far training's crop of the found landmarks (68, 2) is from the crop of the true ones: the largest
+    distance, in pixels of a size x size crop, between the true crop's corners and where the found crop puts
+    them."""
+    a_found, a_true = refined_crop(found, size), refined_crop(true, size)
+    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64)
+    placed = corners @ (a_found @ np.linalg.inv(a_true)).T
+    return float(np.linalg.norm(placed[:, :2] - corners[:, :2], axis=1).max())
+

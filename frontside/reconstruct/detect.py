@@ -1,7 +1,11 @@
-"""Face detection in a photo: a box to make the first crop from (the network's landmarks refine it).
+"""Face detection in a photo: the face's 68 landmarks (frontside's locator) or a box to make the first crop from.
 
 Detectors, all shipped inside pip packages (nothing downloads at run time):
-- "haar" (default): OpenCV's bundled Haar cascades (opencv-python-headless, BSD-3 / Intel's licence): frontal
+- "auto" (default): "locator", and "haar" when the locator finds no face.
+- "locator": frontside's own two-stage CNN (`reconstruct.locator`, weights shipped in the package, frontside's
+  licence), trained on the built-in face model's renders; it gives all 68 landmarks, so the first crop is
+  training's own.
+- "haar": OpenCV's bundled Haar cascades (opencv-python-headless, BSD-3 / Intel's licence): frontal
   (alt2) and profile (both ways, by mirroring the photo).
 - "dlib-hog": dlib's HOG detector, compiled into the `dlib-bin` wheel (Boost licence; extra `[dlib]`).
 - "dlib-cnn": dlib's MMOD CNN detector from `face-recognition-models` (CC0; extra `[dlib-cnn]`; that package
@@ -21,14 +25,14 @@ import numpy as np
 
 from frontside.errors import FrontsideError
 
-FRONTAL, PROFILE_LEFT, PROFILE_RIGHT = "frontal", "profile-left", "profile-right"
+FRONTAL, PROFILE_LEFT, PROFILE_RIGHT, LANDMARKS = "frontal", "profile-left", "profile-right", "landmarks"
 
 
 @dataclass(frozen=True)
 class Detection:
     """A face box in photo pixels (x, y: top-left corner; +0.5 pixel centres), the detector's score (comparable
     only within one detector and kind) and the kind of box: "frontal", or "profile-left" / "profile-right" (the
-    way the nose points, as the viewer sees it)."""
+    way the nose points, as the viewer sees it), or "landmarks" (the locator's: the box of its 68 landmarks)."""
 
     x: float
     y: float
@@ -37,6 +41,7 @@ class Detection:
     score: float
     kind: str
     detector: str
+    landmarks: np.ndarray | None = None  # (68, 2) float32 photo pixels, from the locator
 
     @property
     def box(self) -> tuple[float, float, float, float]:
@@ -127,14 +132,35 @@ def detect_dlib_cnn(image: np.ndarray, view: str) -> list[Detection]:
                       float(d.confidence), FRONTAL, "dlib-cnn") for d in found]
 
 
+# --- frontside's locator ----------------------------------------------------------------------------------------
+
+
+def detect_locator(image: np.ndarray, view: str) -> list[Detection]:
+    """The locator's face: the box of its 68 landmarks, the landmarks with it (any view: it was trained on
+    front and side renders alike)."""
+    from frontside.reconstruct.locator import Locator
+
+    found = Locator.load().locate(image)
+    if found is None:
+        return []
+    return [Detection(*found.box, found.score, LANDMARKS, "locator", found.landmarks)]
+
+
+def detect_auto(image: np.ndarray, view: str) -> list[Detection]:
+    """The locator, and OpenCV's cascades when it finds no face (a real photo it was not trained for)."""
+    return detect_locator(image, view) or detect_haar(image, view)
+
+
 DETECTORS: dict[str, Callable[[np.ndarray, str], list[Detection]]] = {
+    "auto": detect_auto,
+    "locator": detect_locator,
     "haar": detect_haar,
     "dlib-hog": detect_dlib_hog,
     "dlib-cnn": detect_dlib_cnn,
 }
 
 
-def detect_face(image: np.ndarray, view: str, detector: str = "haar") -> Detection | None:
+def detect_face(image: np.ndarray, view: str, detector: str = "auto") -> Detection | None:
     """The face to reconstruct in an (H, W, 3) uint8 photo, or None. view: "front" or "side". The detector's
     highest-scoring box wins (a face in a background picture is usually smaller and less certain)."""
     found = DETECTORS[detector](image, view)

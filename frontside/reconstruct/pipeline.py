@@ -18,7 +18,7 @@ from frontside.geometry.posmap import posmap_to_mesh, sample_posmap
 from frontside.reconstruct.crop import crop_box, crop_from_detection, crop_to_photo, refined_crop
 from frontside.reconstruct.detect import Detection, detect_face
 from frontside.reconstruct.outputs import MESH_FRAME, to_mesh_frame, uv_texture, write_face_json, write_mesh
-from frontside.reconstruct.pose import HeadPose, head_pose, in_photo
+from frontside.reconstruct.pose import HeadPose, head_pose, head_pose_2d, in_photo
 from frontside.reconstruct.preview import CROP, DETECTION, preview_picture
 
 
@@ -36,8 +36,9 @@ def load_photo(path: str | os.PathLike) -> np.ndarray:
 @dataclass
 class ViewResult:
     """One photo's part of a reconstruction. `crops` holds each prediction's photo -> crop similarity (3, 3);
-    `crop_sources` says where each came from ("detection", "landmarks", "whole photo", or "previous crop" when
-    the landmarks fell outside the photo); `landmarks` (68, 2) and `pose` exist for the front photo only."""
+    `crop_sources` says where each came from ("locator landmarks", "detection" (a box detector's), "landmarks"
+    (the network's), "whole photo", or "previous crop" when the landmarks fell outside the photo); `landmarks`
+    (68, 2) come from the network (front photo) or the locator (side photo), `landmarks_from` says which."""
 
     path: str
     image: np.ndarray
@@ -46,6 +47,7 @@ class ViewResult:
     crop_sources: list[str] = field(default_factory=list)
     crop_image: np.ndarray | None = None
     landmarks: np.ndarray | None = None
+    landmarks_from: str | None = None
     pose: HeadPose | None = None
 
     def as_dict(self, size: int) -> dict:
@@ -57,6 +59,7 @@ class ViewResult:
                                                  "detector": d.detector},
             "crops": [{"box": crop_box(a, size), "from": source} for a, source in zip(self.crops, self.crop_sources)],
             "landmarks_2d": None if self.landmarks is None else self.landmarks,
+            "landmarks_from": self.landmarks_from,
             "pose": None if self.pose is None else self.pose.as_dict(),
         }
 
@@ -75,11 +78,15 @@ class Reconstructor:
     size, the UVs of the 68 landmarks, the face model's mean shape as the reference for head pose, the face mask
     (or `face_mask`, e.g. from a dataset's uv_regions.png). Loaded once; `reconstruct` per pair."""
 
-    def __init__(self, checkpoint: str | os.PathLike, detector: str = "haar", face_mask: np.ndarray | None = None):
+    def __init__(self, checkpoint: str | os.PathLike, detector: str = "auto", face_mask: np.ndarray | None = None):
         from frontside.model.inference import Predictor
 
         self.checkpoint = str(checkpoint)
         self.detector = detector
+        if detector in ("auto", "locator"):
+            from frontside.reconstruct.locator import Locator
+
+            Locator.load()  # loaded with the network, not inside the first photo's detection
         self.predictor = Predictor.from_checkpoint(checkpoint)
         basis = self.predictor.basis  # the UV layout the network answers in, with its face model's mean shape
         self.size = basis.size
@@ -109,7 +116,10 @@ class Reconstructor:
         if detection is None:
             raise FrontsideError(f"{path}: no face found ({self.detector} detector); crop the photo to the face "
                                  "and pass --no-detect")
-        return ViewResult(path, image, detection, [crop_from_detection(detection, self.size)], ["detection"])
+        if detection.landmarks is None:
+            return ViewResult(path, image, detection, [crop_from_detection(detection, self.size)], ["detection"])
+        return ViewResult(path, image, detection, [crop_from_detection(detection, self.size)], ["locator landmarks"],
+                          landmarks=detection.landmarks, landmarks_from="locator")
 
     def _refine(self, view: ViewResult, landmarks_xy: np.ndarray) -> None:
         """Append the next crop: training's crop of these landmarks (68, 2), unless they leave the photo (an
@@ -128,8 +138,9 @@ class Reconstructor:
     def reconstruct(self, front_path: str, side_path: str | None = None, iterations: int = 2,
                     detect: bool = True) -> Reconstruction:
         """Predict `iterations` times, each crop of the front photo after the first made from the landmarks of
-        the previous prediction. The side photo keeps its detection crop: the network predicts the front view's
-        surface only, so it gives no side landmarks to crop by."""
+        the previous prediction. The side photo keeps its first crop (the locator's landmarks give training's
+        crop; the network predicts the front view's surface only, so it gives no side landmarks to crop by); its
+        pose is fitted to the locator's 68 landmarks (`pose.head_pose_2d`, the mean face as reference)."""
         if iterations < 1:
             raise ValueError(f"iterations must be at least 1, not {iterations}")
         if self.needs_side and side_path is None:
@@ -149,11 +160,14 @@ class Reconstructor:
             t = time.perf_counter()
             landmarks_3d = sample_posmap(posmap, self.landmark_uv)
             front.landmarks = crop_to_photo(landmarks_3d, front.crops[-1]).astype(np.float32)
+            front.landmarks_from = "network"
             if i + 1 < iterations:
                 self._refine(front, front.landmarks)
             timings["landmarks"] += time.perf_counter() - t
         t = time.perf_counter()
         front.pose = in_photo(head_pose(self.reference_landmarks, landmarks_3d), np.linalg.inv(front.crops[-1]))
+        if side is not None and side.landmarks is not None:
+            side.pose = head_pose_2d(self.reference_landmarks, side.landmarks)
         timings["pose"] += time.perf_counter() - t
         return Reconstruction(front, side, posmap, landmarks_3d, dict(timings))
 

@@ -15,10 +15,12 @@ _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 
 def composite(rgba: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8: the render over the background, blended by the render's alpha (not by black pixels,
-    which would eat dark hair and shadows)."""
+    """(H, W, 3) uint8: a render over the background. The render's RGB is premultiplied by its alpha (what an
+    antialiased render against transparent black is: an edge pixel already holds skin x coverage), so the
+    background is added by (1 - alpha) and alpha is applied once: edge pixels lie between skin and background.
+    Blending by alpha, not by black pixels, keeps dark hair and shadows."""
     alpha = rgba[..., 3:4].astype(np.float32) / 255.0
-    out = rgba[..., :3].astype(np.float32) * alpha + background[..., :3].astype(np.float32) * (1.0 - alpha)
+    out = rgba[..., :3].astype(np.float32) + background[..., :3].astype(np.float32) * (1.0 - alpha)
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 

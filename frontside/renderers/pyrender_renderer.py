@@ -1,8 +1,10 @@
-"""The fallback renderer: a face mesh drawn offscreen with pyrender (EGL by default, OSMesa when asked).
+"""The OpenGL renderer: a face mesh drawn offscreen with pyrender (EGL by default, OSMesa when asked).
 
-The camera looks down -z at the face's centre; the face is posed by R = rotation_matrix(yaw, pitch, roll) about
-its centre and framed so its extent fills `fill` of the image (times `pose.scale`). Every matrix the render uses
-is returned, so the vertices in the image frame match the pixels exactly.
+Each thread keeps one OpenGL context and one scene per image size. A face is uploaded once (world-frame
+positions, normals, albedo) and every view of it only moves the mesh node (M_WCS->ECS), sets the projection
+(the crop folded in: `Camera.cropped_eye_to_clip`) and swaps the lights. `reuse_scene=False` is the path before
+that (a new scene and a new upload for every view), kept as the baseline `benchmarks/generate.py` measures.
+The framing, lights and skin model are those of `RasterRenderer` (`camera.frame_face`, `lighting`, `shading`).
 """
 
 from __future__ import annotations
@@ -14,123 +16,128 @@ from dataclasses import dataclass
 import numpy as np
 
 from frontside.facemodel.model import FaceMesh
-from frontside.geometry import transforms
-from frontside.renderers.view import Pose, RenderedView
+from frontside.renderers.camera import Camera, FramedRenderer
+from frontside.renderers.lighting import Lighting
+from frontside.renderers.shading import ROUGHNESS, vertex_normals
 
-_local = threading.local()  # OpenGL contexts belong to a thread: one OffscreenRenderer per thread and size
+_local = threading.local()  # OpenGL contexts belong to a thread: one OffscreenRenderer and scene per thread and size
 # pyrender's EGL teardown calls eglTerminate on the display every context shares, so a renderer garbage-collected
 # with its thread would break every other thread's renderer: keep them all alive for the process's lifetime.
 _keep_alive: list = []
 
 
-def _offscreen(size: int):
-    import pyrender
+class _Stage:
+    """One thread's offscreen context and scene for one image size: a camera whose projection is set per view,
+    the current face's mesh node, and the current view's light nodes."""
 
-    cache = getattr(_local, "renderers", None)
+    def __init__(self, size: int) -> None:
+        import pyrender
+
+        self.offscreen = pyrender.OffscreenRenderer(size, size)
+        _keep_alive.append(self.offscreen)
+        self.camera = _matrix_camera()
+        self.reset()
+
+    def reset(self) -> None:
+        """A fresh scene holding only the camera (the baseline path rebuilds it for every view)."""
+        import pyrender
+
+        self.scene = pyrender.Scene(bg_color=[0, 0, 0, 0])
+        self.scene.add(self.camera, pose=np.eye(4))
+        self.mesh_node, self.light_nodes = None, []
+
+    def show(self, face: FaceMesh) -> None:
+        """Put `face` in the scene in place of the previous one (uploaded at the next render)."""
+        if self.mesh_node is not None:
+            self.scene.remove_node(self.mesh_node)
+        self.mesh_node = self.scene.add(_face_mesh(face))
+
+    def draw(self, camera: Camera, lighting: Lighting) -> np.ndarray:
+        import pyrender
+
+        self.scene.set_pose(self.mesh_node, camera.world_to_eye)  # posed in the scene, camera at the origin
+        self.camera.projection = camera.cropped_eye_to_clip
+        self.scene.ambient_light = np.full(3, float(lighting.ambient))
+        for node in self.light_nodes:
+            self.scene.remove_node(node)
+        self.light_nodes = [
+            self.scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=float(intensity)),
+                           pose=_look_along(-np.asarray(towards, np.float64)))
+            for towards, intensity in zip(lighting.towards, lighting.intensities)]
+        colour, _ = self.offscreen.render(self.scene, flags=pyrender.RenderFlags.RGBA)
+        return np.ascontiguousarray(colour, dtype=np.uint8)
+
+
+def _stage(size: int) -> _Stage:
+    cache = getattr(_local, "stages", None)
     if cache is None:
-        cache = _local.renderers = {}
+        cache = _local.stages = {}
     if size not in cache:
-        cache[size] = pyrender.OffscreenRenderer(size, size)
-        _keep_alive.append(cache[size])
+        cache[size] = _Stage(size)
     return cache[size]
 
 
 @dataclass
-class PyrenderRenderer:
-    """Renders `FaceMesh`es; `render(face, pose, size, rng) -> RenderedView`.
+class PyrenderRenderer(FramedRenderer):
+    """Renders `FaceMesh`es with OpenGL: `render(face, pose, size, rng) -> RenderedView` and
+    `render_views(face, [(camera, lighting), ...])` (all views of a face from one upload).
 
-    projection: "perspective" (a portrait lens of `fov_deg`) or "orthographic".
-    fill: the fraction of the image the face's largest extent covers at pose.scale = 1.
     platform: PyOpenGL platform, "egl" (headless GPU or Mesa) or "osmesa" (needs PyOpenGL >= 3.1.10).
+    reuse_scene: False rebuilds the scene and uploads the mesh for every view (the old path, for benchmarks).
     """
 
-    projection: str = "perspective"
-    fov_deg: float = 12.0
-    fill: float = 0.75
     platform: str = "egl"
+    reuse_scene: bool = True
     name: str = "pyrender"
 
     def __post_init__(self) -> None:
-        if self.projection not in ("perspective", "orthographic"):
-            raise ValueError(f"projection must be 'perspective' or 'orthographic', not {self.projection!r}")
+        super().__post_init__()
         os.environ.setdefault("PYOPENGL_PLATFORM", self.platform)
 
-    def matrices(self, face: FaceMesh, pose: Pose, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(M_WCS->ECS, M_ECS->CSS, M_CSS->VCS) for this face and pose."""
-        v = face.vertices.astype(np.float64)
-        centre = (v.min(axis=0) + v.max(axis=0)) / 2.0
-        extent = float(np.max(v.max(axis=0) - v.min(axis=0)))
-        rotation = transforms.rotation_matrix(pose.yaw, pose.pitch, pose.roll)
-        half_view = extent / 2.0 / (self.fill * pose.scale)  # world half-size of the image at the face's centre
-        # shift is a fraction of the image: move the face, not the camera, so the frustum stays symmetric
-        shift = np.array([pose.shift[0], -pose.shift[1]]) * 2.0 * half_view
-        if self.projection == "perspective":
-            distance = half_view / np.tan(np.deg2rad(self.fov_deg) / 2.0)
-            translation = -rotation @ centre + np.array([shift[0], shift[1], -distance])
-            near, far = distance - extent, distance + extent
-            eye_to_css = transforms.perspective_fov(self.fov_deg, 1.0, near, far)
-        else:
-            distance = 2.0 * extent
-            translation = -rotation @ centre + np.array([shift[0], shift[1], -distance])
-            eye_to_css = transforms.orthographic(-half_view, half_view, -half_view, half_view,
-                                                 distance - extent, distance + extent)
-        world_to_eye = transforms.wcs_to_ecs(1.0, rotation, translation)
-        return world_to_eye, eye_to_css, transforms.viewport(size, size)
-
-    def render(self, face: FaceMesh, pose: Pose, size: int, rng: np.random.Generator) -> RenderedView:
-        import pyrender
-        import trimesh
-
-        world_to_eye, eye_to_css, css_to_vcs = self.matrices(face, pose, size)
-        colours = _plain_colours(face)  # appearance is the face's (its source draws it once for every view)
-        mesh = trimesh.Trimesh(vertices=face.vertices, faces=face.triangles, vertex_colors=colours, process=False)
-        mesh.apply_transform(world_to_eye)  # pose in the mesh, camera at the origin: no scene.bounds needed
-        scene = pyrender.Scene(bg_color=[0, 0, 0, 0], ambient_light=np.full(3, rng.uniform(0.25, 0.45)))
-        scene.add(_coloured_mesh(mesh))
-        camera = _matrix_camera(eye_to_css)
-        scene.add(camera, pose=np.eye(4))
-        for _ in range(int(rng.integers(1, 3))):
-            direction = rng.normal(size=3) * [0.6, 0.6, 0.2] + [0, 0.3, 1.0]
-            scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=float(rng.uniform(0.8, 1.8))),
-                      pose=_look_along(-direction))
-        colour, _ = _offscreen(size).render(scene, flags=pyrender.RenderFlags.RGBA)
-        vertices = transforms.image_frame_vertices(face.vertices, world_to_eye, eye_to_css, css_to_vcs)
-        return RenderedView(image=np.ascontiguousarray(colour, dtype=np.uint8), vertices=vertices,
-                            world_to_vcs=transforms.compose(css_to_vcs, eye_to_css, world_to_eye),
-                            pose=pose, renderer=self.name)
+    def render_views(self, face: FaceMesh, views: list[tuple[Camera, Lighting]],
+                     pixels: list[np.ndarray] | None = None) -> list[np.ndarray]:
+        """[(S, S, 4) uint8 RGBA, RGB premultiplied by alpha (4x MSAA resolves against a transparent black
+        background)] for each (camera, lighting), S = camera.size. (pixels: unused, OpenGL projects itself.)"""
+        images, shown = [], set()
+        for camera, lighting in views:
+            stage = _stage(camera.size)
+            if not self.reuse_scene:
+                stage.reset()
+            if not self.reuse_scene or camera.size not in shown:
+                stage.show(face)
+                shown.add(camera.size)
+            images.append(stage.draw(camera, lighting))
+        return images
 
 
-def _coloured_mesh(mesh):
-    """A pyrender mesh that shows `mesh`'s vertex colours under an opaque, double-sided skin material.
-
-    pyrender reads vertex colours only when `from_trimesh` gets no material (it then makes a semi-transparent
-    BLEND one), so the material is swapped in afterwards. Double-sided: at large yaw the open head surface
-    shows its inside, which must still cover pixels.
-    """
+def _face_mesh(face: FaceMesh):
+    """A pyrender mesh of the face in its world frame: positions, smooth normals, albedo as vertex colours, under
+    an opaque, double-sided white material (at large yaw the open head surface shows its inside, which must
+    still cover pixels). pyrender multiplies the shaded light by the vertex colour (see `shading`)."""
     import pyrender
 
-    material = pyrender.MetallicRoughnessMaterial(doubleSided=True, metallicFactor=0.0, roughnessFactor=0.7,
+    n = len(face.vertices)
+    albedo = np.clip(face.colours, 0, 1) if face.colours is not None else np.full((n, 3), 0.75)
+    material = pyrender.MetallicRoughnessMaterial(doubleSided=True, metallicFactor=0.0, roughnessFactor=ROUGHNESS,
                                                   baseColorFactor=[1.0, 1.0, 1.0, 1.0])
-    coloured = pyrender.Mesh.from_trimesh(mesh, smooth=True)
-    for primitive in coloured.primitives:
-        if primitive.color_0 is None:
-            raise ValueError("the mesh has no vertex colours to render")
-        primitive.material = material
-    return coloured
+    primitive = pyrender.Primitive(
+        positions=np.ascontiguousarray(face.vertices, np.float32),
+        normals=vertex_normals(face.vertices, face.triangles),
+        color_0=np.column_stack([albedo, np.ones(n)]).astype(np.float32),
+        indices=np.ascontiguousarray(face.triangles, np.uint32),
+        material=material)
+    return pyrender.Mesh(primitives=[primitive])
 
 
-def _plain_colours(face: FaceMesh) -> np.ndarray:
-    rgb = face.colours if face.colours is not None else np.full((len(face.vertices), 3), 0.75)
-    return np.column_stack([np.clip(rgb, 0, 1) * 255, np.full(len(rgb), 255)]).astype(np.uint8)
-
-
-def _matrix_camera(eye_to_css: np.ndarray):
-    """A pyrender camera whose projection is exactly `eye_to_css` (so the pixels match what we return)."""
+def _matrix_camera():
+    """A pyrender camera whose projection matrix is whatever `.projection` holds (so pixels match our matrices)."""
     import pyrender
 
     class _MatrixCamera(pyrender.camera.Camera):
+        projection = np.eye(4)
+
         def get_projection_matrix(self, width=None, height=None):
-            return eye_to_css
+            return self.projection
 
     return _MatrixCamera(znear=1e-3, zfar=1e6)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -105,6 +106,26 @@ def test_a_changed_model_file_is_refused_and_another_spelling_of_it_is_not(tmp_p
     with pytest.raises(DataIntegrityError, match="made differently.*model_sha256: was '"):
         make_dataset(_source(source=f"bfm:{tmp_path / 'BFM.mat'}"), str(out))
     assert _state(out) == before  # the missing shard was not redone from the other model
+
+
+def test_size_and_depth_are_recorded_and_a_resume_must_match_them(copy):
+    manifest = Manifest.load(str(copy))
+    assert {k: manifest.parameters[k] for k in ("size", "renderer", "depth")} == dict(size=64, renderer="raster",
+                                                                                     depth=True)
+    assert manifest.identity["size"] == 64 and manifest.size == 64
+    (copy / "shard-00001.parquet").unlink()  # a resume would redo it: at another size, the dataset would mix two
+    before = _state(copy)
+    for change, difference in ((dict(size=96), "size: was 64, now 96"), (dict(depth=False), "depth: was True, now "
+                                                                                             "False")):
+        with pytest.raises(DataIntegrityError, match=re.escape(f"made differently ({difference})")):
+            make_dataset(_source(**change), str(copy))
+    assert _state(copy) == before
+    body = json.loads((copy / "manifest.json").read_text())
+    (copy / "manifest.json").write_text(json.dumps({**body, "format": "1"}))  # shards written before format 2
+    before = _state(copy)
+    with pytest.raises(DataIntegrityError, match=re.escape("shard format: was '1', now '2'")):
+        make_dataset(_source(), str(copy))
+    assert _state(copy) == before
 
 
 def test_changed_backgrounds_are_refused(tmp_path, builtin_model):

@@ -38,6 +38,7 @@ class Case:
 
 def _cases() -> list[Case]:
     G = ("generate", "--faces", "4", "--shard-size", "2")
+    D = ("generate", "--faces", "12", "--shard-size", "4", "--seed", "7", "--out", "{ds_copy}")  # as tiny_dataset
     good_bfm = "bfm:{good_mat},uv={good_uv}"
     cases = [
         # generate: numbers
@@ -102,14 +103,10 @@ def _cases() -> list[Case]:
         # generate into an existing folder
         Case("gen-other-parameters", ("generate", "--faces", "12", "--shard-size", "4", "--seed", "8", "--out",
                                       "{ds_copy}"), "made differently (seed: was 7, now 8)", 1, "{ds_copy}"),
-        Case("gen-other-size", ("generate", "--faces", "12", "--shard-size", "4", "--seed", "7", "--size", "128",
-                                "--out", "{ds_copy}"), "made differently (size: was 256, now 128)", 1, "{ds_copy}"),
-        Case("gen-other-renderer", ("generate", "--faces", "12", "--shard-size", "4", "--seed", "7", "--renderer",
-                                    "pyrender", "--out", "{ds_copy}"),
+        Case("gen-other-size", (*D, "--size", "128"), "made differently (size: was 256, now 128)", 1, "{ds_copy}"),
+        Case("gen-other-renderer", (*D, "--renderer", "pyrender"),
              "made differently (renderer: was 'raster', now 'pyrender')", 1, "{ds_copy}"),
-        Case("gen-without-depth", ("generate", "--faces", "12", "--shard-size", "4", "--seed", "7", "--no-depth",
-                                   "--out", "{ds_copy}"), "made differently (depth: was True, now False)", 1,
-             "{ds_copy}"),
+        Case("gen-without-depth", (*D, "--no-depth"), "made differently (depth: was True, now False)", 1, "{ds_copy}"),
         Case("gen-manifest-truncated", (*G, "--out", "{ds_truncated}"), "manifest.json: file: not valid JSON", 1,
              "{ds_truncated}"),
         Case("gen-manifest-traversal", (*G, "--out", "{ds_traversal}"), "not a plain shard file name", 1,

@@ -26,29 +26,20 @@ from pathlib import Path
 
 from _common import emit
 
-from frontside.datasets.generation import GenerateParams, dataset_uv_regions, generate_shard, plan_shards
-from frontside.datasets.shards import Manifest, shard_name, write_uv_regions
+from frontside.datasets import driver
+from frontside.datasets.generate_source import GenerateSource
+from frontside.datasets.generation import GenerateParams
+from frontside.io import write_atomic
+from frontside.pictures import figure_png
 
 TEST_SEED = 1_000_003  # held-out faces come from another seed than any training set
 
 
-def _shard(args):
-    spec, params, out, expected = args
-    return generate_shard(spec, params, out, expected)
-
-
 def make_dataset(out: Path, n_faces: int, seed: int, processes: int, shard_size: int = 50) -> str:
-    """A synthetic dataset at `out` made by `processes` spawned workers (each renders with its own OpenGL
-    context); shards already valid are kept. The bytes are those of `frontside generate` with these parameters."""
-    params = GenerateParams(n_faces=n_faces, shard_size=shard_size, seed=seed)
-    manifest = Manifest.load_or_none(str(out)) or Manifest(parameters=params.as_dict())
-    jobs = [(spec, params, str(out), manifest.shards.get(shard_name(spec.index)))
-            for spec in plan_shards(n_faces, shard_size)]
-    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for info, _ in pool.map(_shard, jobs):
-            manifest.shards[info.name] = info
-    write_uv_regions(str(out), dataset_uv_regions(params))
-    manifest.save(str(out))
+    """A synthetic dataset at `out` made by the dataset driver on `processes` spawned workers; shards already
+    valid are kept. The bytes are those of `frontside generate` with these parameters."""
+    source = GenerateSource(GenerateParams(n_faces=n_faces, shard_size=shard_size, seed=seed))
+    driver.make_dataset(source, str(out), driver.run_in_processes(processes))
     return str(out)
 
 
@@ -124,10 +115,8 @@ def plot(runs: list[dict], mean_face: float, path: Path, title: str) -> None:
     right.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
+    write_atomic(path, figure_png(fig, dpi=100))
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def main() -> None:
@@ -167,7 +156,8 @@ def main() -> None:
     epochs = max(1, round(args.steps / steps_per_epoch))
     jobs = [{"config": dict(data=[train_dir], out=str(root / f"{arch}-seed{seed}-e{epochs}"), arch=arch,
                             seed=seed, epochs=epochs, batch_size=args.batch_size, max_val_batches=4,
-                            patience=10_000, progress=False, resume=True),
+                            patience=10_000, progress=False,
+                            resume=(root / f"{arch}-seed{seed}-e{epochs}" / "last.pt").exists()),
              "test": test_dir} for seed in args.seeds for arch in args.archs]
     runs = []
     # a fresh process per run: a worker reused for a second run held both runs' caches (11.7 GB at the third)

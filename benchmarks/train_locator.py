@@ -18,6 +18,7 @@ and face only: clear it when the renderer changes). `--measure-only` skips train
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import multiprocessing
 import os
@@ -29,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from _common import emit
 
+from frontside.io import write_atomic
 from frontside.reconstruct.crop import crop_corner_error, within_training_jitter
 from frontside.reconstruct.locator import WEIGHTS, BoxNet, LandmarkNet, Locator, LocatorSpec, save_locator
 from frontside.reconstruct.locator_training import (
@@ -62,8 +64,9 @@ def sprites_cached(seed: int, faces: int, cache: Path | None) -> list[Sprite]:
             arrays = {"yaw": np.array([s.yaw for s in chunk])}
             for i, s in enumerate(chunk):
                 arrays[f"rgba{i}"], arrays[f"landmarks{i}"] = s.rgba, s.landmarks
-            np.savez(str(path) + ".tmp.npz", **arrays)
-            os.replace(str(path) + ".tmp.npz", path)
+            buffer = io.BytesIO()
+            np.savez(buffer, **arrays)
+            write_atomic(path, buffer.getvalue())
         sprites += chunk
         print(f"rendered faces {indices.start}-{indices.stop - 1}", flush=True)
     return sprites

@@ -1,15 +1,16 @@
-"""Small picture helpers shared by the CLI commands: atomic PNG writes and posmap visualisation."""
+"""Small picture helpers shared by the CLI commands: PNG encoding, atomic PNG writes, posmap visualisation."""
 
 from __future__ import annotations
 
 import io
 import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
+
+from frontside.io import write_atomic
 
 
 def encode_png(image: np.ndarray, compress_level: int = 6) -> bytes:
@@ -29,25 +30,16 @@ def encode_png(image: np.ndarray, compress_level: int = 6) -> bytes:
     return data.tobytes()
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to a temporary file beside `path`, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+def figure_png(figure, dpi: int = 100) -> bytes:
+    """PNG bytes of a matplotlib figure (for `write_atomic`: figures are saved like every other file)."""
+    buf = io.BytesIO()
+    figure.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
 
 
 def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
     """Atomically write an (H, W[, C]) uint8 image as PNG."""
-    return write_bytes_atomic(path, encode_png(image))
+    return Path(write_atomic(path, encode_png(image)))
 
 
 def posmap_to_rgb(posmap: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:

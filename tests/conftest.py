@@ -38,29 +38,25 @@ def builtin_model(tmp_path_factory):
     return load_builtin(cache)
 
 
-def make_dataset(out: str, n_faces: int, shard_size: int, seed: int, size: int = 256) -> str:
-    """A real synthetic dataset made with the plain functions, no Prefect."""
-    from frontside.datasets.generation import GenerateParams, dataset_uv_regions, generate_shard, plan_shards
-    from frontside.datasets.shards import Manifest, write_uv_regions
+def synthetic_dataset(out: str, n_faces: int, shard_size: int, seed: int, size: int = 256) -> str:
+    """A real synthetic dataset at `out`, made by the dataset driver in this process (no Prefect): the bytes
+    `frontside generate` writes with these parameters."""
+    from frontside.datasets.driver import make_dataset
+    from frontside.datasets.generate_source import GenerateSource
+    from frontside.datasets.generation import GenerateParams
 
-    params = GenerateParams(n_faces=n_faces, shard_size=shard_size, seed=seed, size=size)
-    manifest = Manifest(parameters=params.as_dict())
-    for spec in plan_shards(params.n_faces, params.shard_size):
-        info, _ = generate_shard(spec, params, out)
-        manifest.shards[info.name] = info
-    write_uv_regions(out, dataset_uv_regions(params))
-    manifest.save(out)
+    make_dataset(GenerateSource(GenerateParams(n_faces=n_faces, shard_size=shard_size, seed=seed, size=size)), out)
     return out
 
 
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory, builtin_model) -> str:
     """A real 12-pair synthetic dataset (3 shards of 4)."""
-    return make_dataset(str(tmp_path_factory.mktemp("tiny-dataset")), 12, 4, seed=7)
+    return synthetic_dataset(str(tmp_path_factory.mktemp("tiny-dataset")), 12, 4, seed=7)
 
 
 @pytest.fixture(scope="session")
 def learning_split(tmp_path_factory, builtin_model) -> tuple[str, str]:
     """(training, held-out) datasets at 128 x 128: 128 faces, and 24 faces of another seed."""
-    return (make_dataset(str(tmp_path_factory.mktemp("learn-train")), 128, 64, seed=11, size=128),
-            make_dataset(str(tmp_path_factory.mktemp("learn-test")), 24, 24, seed=1_000_003, size=128))
+    return (synthetic_dataset(str(tmp_path_factory.mktemp("learn-train")), 128, 64, seed=11, size=128),
+            synthetic_dataset(str(tmp_path_factory.mktemp("learn-test")), 24, 24, seed=1_000_003, size=128))

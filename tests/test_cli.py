@@ -47,6 +47,73 @@ def test_a_bad_model_spec_is_a_one_line_error(tmp_path):
     assert "BFM.mat" in out.stderr and "Traceback" not in out.stderr
 
 
+def _server_children(pid: int) -> list[int]:
+    """Pids of the uvicorn processes (Prefect's temporary server) whose parent is `pid`."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and b"uvicorn" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_no_prefect_server_outlives_the_command(tmp_path):
+    """SIGTERM: the command exits 143 and stops its server; SIGKILL: the watchdog stops the server."""
+    import signal
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PYTHONPATH=str(ROOT), PREFECT_HOME=str(tmp_path / "prefect-home"),
+               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120")
+    env.pop("PREFECT_SERVER_ANALYTICS_ENABLED", None)  # the command itself must turn telemetry off
+    for sig, code in ((signal.SIGTERM, 143), (signal.SIGKILL, -signal.SIGKILL)):
+        log = tmp_path / f"{sig.name}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "frontside.cli", "generate", "--faces", "40", "--shard-size",
+                                     "4", "--workers", "1", "--out", str(tmp_path / sig.name)], env=env, stdout=out,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 300  # checks, imports and the server's start-up, on a busy machine
+            while not (servers := _server_children(proc.pid)) and time.monotonic() < deadline:
+                assert proc.poll() is None, log.read_text()
+                time.sleep(0.1)
+            assert servers, f"no server started\n{log.read_text()}"
+            while not list((tmp_path / sig.name).glob("shard-*.parquet")) and time.monotonic() < deadline:
+                time.sleep(0.1)  # the flow is running
+            os.kill(proc.pid, sig)
+            assert proc.wait(timeout=60) == code, log.read_text()
+            deadline = time.monotonic() + 20
+            while any(_running(s) for s in servers) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not any(_running(s) for s in servers), f"server {servers} outlived the command ({sig.name})"
+            assert "telemetry" not in log.read_text().lower()
+        finally:
+            for pid in [proc.pid, *_server_children(proc.pid)]:
+                if _running(pid):
+                    os.kill(pid, signal.SIGKILL)
+    assert "frontside generate: terminated" in (tmp_path / "SIGTERM.log").read_text()
+
+
+def test_debug_shows_the_traceback_and_a_usage_error_is_one_line(tmp_path):
+    plain = _run("generate", "--faces", "0", "--out", str(tmp_path / "x"))
+    assert plain.returncode == 2 and plain.stderr == "frontside generate: error: --faces: must be >= 1, got 0\n"
+    debug = _run("--debug", "generate", "--faces", "0", "--out", str(tmp_path / "x"))
+    assert debug.returncode == 1 and "Traceback" in debug.stderr and "ParameterError: n_faces" in debug.stderr
+    usage = _run("train", "--epochs", "x")
+    assert usage.returncode == 2 and len(usage.stderr.splitlines()) == 1, usage.stderr
+
+
 def test_info_summarises_and_validates_every_shard(tmp_path, tiny_dataset):
     import shutil
 
@@ -64,5 +131,7 @@ def test_info_summarises_and_validates_every_shard(tmp_path, tiny_dataset):
 
 def test_generate_refuses_a_size_that_is_not_a_multiple_of_32(tmp_path):
     out = _run("generate", "--faces", "1", "--out", str(tmp_path / "d"), "--size", "100")
-    assert out.returncode == 1 and "--size" in out.stderr and "multiple of 32" in out.stderr
+    # a flag's value: exit 2, the one line names the flag, nothing written
+    assert out.returncode == 2 and out.stderr.startswith("frontside generate: error: --size: ")
+    assert "multiple of 32" in out.stderr and len(out.stderr.splitlines()) == 1
     assert "Traceback" not in out.stderr and not (tmp_path / "d").exists()

@@ -77,7 +77,7 @@ def test_different_parameters_for_an_existing_dataset_are_refused(reference, pre
     from frontside.errors import FrontsideError
     from frontside.flows.generate import run_generate
 
-    with pytest.raises(FrontsideError, match="different parameters"):
+    with pytest.raises(FrontsideError, match=r"made differently \(seed: was 3, now 4\)"):
         run_generate(workers=1, out=str(reference), **{**PARAMS, "seed": 4})
 
 

@@ -153,3 +153,46 @@ def test_augmentation_follows_the_epoch_in_the_key(tiny_dataset):
     data = ShardDataset(tiny_dataset, augment=True, seed=5)
     a, b, again = data[(1, 4)][0], data[(2, 4)][0], data[(1, 4)][0]
     assert torch.equal(a, again) and not torch.equal(a, b)
+
+
+KILLED_WRITER = "import sys; from frontside.io import write_atomic; write_atomic(sys.argv[1], bytes(256 << 20))"
+
+
+def test_a_run_is_never_overwritten_and_a_killed_checkpoint_write_is_cleaned_up(tiny_dataset, tmp_path):
+    import dataclasses
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from frontside.errors import ParameterError
+    from frontside.io import is_temp_name
+
+    run = tmp_path / "run"
+    config = TrainConfig(data=[tiny_dataset], out=str(run), arch="frontonly", width=0.25, epochs=1, batch_size=4,
+                         max_steps_per_epoch=1, augment=False, seed=0, progress=False)
+    train(config)
+    last, best = (run / "last.pt").read_bytes(), (run / "best.pt").read_bytes()
+
+    # SIGKILL a writer while it writes last.pt's temp file: the old last.pt stays whole, a temp file stays behind
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(run / "last.pt")], env=env)
+    while not [p for p in run.iterdir() if is_temp_name(p.name)]:
+        assert writer.poll() is None, "the writer finished before it could be killed"
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    assert [p.name for p in run.iterdir() if is_temp_name(p.name)] and (run / "last.pt").read_bytes() == last
+
+    # the same folder without --resume or --overwrite is refused, and nothing in it changes
+    with pytest.raises(ParameterError, match="already holds a training run"):
+        train(config)
+    assert (run / "best.pt").read_bytes() == best
+    with pytest.raises(ParameterError, match="last.pt does not exist"):
+        train(dataclasses.replace(config, out=str(tmp_path / "never"), resume=True))
+    assert not (tmp_path / "never").exists()
+
+    resumed = train(dataclasses.replace(config, epochs=2, resume=True))
+    assert resumed.epochs_run == 2 and not [p for p in run.iterdir() if is_temp_name(p.name)]
+    replaced = train(dataclasses.replace(config, overwrite=True))
+    assert replaced.epochs_run == 1 and len(load_checkpoint(run / "last.pt")["history"]) == 1

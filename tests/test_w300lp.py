@@ -13,51 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
+from made_files import N_EXP, N_ID, grid_model
 
 from frontside.errors import InputFormatError
 
 H = W = 160
 SCALE = 6.0e-4  # BFM units (~1.5e5 across a face) to pixels, as in 300W-LP's Pose_Para
-N_ID, N_EXP = 5, 3
 
 
 # --------------------------------------------------------------------------------------------- fixtures
-
-def _grid_model():
-    """A small BFM-like model: a bulging 24 x 24 grid, 68 interior landmarks, random bases."""
-    from frontside.facemodel.model import MorphableModel, Region
-
-    n = 24
-    u, v = np.meshgrid(np.linspace(0, 1, n), np.linspace(0, 1, n))
-    u, v = u.ravel(), v.ravel()
-    bulge = np.sqrt(np.clip(1 - ((u - 0.5) / 0.6) ** 2 - ((v - 0.5) / 0.65) ** 2, 0, None))
-    mean = np.stack([(u - 0.5) * 1.5e5, (v - 0.5) * 1.8e5, bulge * 6e4], axis=1).astype(np.float32)
-    tris = []
-    for r in range(n - 1):
-        for c in range(n - 1):
-            a, b, d, e = r * n + c, r * n + c + 1, (r + 1) * n + c, (r + 1) * n + c + 1
-            tris += [[a, b, e], [a, e, d]]
-    rng = np.random.default_rng(7)
-    interior = np.array([r * n + c for r in range(3, n - 3) for c in range(3, n - 3)])
-    landmarks = np.sort(rng.choice(interior, 68, replace=False)).astype(np.int64)
-    id_basis = rng.standard_normal((3 * n * n, N_ID)).astype(np.float32)
-    id_basis /= np.linalg.norm(id_basis, axis=0)
-    exp_basis = rng.standard_normal((3 * n * n, N_EXP)).astype(np.float32)
-    exp_basis /= np.linalg.norm(exp_basis, axis=0)
-    return MorphableModel(
-        mean=mean,
-        id_basis=id_basis,
-        id_std=np.linspace(4e4, 1e4, N_ID).astype(np.float32),
-        exp_basis=exp_basis,
-        exp_std=np.linspace(2e4, 5e3, N_EXP).astype(np.float32),
-        triangles=np.asarray(tris, np.int32),
-        uv=np.stack([u, v], axis=1).astype(np.float32),
-        landmarks=landmarks,
-        regions=np.full(n * n, Region.FACE, np.uint8),
-        exp_mean=(rng.standard_normal((n * n, 3)) * 500).astype(np.float32),
-        name="BFM",
-    )
-
 
 def _angle2matrix_3ddfa(pitch, yaw, roll):
     """face3d's mesh.transform.angle2matrix_3ddfa, written out (radians)."""
@@ -106,7 +70,7 @@ def tree(tmp_path_factory):
 
     base = tmp_path_factory.mktemp("w300lp")
     mat_path, uv_path = base / "BFM.mat", base / "BFM_UV.mat"
-    save_bfm(_grid_model(), mat_path, uv_path)
+    save_bfm(grid_model(), mat_path, uv_path)
     raw = scipy.io.loadmat(str(mat_path))["model"][0, 0]
     bfm = {k: np.asarray(raw[k], np.float64) for k in ("shapeMU", "expMU", "shapePC", "expPC")}
     kpt = np.squeeze(raw["kpt_ind"]).astype(np.int64) - 1
@@ -157,7 +121,9 @@ def test_scan_finds_layout_groups_and_problems(tree, model):
     items = scan_300wlp(root, model=model)
     keys = {it.key for it in items}
     assert keys == set(truth) | {"LFPW/LFPW_image_test_0001_0", "LFPW/LFPW_image_test_0002_0"}
-    assert skipped_counts(items) == {"no_mat": 1, "broken_mat": 1}
+    assert skipped_counts(items) == {"no_mat": 1, "broken_mat": 1, "model_mismatch": 0}
+    assert {it.key: it.problem for it in items if it.problem} == {"LFPW/LFPW_image_test_0001_0": "no_mat",
+                                                                  "LFPW/LFPW_image_test_0002_0": "broken_mat"}
     by_key = {it.key: it for it in items}
     a0, f0 = by_key["AFW/AFW_100_1_0"], by_key["AFW_Flip/AFW_100_1_0"]
     assert a0.group == "AFW/AFW_100_1" and f0.group == "AFW_Flip/AFW_100_1" and f0.flipped
@@ -294,6 +260,35 @@ def test_flow_writes_shards_and_resumes(tree, tmp_path, prefect_harness):
     before = {s.name: s.stat().st_mtime_ns for s in shards}
     convert_300wlp(root=str(root), out=str(out), shard_size=2, seed=4, model_spec=spec)
     assert {s.name: s.stat().st_mtime_ns for s in sorted(out.glob("shard-*.parquet"))} == before
+    # every skipped image is named with its reason, and the model is recorded once, by spec and content
+    skipped = {e["file"]: e for e in manifest["extra"]["skipped_files"]}
+    assert set(skipped) == {"LFPW/LFPW_image_test_0001_0.jpg", "LFPW/LFPW_image_test_0002_0.jpg"}
+    assert skipped["LFPW/LFPW_image_test_0002_0.jpg"]["reason"] == "broken_mat"
+    assert "not a readable MATLAB" in skipped["LFPW/LFPW_image_test_0002_0.jpg"]["detail"]
+    assert manifest["inputs"]["model"]["spec"] == spec and len(manifest["inputs"]["model"]["sha256"]) == 64
+    # evaluation reads exactly that model (fb447a8 tried to load "300wlp", failed silently, used the built-in)
+    from frontside.evaluation.evaluate import dataset_model
+    from frontside.facemodel import load_model
+
+    assert dataset_model(str(out)).n_vertices == load_model(spec).n_vertices == 24 * 24
+
+
+def test_fits_made_for_another_model_are_one_error_before_anything_is_written(tree, tmp_path):
+    from dataclasses import replace
+
+    from frontside.datasets.driver import check_dataset
+    from frontside.datasets.w300lp_source import W300LPSource
+    from frontside.facemodel.bfm import save_bfm
+
+    model = grid_model()
+    fewer = replace(model, id_basis=model.id_basis[:, :2], id_std=model.id_std[:2])
+    save_bfm(fewer, tmp_path / "small.mat", tmp_path / "small_uv.mat")
+    out = tmp_path / "never"
+    with pytest.raises(InputFormatError, match=r"small\.mat: components: the \d+ readable fits have 5 shape / 3 "
+                                               r"expression coefficients .* the model has 2 / 3"):
+        check_dataset(W300LPSource(root=str(tree[0]),
+                                   model_spec=f"bfm:{tmp_path / 'small.mat'},uv={tmp_path / 'small_uv.mat'}"), str(out))
+    assert not out.exists()
 
 
 def test_cli_reports_bad_root(tmp_path):

@@ -12,10 +12,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description="Scan a 300W-LP folder (AFW, HELEN, IBUG, LFPW and their _Flip twins), pair every front "
         "image (|yaw| <= 45) with a side image (45 < |yaw| <= 100) of the same person, and write Parquet "
         "shards plus manifest.json like `frontside generate`. Images without a readable .mat are skipped "
-        "and counted in the manifest. Rerunning keeps valid shards.",
+        "and named in the manifest. Fits made for another model, or a tree with no pair, are errors. "
+        "Rerunning keeps valid shards.",
     )
     p.add_argument("--root", required=True, help="the 300W_LP folder")
-    p.add_argument("--model", required=True,
+    p.add_argument("--model", dest="model_spec", required=True,
                    help="face model the fits refer to: bfm:/path/BFM.mat[,uv=/path/BFM_UV.mat]")
     p.add_argument("--out", required=True, help="output dataset folder")
     p.add_argument("--shard-size", type=int, default=256, help="pairs per shard (default: %(default)s)")
@@ -27,25 +28,22 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from frontside import checks
+    from frontside.datasets.driver import check_dataset
+    from frontside.datasets.w300lp_source import W300LPSource
 
-    from frontside.datasets.w300lp import SUBSETS
-    from frontside.errors import InputFormatError
+    checks.task_runner(args.workers)
+    source = W300LPSource(root=args.root, model_spec=args.model_spec, seed=args.seed, shard_size=args.shard_size,
+                          limit=args.limit)
+    check_dataset(source, args.out, in_process=False)  # scan, model, pairs: all before Prefect starts
 
-    root = Path(args.root)
-    # Fail before Prefect starts (seconds) when the folder is plainly not 300W-LP.
-    if not any((root / s).is_dir() or (root / f"{s}_Flip").is_dir() for s in SUBSETS):
-        raise InputFormatError(root, "layout", f"no 300W-LP subset folder found (expected some of {', '.join(SUBSETS)})")
-    if args.shard_size < 1:
-        raise InputFormatError("--shard-size", "value", f"must be >= 1, got {args.shard_size}")
-
+    from frontside.cli.prefect_server import start_guarded_server
     from frontside.flows.convert_300wlp import convert_300wlp
     from frontside.flows.generate import task_runner
 
-    runner = task_runner(max(1, args.workers))
-    manifest = convert_300wlp.with_options(task_runner=runner)(
-        root=str(root), out=str(args.out), shard_size=args.shard_size, seed=args.seed,
-        model_spec=args.model, limit=args.limit,
-    )
+    start_guarded_server()
+    manifest = convert_300wlp.with_options(task_runner=task_runner(args.workers))(
+        root=args.root, out=args.out, shard_size=args.shard_size, seed=args.seed, model_spec=args.model_spec,
+        limit=args.limit, progress=True)
     print(f"manifest: {manifest}")
     return 0

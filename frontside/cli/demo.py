@@ -19,10 +19,24 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from frontside import checks
+    from frontside.errors import ParameterError
+
+    checks.integer("train_faces", args.train_faces, minimum=2)
+    checks.integer("test_faces", args.test_faces, minimum=1)
+    checks.integer("steps", args.steps, minimum=1)
+    checks.integer("batch_size", args.batch_size, minimum=1)
+    checks.integer("seed", args.seed, minimum=0)
+    out = checks.output_folder("out", args.out)
+    if "://" in out:
+        raise ParameterError("out", f"{out}: the demo writes to a local folder")
+
+    from frontside.cli.prefect_server import start_guarded_server
     from frontside.flows.pipeline import demo
 
     started = time.perf_counter()
-    report = demo(out=args.out, train_faces=args.train_faces, test_faces=args.test_faces,
+    start_guarded_server()
+    report = demo(out=out, train_faces=args.train_faces, test_faces=args.test_faces,
                   steps_per_model=args.steps, batch_size=args.batch_size, seed=args.seed)
     print(f"\ndemo finished in {(time.perf_counter() - started) / 60:.1f} min")
     print(f"report: {report}")

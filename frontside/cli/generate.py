@@ -7,7 +7,8 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="generate synthetic front/side pairs as Parquet shards (resumable)")
-    p.add_argument("--faces", type=int, required=True, help="number of faces (one pair each)")
+    # dests are GenerateParams' field names: a ParameterError names the field, the CLI shows the flag
+    p.add_argument("--faces", dest="n_faces", type=int, required=True, help="number of faces (one pair each)")
     p.add_argument("--shard-size", type=int, default=16, help="pairs per shard (default: %(default)s)")
     p.add_argument("--out", required=True, help="dataset folder or fsspec URL")
     p.add_argument("--source", default="builtin", help="builtin | bfm:PATH[,uv=PATH] | facegen")
@@ -28,18 +29,29 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from frontside.datasets.generation import check_size
-    from frontside.errors import InputFormatError
+    import dataclasses
+
+    from frontside import checks
+    from frontside.datasets.driver import check_dataset
+    from frontside.datasets.generate_source import FACEGEN, RULES, GenerateSource
+
+    # the flags' values first: an answer before generation's renderers and kernels are even imported
+    checks.values({name: getattr(args, name) for name in RULES if hasattr(args, name)}, RULES)
+    checks.task_runner(args.workers, args.dask_address)
+    from frontside.datasets.generation import GenerateParams
+
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(GenerateParams) if hasattr(args, f.name)}
+    if args.source == FACEGEN:  # FaceGen renders its own faces, whatever --renderer says
+        given["renderer"] = FACEGEN
+    params = GenerateParams(**given)
+    # every parameter and input, before Prefect starts (seconds) and before anything is written
+    check_dataset(GenerateSource(params), args.out, in_process=False)
+
+    from frontside.cli.prefect_server import start_guarded_server
     from frontside.flows.generate import run_generate
 
-    try:
-        check_size(args.size)
-    except ValueError as exc:
-        raise InputFormatError("--size", "value", str(exc)) from None
-    renderer = "facegen" if args.source == "facegen" else args.renderer
-    result = run_generate(workers=args.workers, dask_address=args.dask_address, n_faces=args.faces,
-                          shard_size=args.shard_size, out=args.out, source=args.source,
-                          backgrounds=args.backgrounds, seed=args.seed, size=args.size, renderer=renderer,
-                          depth=args.depth, progress=True)
+    start_guarded_server()
+    result = run_generate(workers=args.workers, dask_address=args.dask_address, **params.as_dict(), out=args.out,
+                          progress=True)
     print(f"{result['rows']} pairs in {result['shards']} shards at {result['out']}")
     return 0

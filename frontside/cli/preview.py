@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+MAX_PAIRS = 256  # one row per pair: a bigger grid is no longer a picture to look at
+
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("preview", help="write a PNG grid of synthetic pairs to check that labels fit")
@@ -12,13 +14,31 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--source", default="builtin", help="builtin | bfm:PATH[,uv=PATH]")
     p.add_argument("--backgrounds", default=None, help="DTD folder (images/<category>/*.jpg); built-in if omitted")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", type=int, default=256, help="image side (default: %(default)s)")
+    p.add_argument("--size", type=int, default=256,
+                   help="image side: a multiple of 32, at least 64 (default: %(default)s)")
     p.add_argument("--renderer", choices=["raster", "pyrender"], default="raster")
     p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
+    from frontside import checks
+    from frontside.errors import ParameterError
+    from frontside.facemodel import parse_model_spec
+
+    checks.integer("n", args.n, minimum=1, maximum=MAX_PAIRS)
+    checks.integer("seed", args.seed, minimum=0)
+    size = checks.image_side("size", args.size)
+    out = checks.output_file("out", args.out)
+    try:
+        spec = str(parse_model_spec(args.source))
+    except ValueError as exc:
+        raise ParameterError("source", str(exc)) from None
+    backgrounds = checks.input_folder("backgrounds", args.backgrounds) if args.backgrounds else None
+    from frontside.facemodel import load_model
+
+    load_model(spec)  # a bad model file fails before the renderer is even imported
+
     from tqdm import tqdm
 
     from frontside.datasets.generation import face_rng, make_renderer, make_source
@@ -27,10 +47,10 @@ def run(args: argparse.Namespace) -> int:
     from frontside.pictures import write_png
     from frontside.renderers.backgrounds import Backgrounds
 
-    source = make_source(args.source)
+    source = make_source(spec)
     renderer = make_renderer(args.renderer)
-    backgrounds = Backgrounds.from_folder(args.backgrounds)
+    backgrounds = Backgrounds.from_folder(backgrounds)
     pairs = [make_pair(source, renderer, backgrounds, face_rng(args.seed, i), face_id=f"{source.kind}-{i:06d}",
-                       face_index=i, seed=args.seed, size=args.size) for i in tqdm(range(args.n), desc="pairs", unit="pair")]
-    print(write_png(args.out, pair_grid(pairs)))
+                       face_index=i, seed=args.seed, size=size) for i in tqdm(range(args.n), desc="pairs", unit="pair")]
+    print(write_png(out, pair_grid(pairs)))
     return 0

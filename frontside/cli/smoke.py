@@ -20,9 +20,18 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from frontside import checks
+    from frontside.errors import ParameterError
+
+    checks.integer("seed", args.seed, minimum=0)
+    if not -90 <= checks.finite_number("yaw", args.yaw) <= 90:
+        raise ParameterError("yaw", f"must be within -90..90 degrees, got {args.yaw:g}")
+    out = checks.output_folder("out", args.out)
+    if "://" in out:
+        raise ParameterError("out", f"{out}: smoke writes to a local folder")
     from frontside.smoke import write_smoke
 
-    paths = write_smoke(Path(args.out), seed=args.seed, yaw=args.yaw)
+    paths = write_smoke(Path(out), seed=args.seed, yaw=args.yaw)
     for label, path in paths.items():
         print(f"{label}: {path}")
     return 0

@@ -30,7 +30,9 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="rotation, colour and occlusion augmentation (default: off for twoview/frontonly, whose "
                         "short CPU runs learn shape faster without it; on for the thesis networks and prn)")
     p.add_argument("--init", default=None, help="start from another run's weights (transfer learning)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last.pt")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="continue the interrupted run in --out from its last.pt")
+    mode.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     p.add_argument("--max-steps-per-epoch", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
@@ -46,19 +48,35 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    params = dict(data=args.data, out=args.out, val=args.val, arch=args.arch, epochs=args.epochs,
-                  batch_size=args.batch_size, lr=args.lr, init=args.init, resume=args.resume, workers=args.workers,
-                  max_steps_per_epoch=args.max_steps_per_epoch, seed=args.seed, precision=args.precision,
-                  weight_init=args.weight_init, decoder_norm=args.decoder_norm, schedule=args.schedule,
-                  shape_weight=args.shape_weight, input_size=args.input_size, fusion=args.fusion,
-                  augment=args.augment, progress=True)
-    if args.no_prefect:
-        from frontside.model.training import TrainConfig, train
+    from frontside import checks
+    from frontside.model.runs import check_run_folder, check_training, check_training_data, rules
 
+    params = dict(data=args.data, out=args.out, val=args.val, arch=args.arch, epochs=args.epochs,
+                  batch_size=args.batch_size, lr=args.lr, init=args.init, resume=args.resume,
+                  overwrite=args.overwrite, workers=args.workers, max_steps_per_epoch=args.max_steps_per_epoch,
+                  seed=args.seed, precision=args.precision, weight_init=args.weight_init,
+                  decoder_norm=args.decoder_norm, schedule=args.schedule, shape_weight=args.shape_weight,
+                  input_size=args.input_size, fusion=args.fusion, augment=args.augment, progress=True)
+    # numbers, the run folder and the datasets first: no torch import, an answer in a fraction of a second
+    checks.values(params, rules())
+    check_run_folder(args.out, args.resume, args.overwrite)
+    check_training_data(args.data, args.val)
+    from pathlib import Path
+
+    from frontside.model.checks import checkpoint_file
+
+    if args.resume or args.init:
+        checkpoint_file(Path(args.out) / "last.pt" if args.resume else args.init, "resume" if args.resume else "init")
+    from frontside.model.training import TrainConfig, train
+
+    check_training(TrainConfig(**params))  # the arch, the checkpoint it starts from
+    if args.no_prefect:
         result = train(TrainConfig(**params)).__dict__
     else:
+        from frontside.cli.prefect_server import start_guarded_server
         from frontside.flows.train import train_model
 
+        start_guarded_server()
         result = train_model(**params)
     print(f"best validation loss {result['best_val_loss']:.6f}; checkpoints in {result['run_dir']}")
     return 0

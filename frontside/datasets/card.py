@@ -7,10 +7,10 @@ from __future__ import annotations
 import io
 import json
 
-import fsspec
 import pyarrow.parquet as pq
 
-from frontside.datasets.shards import Manifest, join, write_bytes_atomic
+from frontside.datasets.manifest import Manifest
+from frontside.io import join, read_bytes, write_atomic
 
 CARD_NAME = "README.md"
 
@@ -69,9 +69,7 @@ LICENCES = {
 
 def column_bytes(url: str) -> tuple[dict[str, int], int, object]:
     """({column: compressed bytes per row}, rows, Arrow schema) of one shard (from its Parquet footer)."""
-    fs, path = fsspec.core.url_to_fs(url)
-    with fs.open(path, "rb") as fh:
-        meta = pq.ParquetFile(io.BytesIO(fh.read())).metadata
+    meta = pq.ParquetFile(io.BytesIO(read_bytes(url))).metadata
     totals: dict[str, int] = {}
     for g in range(meta.num_row_groups):
         group = meta.row_group(g)
@@ -139,5 +137,5 @@ def write_dataset_card(root: str, manifest: Manifest | None = None) -> str:
     """Write (atomically) the card of the dataset at `root`; returns its URL."""
     manifest = manifest or Manifest.load(root)
     url = join(root, CARD_NAME)
-    write_bytes_atomic(url, dataset_card(root, manifest).encode())
+    write_atomic(url, dataset_card(root, manifest))
     return url

@@ -7,6 +7,7 @@ the rendered face, and keep the scan's points in the front crop's frame as groun
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from frontside.errors import InputFormatError
 from frontside.facemodel.model import FaceMesh
 from frontside.geometry.crop import warp_image, warp_vertices
 from frontside.geometry.mesh_io import read_obj
+from frontside.io import write_atomic
 from frontside.renderers.backgrounds import composite
 from frontside.renderers.view import Pose, RenderedView
 
@@ -118,11 +120,9 @@ def render_scan(scan: FaceMesh, rng: np.random.Generator, side_yaw: float = 70.0
 
 def save_view(view: FlorenceView, folder: str | os.PathLike) -> Path:
     path = Path(folder) / f"{view.subject}.npz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez_compressed(tmp, front=view.front, side=view.side, scan_points=view.scan_points)
-    os.replace(tmp, path)
-    return path
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, front=view.front, side=view.side, scan_points=view.scan_points)
+    return Path(write_atomic(path, buffer.getvalue()))
 
 
 def load_views(folder: str | os.PathLike) -> list[FlorenceView]:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from frontside import checks
 from frontside.datasets.records import Pair
 from frontside.datasets.shards import ShardInfo, join, shard_is_valid, shard_name, write_shard
 from frontside.datasets.synthetic import ModelSource, make_pair
@@ -26,13 +27,6 @@ def make_source(spec: str) -> ModelSource:
 
 
 RENDERERS = ("raster", "pyrender", "pyrender-rebuild", "facegen")
-
-
-def check_size(size: int) -> int:
-    """`size` when it is a valid image / position map side (a multiple of 32, at least 64), else ValueError."""
-    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 64 or size % 32:
-        raise ValueError(f"size must be a multiple of 32 and at least 64, not {size!r}")
-    return int(size)
 
 
 @dataclass(frozen=True)
@@ -56,9 +50,10 @@ class GenerateParams:
     depth: bool = True
 
     def __post_init__(self) -> None:
-        check_size(self.size)
-        if self.renderer not in RENDERERS:
-            raise ValueError(f"unknown renderer {self.renderer!r}: use one of {', '.join(RENDERERS)}")
+        # a record no renderer can make is refused at once (ParameterError, a ValueError naming the field);
+        # the other fields are checked with their paths by `generate_source.check_parameters`
+        checks.image_side("size", self.size)
+        checks.one_of("renderer", self.renderer, RENDERERS)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -91,6 +86,14 @@ def _pipeline(params: GenerateParams):
     key = (params.source, params.backgrounds, params.renderer)
     with _pipeline_lock:
         return _pipeline_cache[key] if key in _pipeline_cache else _build_pipeline(key, params)
+
+
+def fresh_pipeline(params: GenerateParams):
+    """`_pipeline(params)` built again: a check must see the background folder as it is now, not as an earlier
+    run in this process listed it."""
+    with _pipeline_lock:
+        _pipeline_cache.pop((params.source, params.backgrounds, params.renderer), None)
+    return _pipeline(params)
 
 
 def _build_pipeline(key: tuple, params: GenerateParams):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from frontside.datasets.shards import Manifest, join, read_shard, shard_size
+from frontside.datasets.manifest import Manifest
+from frontside.datasets.shards import read_shard, shard_size
 from frontside.errors import DataIntegrityError
+from frontside.io import join
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,11 @@ def summary(root: str, manifest: Manifest, first_table=None) -> list[str]:
              f"({nbytes / max(manifest.rows, 1) / 1e3:.0f} KB per pair)",
              f"made by frontside {manifest.code_version or '(unknown version)'}, shard format {manifest.format}"]
     lines += [f"  {key}: {value}" for key, value in sorted(manifest.parameters.items())]
+    model = manifest.inputs.get("model") or {}
+    if model.get("sha256"):
+        lines.append(f"  face model content: sha256 {model['sha256'][:16]}... (checked when the dataset is read)")
+    if manifest.runs:
+        lines.append(f"  runs: {len(manifest.runs)}, the last by frontside {manifest.runs[-1].get('code_version')}")
     if manifest.extra:
         lines.append(f"  run: {manifest.extra}")
     if first_table is not None:

@@ -1,4 +1,4 @@
-"""Parquet shards of training pairs and the dataset manifest (format: ARCHITECTURE.md, "Shard format").
+"""Parquet shards of training pairs (format: ARCHITECTURE.md, "Shard format"); the manifest is `manifest.py`.
 
 Writes are atomic (temporary name, then rename) and deterministic: the same pairs give the same bytes, so a
 shard's sha256 in the manifest both verifies it and proves that a re-run reproduced it.
@@ -8,25 +8,30 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
-import os
 import posixpath
-import subprocess
-import uuid
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
-import fsspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from fsspec.implementations.local import LocalFileSystem
 from PIL import Image
 
-import frontside
+from frontside import checks
 from frontside.datasets.hf_features import IMAGE_TYPE, huggingface_metadata
+
+# The manifest and the listing of a dataset live in `manifest.py`; importable from here too, where readers look.
+from frontside.datasets.manifest import (  # noqa: F401
+    MANIFEST_NAME,
+    Manifest,
+    ShardInfo,
+    code_version,
+    list_shards,
+    shard_is_valid,
+    shard_name,
+    verify,
+)
 from frontside.datasets.records import Pair, PairMeta, ViewLabels
-from frontside.errors import DataIntegrityError
+from frontside.errors import DataIntegrityError, ParameterError
+from frontside.io import join, read_bytes, url_to_fs, write_atomic
 from frontside.pictures import encode_png
 from frontside.renderers.camera import Camera
 from frontside.renderers.lighting import Lighting
@@ -35,7 +40,6 @@ FORMAT_VERSION = "2"
 READABLE_FORMATS = ("1", "2")  # format 1: 256 x 256 only, PNGs and the posmap as plain binary, no view labels
 DEFAULT_SIZE = 256
 POSMAP_SHAPE = (DEFAULT_SIZE, DEFAULT_SIZE, 3)  # format 1's only shape; format 2 records its own
-MANIFEST_NAME = "manifest.json"
 UV_REGIONS_NAME = "uv_regions.png"
 PNG_LEVEL = 1  # zlib level of the row PNGs: 4-6x faster to write than level 6 for ~12% more bytes
 
@@ -96,51 +100,6 @@ SCHEMA = shard_schema()  # the default shard's schema (256 x 256, labels, no dep
 WRITER_OPTIONS = dict(version="2.6", compression="zstd", compression_level=3, use_dictionary=False,
                       write_statistics=False, data_page_version="1.0", data_page_size=1 << 20,
                       write_page_index=False, write_page_checksum=False, store_schema=True)
-
-
-@dataclass(frozen=True)
-class ShardInfo:
-    """What the manifest records of one shard."""
-
-    name: str
-    rows: int
-    sha256: str
-    nbytes: int
-
-
-def shard_name(index: int) -> str:
-    return f"shard-{index:05d}.parquet"
-
-
-def join(root: str, name: str) -> str:
-    """`root/name` for local paths and URLs alike."""
-    return posixpath.join(str(root).rstrip("/"), name) if "://" in str(root) else str(Path(root) / name)
-
-
-def write_bytes_atomic(url: str, data: bytes) -> None:
-    """Write to `.<name>.tmp-<random>` beside the target, then rename it into place: readers never see half a
-    file, and a failure (full disk, a kill) leaves at most a hidden temp file, never a partial `<name>`."""
-    fs, path = fsspec.core.url_to_fs(url)
-    parent = posixpath.dirname(path)
-    if parent:
-        fs.makedirs(parent, exist_ok=True)
-    tmp = f"{parent}/.{posixpath.basename(path)}.tmp-{uuid.uuid4().hex}"
-    try:
-        with fs.open(tmp, "wb") as fh:
-            fh.write(data)
-        if isinstance(fs, LocalFileSystem):
-            # os.replace is one rename(2): atomic, and it refuses to move the file *into* a directory of that
-            # name, which fsspec's shutil.move-based mv would do silently
-            os.replace(tmp, path)
-        else:
-            fs.mv(tmp, path)
-    except BaseException:
-        try:
-            if fs.exists(tmp):
-                fs.rm(tmp)
-        except OSError:
-            pass  # the original error matters more than a leftover hidden temp file
-        raise
 
 
 def _images(blobs: list[bytes]) -> pa.Array:
@@ -249,21 +208,9 @@ def write_shard(url: str, pairs: list[Pair], extra_meta: dict[str, str] | None =
     buf = io.BytesIO()
     pq.write_table(table, buf, row_group_size=max(len(pairs), 1), **WRITER_OPTIONS)
     data = buf.getvalue()
-    write_bytes_atomic(url, data)
+    write_atomic(url, data)
     return ShardInfo(name=posixpath.basename(str(url)), rows=len(pairs), sha256=hashlib.sha256(data).hexdigest(),
                      nbytes=len(data))
-
-
-def file_sha256(url: str) -> str | None:
-    """sha256 of a file, or None when it does not exist."""
-    fs, path = fsspec.core.url_to_fs(url)
-    if not fs.exists(path):
-        return None
-    h = hashlib.sha256()
-    with fs.open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_shard(url: str, expected: ShardInfo | None = None, columns: list[str] | None = None) -> pa.Table:
@@ -272,7 +219,7 @@ def read_shard(url: str, expected: ShardInfo | None = None, columns: list[str] |
 
     A missing, truncated or mismatching file raises DataIntegrityError naming the file.
     """
-    fs, path = fsspec.core.url_to_fs(url)
+    fs, path = url_to_fs(url)
     if not fs.exists(path):
         raise DataIntegrityError(f"{url}: shard is missing")
     with fs.open(path, "rb") as fh:
@@ -386,92 +333,40 @@ def _decode_row_v1(table: pa.Table, i: int) -> Pair:
     )
 
 
-def code_version() -> str:
-    """frontside's version, plus the git commit when run from a checkout."""
-    try:
-        commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
-                                cwd=Path(frontside.__file__).parent, timeout=5).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        commit = ""
-    return f"{frontside.__version__}+{commit}" if commit else frontside.__version__
-
-
-@dataclass
-class Manifest:
-    """`manifest.json` at a dataset root: how it was made and what each shard must be."""
-
-    parameters: dict
-    shards: dict[str, ShardInfo] = field(default_factory=dict)
-    code_version: str = ""
-    format: str = FORMAT_VERSION
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def rows(self) -> int:
-        return sum(s.rows for s in self.shards.values())
-
-    def to_json(self) -> str:
-        body = {"format": self.format, "code_version": self.code_version, "parameters": self.parameters,
-                "extra": self.extra, "rows": self.rows,
-                "shards": [asdict(self.shards[k]) for k in sorted(self.shards)]}
-        return json.dumps(body, indent=2, sort_keys=True) + "\n"
-
-    def save(self, root: str) -> str:
-        url = join(root, MANIFEST_NAME)
-        write_bytes_atomic(url, self.to_json().encode())
-        return url
-
-    @classmethod
-    def load(cls, root: str) -> Manifest:
-        url = join(root, MANIFEST_NAME)
-        fs, path = fsspec.core.url_to_fs(url)
-        if not fs.exists(path):
-            raise DataIntegrityError(f"{url}: no manifest (is this a frontside dataset folder?)")
-        try:
-            with fs.open(path, "r") as fh:
-                body = json.load(fh)
-            shards = {s["name"]: ShardInfo(**s) for s in body["shards"]}
-            return cls(parameters=body["parameters"], shards=shards, code_version=body.get("code_version", ""),
-                       format=body.get("format", FORMAT_VERSION), extra=body.get("extra", {}))
-        except (KeyError, TypeError, json.JSONDecodeError) as exc:
-            raise DataIntegrityError(f"{url}: malformed manifest ({exc})") from None
-
-    @classmethod
-    def load_or_none(cls, root: str) -> Manifest | None:
-        try:
-            return cls.load(root)
-        except DataIntegrityError:
-            return None
-
-
-def shard_is_valid(root: str, info: ShardInfo | None) -> bool:
-    """True when the shard the manifest names exists with the recorded sha256."""
-    return info is not None and file_sha256(join(root, info.name)) == info.sha256
-
-
-def verify(root: str) -> list[str]:
-    """Names of the manifest's shards that are missing or corrupt."""
-    manifest = Manifest.load(root)
-    return [name for name, info in sorted(manifest.shards.items()) if not shard_is_valid(root, info)]
-
-
 def write_uv_regions(root: str, uv_regions: np.ndarray) -> str:
     url = join(root, UV_REGIONS_NAME)
-    write_bytes_atomic(url, encode_png(np.asarray(uv_regions, np.uint8)))
+    write_atomic(url, encode_png(np.asarray(uv_regions, np.uint8)))
     return url
 
 
-def read_uv_regions(root: str) -> np.ndarray:
-    """(S, S) uint8 (S: the dataset's size) `Region` label per UV pixel (255 uncovered) of the dataset's face model."""
+def read_uv_regions(root: str, size: int | None = None) -> np.ndarray:
+    """(S, S) uint8 `Region` label per UV pixel (255 uncovered) of the dataset's face model; S is `size` when
+    given (the dataset's), else any side a dataset may have (`checks.image_side`).
+
+    The PNG's header is checked before its pixels are decoded: a corrupt file or one declaring another size
+    (a "decompression bomb" declares billions of pixels) is an error naming it.
+    """
     url = join(root, UV_REGIONS_NAME)
-    fs, path = fsspec.core.url_to_fs(url)
+    fs, path = url_to_fs(url)
     if not fs.exists(path):
         raise DataIntegrityError(f"{url}: missing (the loss weight mask is built from it)")
-    with fs.open(path, "rb") as fh:
-        return decode_png(fh.read())
-
-
-def list_shards(root: str) -> list[tuple[str, ShardInfo]]:
-    """(url, info) of every shard the manifest lists, in order."""
-    manifest = Manifest.load(root)
-    return [(join(root, name), manifest.shards[name]) for name in sorted(manifest.shards)]
+    expected = f"{size} x {size}" if size is not None else "S x S, S a multiple of 32 from 64"
+    try:
+        with Image.open(io.BytesIO(read_bytes(url))) as im:
+            width, height = im.size
+            try:
+                side_ok = width == height and (width == size if size is not None
+                                               else checks.image_side("side", width) == width)
+            except ParameterError:
+                side_ok = False
+            if not side_ok or im.mode != "L":
+                raise DataIntegrityError(f"{url}: image is {width} x {height} mode {im.mode}, expected {expected} "
+                                         "mode L (one region label a pixel)")
+            return np.asarray(im)
+    except DataIntegrityError:
+        raise
+    except Image.DecompressionBombError:
+        raise DataIntegrityError(f"{url}: image declares more pixels than any image we read (a decompression "
+                                 f"bomb?); expected {expected}") from None
+    except Exception as exc:  # PIL raises many unrelated types for truncated or foreign files
+        raise DataIntegrityError(f"{url}: not a readable PNG ({type(exc).__name__})") from None

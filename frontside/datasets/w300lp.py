@@ -43,9 +43,12 @@ SIDE_MAX_YAW = 100.0  # 45 < |yaw| <= 100 deg is a side view
 RENDERER = "300wlp"
 SOURCE = "300wlp"
 
-# Why counted apart: a missing fit is a gap in the download, a broken one a corrupt file.
+# Why counted apart: a missing fit is a gap in the download, a broken one a corrupt file, a mismatched one a fit
+# made for another face model (when every fit mismatches, the model given is the wrong one: see `model_mismatch`).
 PROBLEM_NO_MAT = "no_mat"
 PROBLEM_BROKEN_MAT = "broken_mat"
+PROBLEM_MODEL_MISMATCH = "model_mismatch"
+PROBLEMS = (PROBLEM_NO_MAT, PROBLEM_BROKEN_MAT, PROBLEM_MODEL_MISMATCH)
 
 _POSE_INDEX = re.compile(r"^(?P<group>.+)_(?P<k>\d+)$")
 
@@ -61,7 +64,8 @@ class W300LPItem:
              or None when the fit could not be read. Pairing uses this, not the yaw of our Euler decomposition,
              because near 90 deg that decomposition trades yaw for pitch and roll (a 105 deg turn reads as
              yaw 75, pitch 180, roll 180) while the thesis' ranges are in 300W-LP's angles.
-    problem: None, PROBLEM_NO_MAT or PROBLEM_BROKEN_MAT.
+    problem: None, or one of PROBLEMS; detail: why, in words (the error naming the file and field).
+    counts:  (shape, expression) coefficient counts of a readable fit, else None.
     """
 
     subset: str
@@ -73,6 +77,8 @@ class W300LPItem:
     flipped: bool
     yaw: float | None = None
     problem: str | None = None
+    detail: str | None = None
+    counts: tuple[int, int] | None = None
 
     @property
     def key(self) -> str:
@@ -109,7 +115,8 @@ def scan_300wlp(root: str | Path, model: MorphableModel | None = None, read_pose
     """Every image under the four subsets and their _Flip twins, sorted by (subset, name).
 
     read_pose: read each .mat to fill `yaw` (needed for pairing); an unreadable fit, or one whose fields do
-    not match `model`'s basis sizes, sets `problem` instead of raising, so the converter can skip and count it.
+    not match `model`'s basis sizes, sets `problem` and `detail` instead of raising, so the converter can skip
+    and name it. Only files count as images (a folder named x.jpg does not).
     Raises InputFormatError when `root` holds none of the expected subset folders.
     """
     root = Path(root)
@@ -118,21 +125,41 @@ def scan_300wlp(root: str | Path, model: MorphableModel | None = None, read_pose
         raise InputFormatError(root, "layout", f"no 300W-LP subset folder found (expected some of {', '.join(SUBSETS)})")
     items: list[W300LPItem] = []
     for subset in sorted(folders):
-        for image_path in sorted((root / subset).glob("*.jpg")):
-            name = image_path.stem
-            item = item_for(root, subset, name)
-            if item.mat_path is None:
-                item = replace(item, problem=PROBLEM_NO_MAT)
-            elif read_pose:
-                try:
-                    # loadmat reads the whole file anyway, so every field is checked here, not later
-                    fit = read_fit(item.mat_path, model)
-                except InputFormatError:
-                    item = replace(item, problem=PROBLEM_BROKEN_MAT)
-                else:
-                    item = replace(item, yaw=-math.degrees(fit.yaw))
-            items.append(item)
+        for image_path in sorted(p for p in (root / subset).glob("*.jpg") if p.is_file()):
+            items.append(_scanned(item_for(root, subset, image_path.stem), model, read_pose))
     return items
+
+
+def _scanned(item: W300LPItem, model: MorphableModel | None, read_pose: bool) -> W300LPItem:
+    if item.mat_path is None:
+        return replace(item, problem=PROBLEM_NO_MAT, detail=f"{item.image_path.with_suffix('.mat').name} does not exist")
+    if not read_pose:
+        return item
+    try:
+        # loadmat reads the whole file anyway, so every field is checked here, not later
+        fit = read_fit(item.mat_path)
+    except InputFormatError as exc:
+        return replace(item, problem=PROBLEM_BROKEN_MAT, detail=str(exc))
+    counts = (fit.shape.size, fit.expression.size)
+    item = replace(item, yaw=-math.degrees(fit.yaw), counts=counts)
+    if model is not None and counts != (model.n_identity, model.n_expression):
+        return replace(item, problem=PROBLEM_MODEL_MISMATCH,
+                       detail=f"{item.mat_path}: Shape_Para/Exp_Para: {counts[0]} / {counts[1]} coefficients, the "
+                              f"model has {model.n_identity} / {model.n_expression}")
+    return item
+
+
+def model_mismatch(items: list[W300LPItem], model: MorphableModel) -> str | None:
+    """When no readable fit has the model's coefficient counts, why, in words (counts on both sides); else
+    None. Then the model is not the one the fits were made with, and nothing could be converted."""
+    readable = [it for it in items if it.counts is not None]
+    if not readable or any(it.problem != PROBLEM_MODEL_MISMATCH for it in readable):
+        return None
+    seen = sorted({it.counts for it in readable})
+    found = ", ".join(f"{s} shape / {e} expression" for s, e in seen[:3])
+    return (f"the {len(readable)} readable fits have {found} coefficients (e.g. {readable[0].key}.mat); the "
+            f"model has {model.n_identity} / {model.n_expression}: give the model the fits were made with "
+            "(300W-LP's are BFM's 199 / 29)")
 
 
 def item_for(root: str | Path, subset: str, name: str) -> W300LPItem:
@@ -153,12 +180,17 @@ def item_for(root: str | Path, subset: str, name: str) -> W300LPItem:
 
 
 def skipped_counts(items: list[W300LPItem]) -> dict[str, int]:
-    """{"no_mat": n, "broken_mat": m} over a scan."""
-    counts = {PROBLEM_NO_MAT: 0, PROBLEM_BROKEN_MAT: 0}
+    """{"no_mat": n, "broken_mat": m, "model_mismatch": k} over a scan."""
+    counts = dict.fromkeys(PROBLEMS, 0)
     for item in items:
         if item.problem is not None:
             counts[item.problem] += 1
     return counts
+
+
+def skipped_files(items: list[W300LPItem]) -> list[dict]:
+    """Every image a scan left out, by name: [{"file": "<subset>/<name>.jpg", "reason": ..., "detail": ...}]."""
+    return [{"file": f"{it.key}.jpg", "reason": it.problem, "detail": it.detail} for it in items if it.problem]
 
 
 def _field(mat: dict, path: Path, name: str, size: int | None) -> np.ndarray:
@@ -182,15 +214,10 @@ def read_fit(mat_path: str | Path, model: MorphableModel | None = None, need_sha
     need_shape: False reads only Pose_Para (the scan needs just the yaw).
     Raises InputFormatError naming the file and the field.
     """
-    import scipy.io
+    from frontside.facemodel.bfm import read_mat
 
     path = Path(mat_path)
-    try:
-        mat = scipy.io.loadmat(str(path))
-    except FileNotFoundError as exc:
-        raise InputFormatError(path, "file", "does not exist") from exc
-    except Exception as exc:  # scipy raises ValueError, TypeError, OSError, MatReadError... on corrupt files
-        raise InputFormatError(path, "file", f"not a readable MATLAB .mat file ({type(exc).__name__}: {exc})") from exc
+    mat = read_mat(path)
     pose = _field(mat, path, "Pose_Para", 7).ravel()
     if pose[6] <= 0:
         raise InputFormatError(path, "Pose_Para", f"scale (7th value) is {pose[6]}, expected > 0")
@@ -380,13 +407,10 @@ def read_landmark_file(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
     300W-LP stores both as 68 x 2: pts_2d the visible-contour landmarks, pts_3d the 3D-consistent ones.
     """
-    import scipy.io
+    from frontside.facemodel.bfm import read_mat
 
     path = Path(path)
-    try:
-        mat = scipy.io.loadmat(str(path))
-    except Exception as exc:  # see read_fit
-        raise InputFormatError(path, "file", f"not a readable MATLAB .mat file ({type(exc).__name__}: {exc})") from exc
+    mat = read_mat(path)
     out = []
     for name in ("pts_2d", "pts_3d"):
         raw = _field(mat, path, name, 136)

@@ -14,11 +14,12 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from frontside.datasets.records import Pair
-from frontside.datasets.shards import Manifest, decode_row, list_shards, read_shard
+from frontside.datasets.shards import decode_row, list_shards, read_shard
 from frontside.facemodel import MorphableModel, Region, load_model
 from frontside.geometry.icp import apply_transform, icp, landmark_alignment
 from frontside.geometry.metrics import bbox_size, nme, nme_to_surface
 from frontside.geometry.posmap import sample_posmap
+from frontside.io import write_atomic
 
 
 @dataclass(frozen=True)
@@ -48,13 +49,9 @@ class ModelScores:
                 "mean_nme_exact": float(np.mean(exact)) if exact else None}
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps({"name": self.name, "checkpoint": self.checkpoint, "arch": self.arch,
-                                   "faces": [asdict(f) for f in self.faces]}, indent=1))
-        tmp.replace(path)
-        return path
+        return Path(write_atomic(Path(path), json.dumps({"name": self.name, "checkpoint": self.checkpoint,
+                                                          "arch": self.arch, "faces": [asdict(f) for f in self.faces]},
+                                                         indent=1)))
 
     @classmethod
     def load(cls, path: str | Path) -> ModelScores:
@@ -63,14 +60,18 @@ class ModelScores:
 
 
 def dataset_model_spec(root: str) -> str:
-    """The spec of the face model a shard folder was made with, from its manifest."""
-    params = Manifest.load(root).parameters
-    return params.get("model_spec") or params.get("source") or "builtin"
+    """The spec of the face model a shard folder was made with, exactly as its manifest records it."""
+    from frontside.datasets.manifest import dataset_model_spec as recorded_spec
+
+    return recorded_spec(root)
 
 
 def dataset_model(root: str) -> MorphableModel:
-    """The face model a shard folder was made with (its UVs define the posmap)."""
-    return load_model(dataset_model_spec(root))
+    """The face model a shard folder was made with (the UVs define the posmap): exactly the model spec its
+    manifest records, its content checked against the recorded sha256; an error naming the file otherwise."""
+    from frontside.datasets.manifest import dataset_model as recorded_model
+
+    return recorded_model(root)
 
 
 def face_vertex_mask(model: MorphableModel) -> np.ndarray:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from frontside.evaluation.evaluate import ModelScores
 from frontside.geometry.metrics import ced_plot
+from frontside.io import write_atomic
+from frontside.pictures import figure_png
 
 
 def write_report(scores: list[ModelScores], out: str | Path, title: str = "frontside evaluation",
@@ -85,10 +86,8 @@ def mesh_picture(meshes: list[dict], triangles: np.ndarray, path: Path, views: t
         axes[row, 0].text(-0.05, 0.5, item["face_id"], transform=axes[row, 0].transAxes, fontsize=7, rotation=90,
                           va="center", ha="right")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=90)
+    write_atomic(path, figure_png(fig, dpi=90))
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 
@@ -122,15 +121,10 @@ def learning_curves(histories: dict[str, dict], path: Path) -> Path:
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
+    write_atomic(path, figure_png(fig, dpi=100))
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 
 def _atomic_text(path: Path, text: str) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
+    return Path(write_atomic(path, text))

@@ -17,6 +17,7 @@ import numpy as np
 import scipy.io
 
 from frontside.errors import InputFormatError
+from frontside.facemodel.checks import check_model
 from frontside.facemodel.model import MorphableModel, Region
 
 REQUIRED = ["shapeMU", "shapePC", "shapeEV", "expMU", "expPC", "expEV", "tri", "kpt_ind"]
@@ -40,9 +41,36 @@ def _array(fields: dict, key: str, path: Path) -> np.ndarray:
     value = np.asarray(fields[key])
     while value.dtype == object and value.size == 1:
         value = np.asarray(value.item())
-    if value.dtype == object or not np.issubdtype(value.dtype, np.number):
-        raise InputFormatError(path, key, f"not numeric (dtype {value.dtype})")
+    if value.dtype == object or not (np.issubdtype(value.dtype, np.integer) or np.issubdtype(value.dtype, np.floating)):
+        raise InputFormatError(path, key, f"not real numbers (dtype {value.dtype})")
     return value
+
+
+def _indices(fields: dict, key: str, path: Path) -> np.ndarray:
+    """A 1-based index array as 0-based int64, refusing NaN and fractions (a cast would silently floor them)."""
+    raw = _array(fields, key, path)
+    if not np.all(np.isfinite(raw)) or np.any(raw != np.round(raw)):
+        raise InputFormatError(path, key, "indices must be whole numbers")
+    return raw.astype(np.int64) - 1
+
+
+def read_mat(path: str | os.PathLike) -> dict:
+    """scipy's loadmat, with every way a foreign or truncated file fails it (MatReadError, ValueError,
+    IndexError, TypeError, zlib.error, ...) turned into one error naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFormatError(path, "file", "does not exist")
+    if path.is_dir():
+        raise InputFormatError(path, "file", "is a folder, expected a MATLAB .mat file")
+    try:
+        return scipy.io.loadmat(str(path))
+    except MemoryError:
+        raise InputFormatError(path, "file", "not a readable MATLAB .mat file (it declares more data than fits "
+                                             "in memory)") from None
+    except Exception as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        raise InputFormatError(path, "file", f"not a readable MATLAB .mat file ({type(exc).__name__}"
+                                             f"{': ' + detail if detail else ''})") from None
 
 
 def _column(fields: dict, key: str, path: Path, rows: int, name: str) -> np.ndarray:
@@ -55,14 +83,16 @@ def _column(fields: dict, key: str, path: Path, rows: int, name: str) -> np.ndar
 
 
 def load_bfm(mat_path: str | os.PathLike, uv_path: str | os.PathLike | None = None) -> MorphableModel:
-    """A `MorphableModel` from face3d's BFM layout (any N, K, E). Errors name the file and the key."""
+    """A `MorphableModel` from face3d's BFM layout (any N, K, E), checked (`check_model`): errors name the
+    file and the key."""
     path = Path(mat_path)
-    if not path.exists():
-        raise InputFormatError(path, "file", "does not exist")
+    mat = read_mat(path)
     try:
-        fields = _model_struct(scipy.io.loadmat(str(path)), path)
-    except (ValueError, OSError, NotImplementedError) as exc:
-        raise InputFormatError(path, "file", f"not a readable .mat ({exc})") from None
+        fields = _model_struct(mat, path)
+    except InputFormatError:
+        raise
+    except Exception as exc:  # a struct nested in a way face3d never writes
+        raise InputFormatError(path, "model", f"not face3d's BFM struct ({type(exc).__name__})") from None
     for key in REQUIRED:
         _array(fields, key, path)
     shape_mu = _array(fields, "shapeMU", path).reshape(-1).astype(np.float64)
@@ -80,16 +110,23 @@ def load_bfm(mat_path: str | os.PathLike, uv_path: str | os.PathLike | None = No
     shape_ev = _column(fields, "shapeEV", path, shape_pc.shape[1], "one per shapePC column")
     exp_ev = _column(fields, "expEV", path, exp_pc.shape[1], "one per expPC column")
     exp_mu = _column(fields, "expMU", path, n3, "3N, like shapeMU")
-    tri = _array(fields, "tri", path).astype(np.int64)
-    if tri.ndim != 2 or 3 not in tri.shape:
+    tri = _indices(fields, "tri", path)
+    if tri.ndim != 2 or 3 not in tri.shape or tri.size == 0:
         raise InputFormatError(path, "tri", f"has shape {tri.shape}, expected (3, T) or (T, 3)")
     tri = tri.T if tri.shape[0] == 3 and tri.shape[1] != 3 else tri
-    tri = tri - 1
     if tri.min() < 0 or tri.max() >= n:
         raise InputFormatError(path, "tri", f"indices outside 1..{n} (face3d's tri is 1-based)")
-    kpt = _array(fields, "kpt_ind", path).reshape(-1).astype(np.int64) - 1
+    kpt = _indices(fields, "kpt_ind", path).reshape(-1)
     if kpt.size != 68 or kpt.min() < 0 or kpt.max() >= n:
-        raise InputFormatError(path, "kpt_ind", f"expected 68 indices in 1..{n}, got {kpt.size}")
+        raise InputFormatError(path, "kpt_ind", f"expected 68 indices in 1..{n}, got {kpt.size}"
+                               + (f" spanning {kpt.min() + 1}..{kpt.max() + 1}" if kpt.size else ""))
+    if len(np.unique(kpt)) != 68:
+        raise InputFormatError(path, "kpt_ind", f"only {len(np.unique(kpt))} of the 68 indices are distinct")
+    for key, value in (("shapeMU", shape_mu), ("shapePC", shape_pc), ("expPC", exp_pc), ("shapeEV", shape_ev),
+                       ("expEV", exp_ev), ("expMU", exp_mu)):
+        if not np.all(np.isfinite(value)):
+            raise InputFormatError(path, key, f"{int(np.size(value) - np.count_nonzero(np.isfinite(value)))} of "
+                                              f"{np.size(value)} values are NaN or infinite")
     uv = _load_uv(path, uv_path, n)
     colour_mean = colour_basis = colour_std = None
     if "texMU" in fields:
@@ -100,7 +137,7 @@ def load_bfm(mat_path: str | os.PathLike, uv_path: str | os.PathLike | None = No
                 colour_basis = (_array(fields, "texPC", path) / 255.0).astype(np.float32)
                 colour_std = _array(fields, "texEV", path).reshape(-1).astype(np.float32)
     mean = shape_mu.reshape(-1, 3)
-    return MorphableModel(
+    model = MorphableModel(
         mean=mean.astype(np.float32),
         id_basis=shape_pc.astype(np.float32),
         id_std=shape_ev.astype(np.float32),
@@ -115,16 +152,19 @@ def load_bfm(mat_path: str | os.PathLike, uv_path: str | os.PathLike | None = No
         name="BFM",
         metadata={"path": str(path)},
     )
+    return check_model(model, path)
 
 
 def _load_uv(path: Path, uv_path, n: int) -> np.ndarray:
     uv_file = Path(uv_path) if uv_path else path.with_name("BFM_UV.mat")
     if not uv_file.exists():
         raise InputFormatError(uv_file, "file", f"UV coordinates for {path.name} not found (pass uv=PATH)")
-    fields = {k: v for k, v in scipy.io.loadmat(str(uv_file)).items() if not k.startswith("__")}
+    fields = {k: v for k, v in read_mat(uv_file).items() if not k.startswith("__")}
     uv = _array(fields, "UV", uv_file).astype(np.float64)
     if uv.shape != (n, 2):
         raise InputFormatError(uv_file, "UV", f"has shape {uv.shape}, expected ({n}, 2) to match {path.name}")
+    if not np.all(np.isfinite(uv)) or uv.min() < 0 or uv.max() > 1:
+        raise InputFormatError(uv_file, "UV", "values must be finite and within [0, 1]")
     return uv.astype(np.float32)
 
 

@@ -15,14 +15,15 @@ Frame: x right, y up, z out of the face, millimetres; eye level at y = 30, nose 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
 from frontside.facemodel.model import MorphableModel, Region
+from frontside.io import write_atomic
 
 VERSION = "builtin-v1"
 ROWS, COLS = 161, 181
@@ -281,11 +282,9 @@ def load_builtin(cache_dir: str | os.PathLike | None = None) -> MorphableModel:
             pass
     model = build_builtin()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".builtin-", suffix=".npz", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **{k: getattr(model, k) for k in _FIELDS})
-        os.replace(tmp, path)
+        buffer = io.BytesIO()
+        np.savez(buffer, **{k: getattr(model, k) for k in _FIELDS})
+        write_atomic(path, buffer.getvalue())
     except OSError:
         pass  # a read-only home still gets a model, just not a cached one
     return model

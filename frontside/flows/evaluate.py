@@ -7,6 +7,7 @@ from pathlib import Path
 from prefect import flow
 
 from frontside.tasks.evaluate import (
+    check_evaluation_task,
     evaluate_checkpoint_on_scans_task,
     evaluate_checkpoint_task,
     evaluate_mean_face_on_scans_task,
@@ -26,9 +27,10 @@ def model_name(checkpoint: str) -> str:
 @flow(name="evaluate-models", log_prints=True)
 def evaluate_models(checkpoints: list[str], out: str, data: list[str] | None = None, florence: str | None = None,
                     max_faces: int | None = None) -> str:
-    """Evaluate checkpoints on synthetic shards (`data`) or a MICC Florence tree; returns report.md's path."""
-    if not data and not florence:
-        raise ValueError("evaluate_models needs data (shard folders) or florence (a MICC Florence root)")
+    """Evaluate checkpoints on synthetic shards (`data`) or a MICC Florence tree; returns report.md's path.
+
+    The first task checks every parameter and input (`frontside.evaluation.checks`)."""
+    check_evaluation_task(checkpoints, out, data, florence, max_faces)
     names = {}
     for checkpoint in checkpoints:
         name = model_name(checkpoint)

@@ -19,23 +19,24 @@ def train_then_evaluate(train_data: list[str], test_data: list[str], out: str,
                         archs: list[str] = ("twoview", "frontonly"), epochs: int = 50, batch_size: int = 16,
                         max_steps_per_epoch: int | None = None, transfer_data: list[str] | None = None,
                         transfer_epochs: int = 20, transfer_lr: float | None = None, seed: int = 0,
-                        max_test_faces: int | None = None) -> str:
+                        max_test_faces: int | None = None, overwrite: bool = False) -> str:
     """Pre-train each arch on synthetic shards, optionally fine-tune on 300W-LP shards from those weights
     (`--init`; lr `transfer_lr`, default a tenth of the arch's own: the thesis's 1e-5 for its network), then
-    evaluate every final network and the mean face on the test shards."""
+    evaluate every final network and the mean face on the test shards.
+    overwrite: replace runs already under `out/runs` (else such a run stops the flow before it trains)."""
     out_path = Path(out)
     finals: list[str] = []
     for arch in archs:
         pre = train_task(TrainConfig(data=list(train_data), out=str(out_path / "runs" / arch), arch=arch,
                                      epochs=epochs, batch_size=batch_size, max_steps_per_epoch=max_steps_per_epoch,
-                                     seed=seed, progress=True))
+                                     seed=seed, overwrite=overwrite, progress=True))
         final = pre["best_path"]
         if transfer_data:
             transfer = train_task(TrainConfig(data=list(transfer_data), out=str(out_path / "runs" / f"{arch}-300wlp"),
                                               arch=arch, epochs=transfer_epochs, batch_size=batch_size,
                                               lr=transfer_lr if transfer_lr is not None else get_arch(arch).lr / 10,
                                               init=final, max_steps_per_epoch=max_steps_per_epoch,
-                                              seed=seed, progress=True))
+                                              seed=seed, overwrite=overwrite, progress=True))
             final = transfer["best_path"]
         finals.append(final)
     return evaluate_models(checkpoints=finals, data=list(test_data), out=str(out_path / "report"),
@@ -46,7 +47,8 @@ def train_then_evaluate(train_data: list[str], test_data: list[str], out: str,
 def demo(out: str = "demo-output", train_faces: int = 800, test_faces: int = 24, shard_size: int = 50,
          steps_per_model: int = 600, batch_size: int = 16, seed: int = 0) -> str:
     """The whole mission, small, on the built-in model on CPU: generate, train two-view and front-only for the
-    same steps, evaluate both and the mean face on held-out faces, write the report."""
+    same steps, evaluate both and the mean face on held-out faces, write the report. Run again into the same
+    `out`, it keeps the datasets and retrains (the demo's runs are scratch)."""
     root = Path(out)
     train_dir, test_dir = str(root / "data" / "train"), str(root / "data" / "test")
     generate_dataset(n_faces=train_faces, shard_size=shard_size, out=train_dir, seed=seed, progress=True)
@@ -54,7 +56,7 @@ def demo(out: str = "demo-output", train_faces: int = 800, test_faces: int = 24,
     steps_per_epoch = max(1, int(train_faces * 0.9) // batch_size)  # training holds out 10% for validation
     return train_then_evaluate(train_data=[train_dir], test_data=[test_dir], out=str(root),
                                epochs=max(1, round(steps_per_model / steps_per_epoch)), batch_size=batch_size,
-                               seed=seed)
+                               seed=seed, overwrite=True)
 
 
 def training_run_checkpoint(flow_run_id: str) -> str:

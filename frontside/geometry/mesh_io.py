@@ -8,12 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from frontside.errors import InputFormatError
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+from frontside.io import write_atomic
 
 
 def write_obj(path: str | os.PathLike, vertices: np.ndarray, triangles: np.ndarray, uv: np.ndarray | None = None,
@@ -35,7 +30,7 @@ def write_obj(path: str | os.PathLike, vertices: np.ndarray, triangles: np.ndarr
         if uv is None:
             raise ValueError("write_obj: a texture needs uv coordinates")
         write_png(path.with_suffix(".png"), np.asarray(texture, dtype=np.uint8))
-        _atomic_write_text(path.with_suffix(".mtl"),
+        write_atomic(path.with_suffix(".mtl"),
                            f"newmtl face\nKa 1 1 1\nKd 1 1 1\nmap_Kd {path.with_suffix('.png').name}\n")
         lines += [f"mtllib {path.with_suffix('.mtl').name}", "usemtl face"]
     if colours is not None:
@@ -48,7 +43,7 @@ def write_obj(path: str | os.PathLike, vertices: np.ndarray, triangles: np.ndarr
         lines += ["f %d/%d %d/%d %d/%d" % (a, a, b, b, c, c) for a, b, c in f]
     else:
         lines += ["f %d %d %d" % tuple(row) for row in f]
-    _atomic_write_text(path, "\n".join(lines) + "\n")
+    write_atomic(path, "\n".join(lines) + "\n")
     return path
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
+from frontside.io import write_atomic
+from frontside.pictures import figure_png
+
 
 def bbox_size(points: np.ndarray) -> float:
     """The normaliser d of eq. 5.1: sqrt of the area of the points' x-y bounding box (as 3DDFA and PRN do)."""
@@ -38,8 +41,6 @@ def ced(errors: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
 
 def ced_plot(curves: dict[str, np.ndarray], path, max_error: float | None = None, title: str = "") -> None:
     """Write a PNG with one CED curve per name (matplotlib, no display needed)."""
-    import os
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -59,7 +60,5 @@ def ced_plot(curves: dict[str, np.ndarray], path, max_error: float | None = None
     ax.legend(loc="lower right")
     ax.set_title(title or "Cumulative error distribution")
     fig.tight_layout()
-    tmp = f"{path}.tmp.png"
-    fig.savefig(tmp, dpi=110)
+    write_atomic(path, figure_png(fig, dpi=110))
     plt.close(fig)
-    os.replace(tmp, path)

@@ -16,7 +16,7 @@ import torch
 
 from frontside.errors import DataIntegrityError
 from frontside.facemodel.uv_basis import UVBasis, basis_from_arrays, basis_to_arrays
-from frontside.pictures import write_bytes_atomic
+from frontside.io import write_atomic
 
 FORMAT = 3  # 3: NetworkSpec + the UV basis (structured networks); 2: thesis networks only
 
@@ -48,7 +48,7 @@ def save_checkpoint(path: str | os.PathLike, *, model: torch.nn.Module, model_sp
     }
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    return write_bytes_atomic(path, buffer.getvalue())
+    return Path(write_atomic(path, buffer.getvalue()))
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
+import io
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +23,7 @@ from tqdm import tqdm
 from frontside.datasets.torch_dataset import ShardDataset, make_loader
 from frontside.errors import DataIntegrityError
 from frontside.facemodel.uv_basis import UVBasis, uv_basis
+from frontside.io import write_atomic
 from frontside.model.checkpoint import load_checkpoint, save_checkpoint
 from frontside.model.inference import default_device
 from frontside.model.loss import (
@@ -33,6 +34,8 @@ from frontside.model.loss import (
 )
 from frontside.model.precision import autocast, resolve_precision
 from frontside.model.registry import NetworkSpec, build, get_arch
+from frontside.model.runs import start_run
+from frontside.pictures import figure_png
 
 SCHEDULES = ("onecycle", "step")
 
@@ -58,6 +61,7 @@ class TrainConfig:
     patience: int = 10
     init: str | None = None  # weights of another run (the transfer step of 4.3.4)
     resume: bool = False
+    overwrite: bool = False  # replace the run already in `out` (else a folder holding a run needs `resume`)
     augment: bool | None = None  # None: the arch's default (structured networks off, thesis networks on)
     workers: int = 0
     max_steps_per_epoch: int | None = None
@@ -159,10 +163,8 @@ def _loss_curve(history: list[dict], baselines: dict, path: Path) -> None:
         ax.grid(alpha=0.3, which="both")
         ax.legend()
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
+    write_atomic(path, figure_png(fig, dpi=100))
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def _optimizer(network: torch.nn.Module, config: TrainConfig, lr: float, schedule: str, steps_per_epoch: int):
@@ -185,6 +187,7 @@ def _mean_posmap(dataset: ShardDataset, count: int = 64) -> torch.Tensor:
 
 def train(config: TrainConfig) -> TrainResult:
     """Train one network; returns where its checkpoints are and how it went."""
+    start_run(config)  # checks numbers and the folder: never overwrites a run unless asked; clears a crash's temps
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     device = torch.device(config.device) if config.device else default_device()
@@ -365,9 +368,8 @@ def _plain(d: dict) -> dict:
 
 
 def _write_metrics(path: Path, history: list[dict]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(history[0]))
-        writer.writeheader()
-        writer.writerows(history)
-    os.replace(tmp, path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(history[0]))
+    writer.writeheader()
+    writer.writerows(history)
+    write_atomic(path, text.getvalue())

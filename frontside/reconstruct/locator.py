@@ -203,7 +203,7 @@ def save_locator(path: str | os.PathLike, spec: LocatorSpec, box_net: BoxNet, la
     import io
     import zipfile
 
-    from frontside.pictures import write_bytes_atomic
+    from frontside.io import write_atomic
 
     arrays = {"spec": json.dumps(spec.as_dict()), "meta": json.dumps(meta, sort_keys=True), "format": str(FORMAT)}
     for prefix, net in (("box", box_net), ("landmark", landmark_net)):
@@ -219,7 +219,7 @@ def save_locator(path: str | os.PathLike, spec: LocatorSpec, box_net: BoxNet, la
             member = io.BytesIO()
             np.lib.format.write_array(member, np.asarray(arrays[name]), allow_pickle=False)
             archive.writestr(entry, member.getvalue())
-    return write_bytes_atomic(path, buffer.getvalue())
+    return Path(write_atomic(path, buffer.getvalue()))
 
 
 @functools.cache

@@ -17,7 +17,7 @@ import numpy as np
 
 from frontside.geometry.mesh_io import write_obj
 from frontside.geometry.posmap import posmap_to_mesh
-from frontside.pictures import write_bytes_atomic
+from frontside.io import write_atomic
 
 MESH_FORMATS = (".obj", ".ply", ".glb")
 MESH_FRAME = "front crop pixels, y up: x right, y = crop size - image y, z toward the camera"
@@ -60,7 +60,7 @@ def write_mesh(path: str | os.PathLike, posmap: np.ndarray, mask: np.ndarray, te
     else:
         visual = trimesh.visual.TextureVisuals(uv=uv, image=Image.fromarray(np.ascontiguousarray(texture)))
         mesh = trimesh.Trimesh(vertices, triangles, visual=visual, process=False)
-    return write_bytes_atomic(path, mesh.export(file_type=suffix[1:]))
+    return Path(write_atomic(Path(path), mesh.export(file_type=suffix[1:])))
 
 
 def write_face_json(path: str | os.PathLike, record: dict) -> Path:
@@ -68,7 +68,7 @@ def write_face_json(path: str | os.PathLike, record: dict) -> Path:
     text = json.dumps(_rounded(record), indent=1)
     text = re.sub(r"\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]",
                   lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]", text)
-    return write_bytes_atomic(path, (text + "\n").encode())
+    return Path(write_atomic(Path(path), text + "\n"))
 
 
 def _rounded(value):

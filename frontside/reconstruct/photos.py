@@ -18,7 +18,7 @@ from PIL import Image
 
 from frontside.datasets.generation import face_rng, make_source
 from frontside.datasets.synthetic import sample_poses
-from frontside.pictures import write_bytes_atomic
+from frontside.io import write_atomic
 from frontside.renderers.backgrounds import Backgrounds, composite
 from frontside.renderers.view import Pose
 
@@ -59,7 +59,7 @@ def write_pairs(pairs: list[PhotoPair], folder: str | os.PathLike) -> Path:
     root = Path(folder)
     for pair in pairs:
         for view in ("front", "side"):
-            write_bytes_atomic(root / view / f"{pair.name}.jpg", getattr(pair, view).jpeg)
+            write_atomic(root / view / f"{pair.name}.jpg", getattr(pair, view).jpeg)
     return root
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from frontside.evaluation.evaluate import (
     ModelScores,
@@ -13,6 +14,14 @@ from frontside.evaluation.evaluate import (
     evaluate_predictor,
     load_pairs,
 )
+
+
+@task(name="check-evaluation", cache_policy=NO_CACHE)
+def check_evaluation_task(checkpoints: list[str], out: str, data: list[str] | None, florence: str | None,
+                          max_faces: int | None) -> None:
+    from frontside.evaluation.checks import check_evaluation
+
+    check_evaluation(checkpoints, out, data, florence, max_faces)
 
 
 @task(name="evaluate-checkpoint", task_run_name="evaluate-{name}")

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from frontside.errors import InputFormatError
+from frontside.io import write_atomic
 
 MAGIC = b"FRTRI003"
 ENCRYPTED_MAGIC = b"FRTRI103"
@@ -305,8 +306,4 @@ def _validate(mesh: TriMesh) -> None:
 def write_tri(path: str | os.PathLike, mesh: TriMesh) -> Path:
     """Write `mesh` as a TRI file, atomically (temporary file in the same folder, then rename)."""
     _validate(mesh)
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(tri_bytes(mesh))
-    os.replace(tmp, path)
-    return path
+    return Path(write_atomic(Path(path), tri_bytes(mesh)))

@@ -9,6 +9,7 @@ import numpy as np
 from lxml import etree
 
 from frontside.errors import InputFormatError
+from frontside.io import write_atomic
 
 HEADER = b'<?xml version="1.0" encoding="UTF-8" standalone="yes" ?>\n<!DOCTYPE boost_serialization>\n'
 
@@ -97,8 +98,4 @@ def new_document(root_tag: str = "root") -> tuple[etree._Element, etree._Element
 
 def save(top: etree._Element, path: str | os.PathLike) -> Path:
     """Write atomically (temporary file, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(HEADER + etree.tostring(top, pretty_print=True))
-    os.replace(tmp, path)
-    return path
+    return Path(write_atomic(Path(path), HEADER + etree.tostring(top, pretty_print=True)))

@@ -1,0 +1,55 @@
+"""Prefect's ephemeral API server, started by the command itself and never left behind.
+
+Prefect starts its temporary server (uvicorn, ~230 MB) as a child process and stops it from an atexit
+handler, which a SIGKILL (or an unhandled SIGTERM) never runs: the server then lingers for minutes. So a
+command that runs flows starts the server first, from its main thread, together with a watchdog process that
+stops the server as soon as the command's process is gone, however it ended.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+# Polls its parent (the command) and the server; when the parent is gone: SIGTERM the server, SIGKILL after 5 s.
+WATCHDOG = """
+import os, signal, sys, time
+parent, server = int(sys.argv[1]), int(sys.argv[2])
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+while alive(server) and os.getppid() == parent:
+    time.sleep(0.25)
+if alive(server):
+    os.kill(server, signal.SIGTERM)
+    deadline = time.monotonic() + 5
+    while alive(server) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if alive(server):
+        os.kill(server, signal.SIGKILL)
+"""
+
+
+def start_guarded_server() -> int | None:
+    """Start the ephemeral server now (when no PREFECT_API_URL names a real one) with its watchdog; returns the
+    server's pid, or None when a real server is configured. Prefect's own calls then find it running."""
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        return None
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start()
+    pid = server.server_process.pid
+    subprocess.Popen([sys.executable, "-c", WATCHDOG, str(os.getpid()), str(pid)], stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+    return pid

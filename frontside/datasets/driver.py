@@ -1,0 +1,300 @@
+"""The one resumable dataset driver: every source of shards (generation, 300W-LP, any future one) runs here.
+
+Two steps. `check_dataset` writes nothing: it checks the output location, has the source check every
+parameter and load every input (a source's `check`), reads an existing manifest (an unreadable one is an
+error, never "a new folder") and refuses a folder made differently, naming each parameter that differs with
+its old and new value. `build_dataset` then takes the folder's lock, checks again under it, removes temp files
+a killed run left, records the run in the manifest, writes the source's side files, and runs one job per
+shard through `run_shards` (in this process, or Prefect tasks on threads or Dask): a shard whose bytes match
+the manifest is kept, the others are written; the manifest is saved after every shard, and a failed shard is
+recorded and reported after the others finished.
+
+A source is a small picklable object with `kind`, `check() -> SourceCheck` and
+`write_shard(job, out) -> ShardOutcome`; shard jobs carry only small work items (face ranges, plan rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from frontside import checks
+from frontside.datasets.lock import FolderLock, check_not_in_use
+from frontside.datasets.manifest import (
+    MANIFEST_NAME,
+    Manifest,
+    ShardInfo,
+    code_version,
+    is_plain_shard_name,
+    shard_name,
+)
+from frontside.errors import DataIntegrityError, FrontsideError, one_line
+from frontside.io import join, remove_stale_temps, url_to_fs, write_atomic
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """Shard `index` (file `name`): the source's `work` item, and the manifest's record when it has one."""
+
+    index: int
+    name: str
+    work: Any
+    expected: ShardInfo | None = None
+
+
+@dataclass(frozen=True)
+class ShardOutcome:
+    """A finished shard: its record, whether a valid copy was kept, and inputs it had to leave out
+    (`{"file": ..., "reason": ...}` each)."""
+
+    info: ShardInfo
+    kept: bool
+    dropped: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SourceCheck:
+    """What a source's check found, all before anything is written.
+
+    source:     the source to run shards with (its paths made absolute: workers may run elsewhere).
+    parameters: as recorded in the manifest.
+    identity:   what a resume must match: the parameters with each path replaced by what it holds.
+    inputs:     the inputs' content records (model spec and sha256, background digest, ...).
+    works:      one small picklable work item per shard, in shard order.
+    files:      {name: bytes} written beside the shards (uv_regions.png, a pair plan).
+    extra:      the source's own manifest section (skipped inputs and why).
+    """
+
+    source: DatasetSource
+    parameters: dict
+    identity: dict
+    inputs: dict
+    works: list
+    files: dict[str, bytes] = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+
+class DatasetSource(Protocol):
+    kind: str
+
+    def check(self) -> SourceCheck: ...
+
+    def write_shard(self, job: ShardJob, out: str) -> ShardOutcome: ...
+
+
+@dataclass(frozen=True)
+class DatasetPlan:
+    """A checked dataset run: where, and what the source's check found."""
+
+    out: str
+    check: SourceCheck
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    out: str
+    manifest: str
+    rows: int
+    shards: int
+    written: int
+    kept: int
+    failed: dict[str, str]
+    removed_temps: list[str]
+
+    def as_dict(self) -> dict:
+        return {"out": self.out, "manifest": self.manifest, "rows": self.rows, "shards": self.shards,
+                "written": self.written, "skipped": self.kept, "failed": len(self.failed)}
+
+
+# (source, jobs, out) -> (job, outcome or the exception it raised) as each finishes, in any order
+ShardRunner = Callable[[DatasetSource, list[ShardJob], str], Iterable[tuple[ShardJob, Any]]]
+
+
+def run_here(source: DatasetSource, jobs: list[ShardJob], out: str) -> Iterator[tuple[ShardJob, Any]]:
+    """Every shard in this process, one after another."""
+    for job in jobs:
+        try:
+            yield job, source.write_shard(job, out)
+        except Exception as exc:
+            yield job, exc
+
+
+def run_in_processes(processes: int) -> ShardRunner:
+    """Shards in `processes` spawned worker processes, no Prefect (each renders with its own OpenGL context)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    def run(source: DatasetSource, jobs: list[ShardJob], out: str) -> Iterator[tuple[ShardJob, Any]]:
+        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(source.write_shard, job, out): job for job in jobs}
+            for future in as_completed(futures):
+                error = future.exception()
+                yield futures[future], error if error is not None else future.result()
+
+    return run
+
+
+# ------------------------------------------------------------------------------------------------ check
+
+def check_dataset(source: DatasetSource, out: str, in_process: bool = True) -> DatasetPlan:
+    """Everything that can be known before writing: raises ParameterError, InputFormatError,
+    DataIntegrityError or FolderInUseError, each naming the flag, file or field. Writes nothing.
+
+    in_process: False when called for a command line (refuses memory:// outputs, which die with the process).
+    """
+    out = checks.output_folder("out", out, in_process=in_process)
+    manifest = existing_manifest(out)  # before the source's check, which may load a model and a renderer
+    found = source.check()
+    if manifest is not None:
+        refuse_if_different(out, manifest, found)
+    check_not_in_use(out)
+    return DatasetPlan(out, found)
+
+
+def existing_manifest(out: str) -> Manifest | None:
+    """The folder's manifest; None for a folder that holds no dataset. Shards without a manifest are refused:
+    nothing tells how they were made, and writing beside them would mix two datasets."""
+    manifest = Manifest.load_or_none(out)
+    if manifest is None:
+        fs, path = url_to_fs(out)
+        found = fs.glob(f"{path.rstrip('/')}/shard-*.parquet") if fs.isdir(path) else []
+        strays = sorted(Path(p).name for p in found if fs.isfile(p))
+        if strays:
+            raise DataIntegrityError(f"{join(out, MANIFEST_NAME)}: missing, but the folder holds {len(strays)} "
+                                     f"shard(s) ({strays[0]}, ...); restore the manifest, or use another --out")
+    return manifest
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key in sorted(value):
+            out.update(_flatten(value[key], f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: value}
+
+
+def differences(old: dict, new: dict) -> list[str]:
+    """"name: was OLD, now NEW" for every key (nested keys dotted) whose value differs."""
+    a, b = _flatten(old), _flatten(new)
+    return [f"{key}: was {a.get(key, '(absent)')!r}, now {b.get(key, '(absent)')!r}"
+            for key in sorted(set(a) | set(b)) if a.get(key, "(absent)") != b.get(key, "(absent)")]
+
+
+def refuse_if_different(out: str, manifest: Manifest, found: SourceCheck) -> None:
+    """DataIntegrityError listing every difference between how the dataset was made and this run."""
+    if manifest.identity is not None:
+        changed = differences(manifest.identity, found.identity)
+    else:  # a version-1 manifest recorded only its parameters
+        changed = differences({k: _normalise(v) for k, v in manifest.parameters.items()},
+                              {k: _normalise(found.parameters.get(k, v)) for k, v in manifest.parameters.items()})
+    from frontside.datasets.shards import FORMAT_VERSION
+
+    if manifest.shards and manifest.format != FORMAT_VERSION:  # new shards would not match the old ones
+        changed.append(f"shard format: was {manifest.format!r}, now {FORMAT_VERSION!r}")
+    if changed:
+        raise DataIntegrityError(f"{join(out, MANIFEST_NAME)}: this dataset was made differently ("
+                                 + "; ".join(changed) + "): use another --out, or delete the folder to remake it")
+
+
+def _normalise(value: Any) -> Any:
+    """A version-1 parameter as version 2 records it (model specs and folders as absolute paths)."""
+    if isinstance(value, str) and value.startswith("bfm:"):
+        from frontside.facemodel import parse_model_spec
+
+        try:
+            return str(parse_model_spec(value))
+        except ValueError:
+            return value
+    if isinstance(value, str) and "://" not in value and ("/" in value or Path(value).exists()):
+        return str(Path(value).expanduser().absolute())
+    return value
+
+
+# ------------------------------------------------------------------------------------------------ build
+
+def build_dataset(plan: DatasetPlan, run_shards: ShardRunner = run_here, progress: bool = False) -> DatasetSummary:
+    """Write (or resume, or repair) the dataset `plan` describes; see the module docstring.
+
+    Raises FrontsideError naming every failed shard after all others finished (the manifest keeps them).
+    """
+    from tqdm import tqdm
+
+    out, found = plan.out, plan.check
+    with FolderLock(out):
+        manifest = existing_manifest(out)  # again, under the lock: another run may have finished meanwhile
+        if manifest is not None:
+            refuse_if_different(out, manifest, found)
+        removed = remove_stale_temps(out)
+        manifest = _start(manifest, found)
+        manifest.save(out)
+        for name, data in found.files.items():
+            write_atomic(join(out, name), data)
+        jobs = [ShardJob(i, shard_name(i), work, manifest.shards.get(shard_name(i)))
+                for i, work in enumerate(found.works)]
+        dropped: dict[str, list] = dict(manifest.extra.get("dropped", {}))
+        written = kept = 0
+        failed: dict[str, str] = {}
+        with tqdm(total=len(jobs), desc="shards", unit="shard", disable=not progress) as bar:
+            for job, outcome in run_shards(found.source, jobs, out):
+                bar.update(1)
+                if isinstance(outcome, BaseException):
+                    failed[job.name] = one_line(outcome)
+                    continue
+                if not is_plain_shard_name(outcome.info.name) or outcome.info.name != job.name:
+                    failed[job.name] = f"the source wrote {outcome.info.name!r} for it"
+                    continue
+                manifest.shards[job.name] = outcome.info
+                if not outcome.kept:
+                    dropped[job.name] = list(outcome.dropped)
+                kept += outcome.kept
+                written += not outcome.kept
+                manifest.extra = _extra(found, dropped, failed)
+                manifest.save(out)  # after every shard, so a killed run keeps what it finished
+        manifest.extra = {**_extra(found, dropped, failed),
+                          "last_run": {"written": written, "kept": kept, "failed": failed, "removed_temps": removed}}
+        url = manifest.save(out)
+        _write_card(out, manifest)
+    summary = DatasetSummary(out, url, manifest.rows, len(manifest.shards), written, kept, failed, removed)
+    if failed:
+        raise FrontsideError(f"{out}: {len(failed)} of {len(jobs)} shards failed (run the same command again to "
+                             "redo only those): " + "; ".join(f"{k}: {v}" for k, v in sorted(failed.items())))
+    return summary
+
+
+def _write_card(out: str, manifest: Manifest) -> None:
+    """The dataset card (README.md) for what the folder now holds; a card must never fail a finished dataset."""
+    from frontside.datasets.card import write_dataset_card
+
+    try:
+        write_dataset_card(out, manifest)
+    except Exception as exc:
+        print(f"dataset card skipped: {one_line(exc)}")
+
+
+def _start(manifest: Manifest | None, found: SourceCheck) -> Manifest:
+    """The manifest this run continues: the existing one (a version-1 one gains identity and inputs), or a
+    new one; this run's code version recorded either way."""
+    version = code_version()
+    if manifest is None:
+        manifest = Manifest(parameters=found.parameters, identity=found.identity, inputs=found.inputs)
+    elif manifest.identity is None:
+        manifest = replace(manifest, parameters=found.parameters, identity=found.identity, inputs=found.inputs,
+                           runs=list(manifest.runs))
+    elif manifest.code_version and manifest.code_version != version:
+        print(f"note: {manifest.code_version} made this dataset; shards written now come from {version}")
+    manifest.record_run(version)
+    return manifest
+
+
+def _extra(found: SourceCheck, dropped: dict[str, list], failed: dict[str, str]) -> dict:
+    return {**found.extra, "dropped": {k: v for k, v in sorted(dropped.items()) if v},
+            "failed_shards": dict(sorted(failed.items()))}
+
+
+def make_dataset(source: DatasetSource, out: str, run_shards: ShardRunner = run_here,
+                 progress: bool = False) -> DatasetSummary:
+    """`check_dataset`, then `build_dataset`: a whole run, no Prefect."""
+    return build_dataset(check_dataset(source, out), run_shards, progress)

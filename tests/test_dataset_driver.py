@@ -1,0 +1,220 @@
+"""The dataset driver on its own (no Prefect): what it refuses, what it keeps, what it cleans, and its lock.
+
+Each test here failed on fb447a8, where a bad run wrote its manifest first, an unreadable manifest meant "new
+folder", paths stood for content, manifest names were joined unchecked and two writers both passed the check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from made_files import grid_model
+from PIL import Image
+
+from frontside.datasets.driver import make_dataset
+from frontside.datasets.generate_source import GenerateSource
+from frontside.datasets.generation import GenerateParams
+from frontside.datasets.lock import LOCK_NAME, FolderLock
+from frontside.datasets.manifest import Manifest, list_shards, verify
+from frontside.errors import DataIntegrityError, FolderInUseError, InputFormatError, ParameterError
+
+ROOT = Path(__file__).resolve().parents[1]
+PARAMS = dict(n_faces=2, shard_size=1, seed=5, size=64)
+
+
+def _source(**changes) -> GenerateSource:
+    return GenerateSource(GenerateParams(**{**PARAMS, **changes}))
+
+
+def _state(folder: Path) -> dict:
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory, builtin_model) -> Path:
+    out = tmp_path_factory.mktemp("made") / "ds"
+    make_dataset(_source(), str(out))
+    return out
+
+
+@pytest.fixture
+def copy(made, tmp_path) -> Path:
+    target = tmp_path / "copy"
+    shutil.copytree(made, target)
+    return target
+
+
+def test_bad_parameters_and_inputs_write_nothing(tmp_path, builtin_model):
+    out = tmp_path / "never"
+    for bad, name in ((dict(n_faces=0), "n_faces"), (dict(shard_size=0), "shard_size"), (dict(seed=-1), "seed"),
+                      (dict(source="nosuch"), "source"), (dict(size=8), "size"), (dict(n_faces="3"), "n_faces")):
+        with pytest.raises(ParameterError) as caught:
+            make_dataset(_source(**bad), str(out))
+        assert caught.value.name == name
+    (tmp_path / "broken.mat").write_bytes(b"MATLAB 5.0 MAT-file, but not really")
+    with pytest.raises(InputFormatError, match=r"broken\.mat: file: not a readable MATLAB"):
+        make_dataset(_source(source=f"bfm:{tmp_path / 'broken.mat'}"), str(out))
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("keep", [0, 1, 2, 17, "third", "half", "all but 2"])
+def test_an_unreadable_manifest_is_an_error_never_a_new_folder(copy, keep):
+    text = (copy / "manifest.json").read_bytes()
+    cut = {"third": len(text) // 3, "half": len(text) // 2, "all but 2": len(text) - 2}.get(keep, keep)
+    (copy / "manifest.json").write_bytes(text[:cut])
+    before = _state(copy)
+    # other parameters: at fb447a8 this run was treated as a new dataset and overwrote the shards
+    with pytest.raises(DataIntegrityError, match=r"manifest\.json: file: not valid JSON"):
+        make_dataset(_source(seed=99), str(copy))
+    assert _state(copy) == before
+
+
+@pytest.mark.parametrize("name", ["../../x.parquet", "/etc/x.parquet", "sub/x.parquet", ".hidden.parquet",
+                                  "shard.txt", "", 7])
+def test_shard_names_must_be_plain_file_names(made, name):
+    body = json.loads((made / "manifest.json").read_text())
+    body["shards"][0]["name"] = name
+    with pytest.raises(DataIntegrityError, match=r"manifest\.json: shards\[0\]\.name"):
+        Manifest.parse(json.dumps(body).encode(), str(made / "manifest.json"))
+    assert all(Path(url).parent == made for url, _ in list_shards(str(made)))
+
+
+def test_a_changed_model_file_is_refused_and_another_spelling_of_it_is_not(tmp_path, monkeypatch):
+    from frontside.facemodel.bfm import save_bfm
+
+    model = grid_model()
+    save_bfm(model, tmp_path / "BFM.mat", tmp_path / "BFM_UV.mat")
+    out = tmp_path / "bfm-data"
+    make_dataset(_source(source=f"bfm:{tmp_path / 'BFM.mat'}"), str(out))
+    monkeypatch.chdir(tmp_path)  # the same folder and model, spelled relative: the same dataset
+    again = make_dataset(_source(source="bfm:BFM.mat,uv=BFM_UV.mat"), "bfm-data")
+    assert (again.written, again.kept) == (0, 2)
+
+    from dataclasses import replace
+
+    save_bfm(replace(model, mean=model.mean * 1.01), tmp_path / "BFM.mat", tmp_path / "BFM_UV.mat")
+    (out / "shard-00001.parquet").unlink()
+    before = _state(out)
+    with pytest.raises(DataIntegrityError, match="made differently.*model_sha256: was '"):
+        make_dataset(_source(source=f"bfm:{tmp_path / 'BFM.mat'}"), str(out))
+    assert _state(out) == before  # the missing shard was not redone from the other model
+
+
+def test_size_and_depth_are_recorded_and_a_resume_must_match_them(copy):
+    manifest = Manifest.load(str(copy))
+    assert {k: manifest.parameters[k] for k in ("size", "renderer", "depth")} == dict(size=64, renderer="raster",
+                                                                                     depth=True)
+    assert manifest.identity["size"] == 64 and manifest.size == 64
+    (copy / "shard-00001.parquet").unlink()  # a resume would redo it: at another size, the dataset would mix two
+    before = _state(copy)
+    for change, difference in ((dict(size=96), "size: was 64, now 96"), (dict(depth=False), "depth: was True, now "
+                                                                                             "False")):
+        with pytest.raises(DataIntegrityError, match=re.escape(f"made differently ({difference})")):
+            make_dataset(_source(**change), str(copy))
+    assert _state(copy) == before
+    body = json.loads((copy / "manifest.json").read_text())
+    (copy / "manifest.json").write_text(json.dumps({**body, "format": "1"}))  # shards written before format 2
+    before = _state(copy)
+    with pytest.raises(DataIntegrityError, match=re.escape("shard format: was '1', now '2'")):
+        make_dataset(_source(), str(copy))
+    assert _state(copy) == before
+
+
+def test_changed_backgrounds_are_refused(tmp_path, builtin_model):
+    images = tmp_path / "dtd" / "images" / "banded"
+    images.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in ("a.jpg", "b.jpg"):
+        Image.fromarray(rng.integers(0, 255, (80, 80, 3), dtype=np.uint8)).save(images / name)
+    out = tmp_path / "with-backgrounds"
+    make_dataset(_source(n_faces=1, backgrounds=str(tmp_path / "dtd")), str(out))
+    recorded = Manifest.load(str(out)).inputs["backgrounds"]
+    assert recorded["files"] == 2 and len(recorded["sha256"]) == 64
+
+    Image.fromarray(rng.integers(0, 255, (80, 80, 3), dtype=np.uint8)).save(images / "c.jpg")
+    with pytest.raises(DataIntegrityError, match="backgrounds: was '"):
+        make_dataset(_source(n_faces=1, backgrounds=str(tmp_path / "dtd")), str(out))
+    (images / "c.jpg").unlink()
+    Image.fromarray(rng.integers(0, 255, (80, 80, 3), dtype=np.uint8)).save(images / "b.jpg")  # same name, new pixels
+    with pytest.raises(DataIntegrityError, match="backgrounds: was '"):
+        make_dataset(_source(n_faces=1, backgrounds=str(tmp_path / "dtd")), str(out))
+
+
+def test_every_run_is_recorded_and_stale_temp_files_are_removed(copy):
+    leftovers = [".shard-00000.parquet.tmp-0123456789abcdef", ".manifest.json.tmp-a1b2c3d4"]
+    for name in leftovers:
+        (copy / name).write_bytes(b"half a file from a killed run")
+    (copy / ".keep").write_bytes(b"not ours")
+    summary = make_dataset(_source(), str(copy))
+    assert (summary.written, summary.kept) == (0, 2) and summary.removed_temps == sorted(leftovers)
+    assert not any((copy / name).exists() for name in leftovers) and (copy / ".keep").exists()
+    manifest = Manifest.load(str(copy))
+    assert len(manifest.runs) == 2 and manifest.code_version == manifest.runs[0]["code_version"]
+    assert manifest.extra["last_run"]["removed_temps"] == sorted(leftovers)
+    assert not (copy / LOCK_NAME).exists()
+
+
+def test_a_held_lock_is_refused_naming_its_holder_and_a_dead_ones_is_taken_over(copy):
+    before = _state(copy)
+    with FolderLock(str(copy)):
+        with pytest.raises(FolderInUseError, match=rf"another run \(pid {os.getpid()} on host"):
+            make_dataset(_source(), str(copy))
+    assert _state(copy) == before
+    # a lock file whose process is gone (SIGKILL): unlocked, so the next run takes it
+    (copy / LOCK_NAME).write_text(json.dumps({"pid": 2 ** 22 + 12345, "host": "elsewhere"}))
+    assert make_dataset(_source(), str(copy)).kept == 2
+    assert not (copy / LOCK_NAME).exists()
+
+
+RACER = """
+import sys, time
+from pathlib import Path
+from frontside.datasets.driver import build_dataset, check_dataset
+from frontside.datasets.generate_source import GenerateSource
+from frontside.datasets.generation import GenerateParams
+
+out, seed, go = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
+plan = check_dataset(GenerateSource(GenerateParams(n_faces=2, shard_size=1, seed=seed, size=64)), out)
+Path(f"{go}.ready-{seed}").touch()
+while not go.exists():
+    time.sleep(0.001)
+build_dataset(plan)
+print("finished")
+"""
+
+
+def test_two_processes_starting_together_never_both_write(tmp_path, builtin_model):
+    """Both pass the check on the empty folder, then start writing at the same moment: one must lose, by the
+    lock or (had the winner already finished) by the parameter check under it."""
+    out, go = tmp_path / "contested", tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    racers = {seed: subprocess.Popen([sys.executable, "-c", RACER, str(out), str(seed), str(go)], env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for seed in (1, 2)}
+    while not all(Path(f"{go}.ready-{seed}").exists() for seed in racers):
+        assert all(p.poll() is None for p in racers.values()), [p.communicate() for p in racers.values()]
+    go.touch()
+    results = {seed: (p.wait(timeout=300), *p.communicate()) for seed, p in racers.items()}
+    winners = [seed for seed, (code, _, _) in results.items() if code == 0]
+    assert len(winners) == 1, results
+    loser = next(seed for seed in results if seed not in winners)
+    assert "another run (pid" in results[loser][2] or "made differently" in results[loser][2], results[loser]
+    manifest = Manifest.load(str(out))
+    assert manifest.parameters["seed"] == winners[0] and len(manifest.runs) == 1
+    assert verify(str(out)) == [] and len(manifest.shards) == 2
+
+
+def test_spawned_worker_processes_give_the_same_bytes(made, tmp_path):
+    from frontside.datasets.driver import run_in_processes
+
+    summary = make_dataset(_source(), str(tmp_path / "spawned"), run_in_processes(2))
+    assert summary.written == 2
+    assert {p.name: p.read_bytes() for p in (tmp_path / "spawned").glob("shard-*.parquet")} == \
+        {p.name: p.read_bytes() for p in made.glob("shard-*.parquet")}

@@ -125,6 +125,13 @@ def run(args: argparse.Namespace) -> int:
     _check_file("--side", args.side)
     _check_file("--uv-regions", args.uv_regions)
     pairs = _pairs_in(Path(args.pairs)) if args.pairs else None
+    from frontside.model.checks import check_checkpoint_file
+    from frontside.model.registry import get_arch
+
+    # read without torch: a file that is no checkpoint, or a two-view network without --side, answers at once
+    arch = get_arch(check_checkpoint_file(args.checkpoint, "checkpoint")["spec"]["arch"])
+    if pairs is None and arch.views == "both" and args.side is None:
+        return _fail("--side", f"{args.checkpoint} is a two-view network: it needs the side photo too", 2)
 
     from frontside.reconstruct.pipeline import Reconstructor
 
@@ -132,8 +139,6 @@ def run(args: argparse.Namespace) -> int:
     reconstructor = Reconstructor(args.checkpoint, detector=args.detector, face_mask=mask)
     detect = not args.no_detect
     if pairs is None:
-        if reconstructor.needs_side and args.side is None:
-            return _fail("--side", f"{args.checkpoint} is a two-view network: it needs the side photo too", 2)
         result = reconstructor.reconstruct(args.front, args.side, args.iterations, detect)
         written = reconstructor.write(result, args.out or "face.obj", preview=args.preview)
         for path in written.values():

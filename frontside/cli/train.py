@@ -48,8 +48,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from frontside import checks
-    from frontside.model.runs import check_run_folder, check_training, check_training_data, rules
+    from frontside.model.runs import TrainConfig, check_training
 
     params = dict(data=args.data, out=args.out, val=args.val, arch=args.arch, epochs=args.epochs,
                   batch_size=args.batch_size, lr=args.lr, init=args.init, resume=args.resume,
@@ -57,20 +56,12 @@ def run(args: argparse.Namespace) -> int:
                   seed=args.seed, precision=args.precision, weight_init=args.weight_init,
                   decoder_norm=args.decoder_norm, schedule=args.schedule, shape_weight=args.shape_weight,
                   input_size=args.input_size, fusion=args.fusion, augment=args.augment, progress=True)
-    # numbers, the run folder and the datasets first: no torch import, an answer in a fraction of a second
-    checks.values(params, rules())
-    check_run_folder(args.out, args.resume, args.overwrite)
-    check_training_data(args.data, args.val)
-    from pathlib import Path
-
-    from frontside.model.checks import checkpoint_file
-
-    if args.resume or args.init:
-        checkpoint_file(Path(args.out) / "last.pt" if args.resume else args.init, "resume" if args.resume else "init")
-    from frontside.model.training import TrainConfig, train
-
-    check_training(TrainConfig(**params))  # the arch, the checkpoint it starts from
+    # numbers, the run folder, the datasets, the checkpoint it starts from: torch is imported only to check that
+    # the checkpoint's weights fit the network, after every other check passed
+    check_training(TrainConfig(**params))
     if args.no_prefect:
+        from frontside.model.training import train
+
         result = train(TrainConfig(**params)).__dict__
     else:
         from frontside.cli.prefect_server import start_guarded_server

@@ -18,15 +18,18 @@ def check_evaluation_numbers(out: str, max_faces: int | None) -> str:
 
 def check_evaluation(checkpoints: list[str], out: str, data: list[str] | None = None, florence: str | None = None,
                      max_faces: int | None = None) -> None:
-    """Every checkpoint usable (`check_checkpoint`), exactly one test set, each dataset readable with the face
-    model it was made with (loaded and checked against its sha256), a Florence root holding scans."""
+    """Every checkpoint usable (`model.checks`), exactly one test set, each dataset readable with the face model
+    it was made with (loaded and checked against its sha256), a Florence root holding scans. The checkpoints are
+    read first (no torch), and whether their weights fit their networks (torch) is checked last."""
     from frontside.datasets.manifest import check_dataset_folder, dataset_model
+    from frontside.model.checks import check_checkpoint_file, check_weights_fit
 
     check_evaluation_numbers(out, max_faces)
     if not checkpoints:
         raise ParameterError("checkpoints", "at least one checkpoint is needed")
     if bool(data) == bool(florence):
         raise ParameterError("data", "give either shard folders (data) or a MICC Florence root (florence)")
+    states = {checkpoint: check_checkpoint_file(checkpoint, "checkpoints") for checkpoint in checkpoints}
     for root in data or []:
         check_dataset_folder("data", root)
         dataset_model(root)
@@ -34,7 +37,5 @@ def check_evaluation(checkpoints: list[str], out: str, data: list[str] | None = 
         from frontside.datasets.florence import find_scans
 
         find_scans(checks.input_folder("florence", florence))
-    from frontside.model.checks import check_checkpoint
-
-    for checkpoint in checkpoints:  # last: the only check that needs torch
-        check_checkpoint(checkpoint, "checkpoints")
+    for checkpoint, state in states.items():  # last: the only check that needs torch
+        check_weights_fit(state, checkpoint)

@@ -17,8 +17,7 @@ import torch
 from frontside.errors import DataIntegrityError
 from frontside.facemodel.uv_basis import UVBasis, basis_from_arrays, basis_to_arrays
 from frontside.io import write_atomic
-
-FORMAT = 3  # 3: NetworkSpec + the UV basis (structured networks); 2: thesis networks only
+from frontside.model.checks import FORMAT, check_state, weights_fit_problem
 
 
 def save_checkpoint(path: str | os.PathLike, *, model: torch.nn.Module, model_spec: str | None = None,
@@ -61,12 +60,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
         raise DataIntegrityError(f"{path}: not a readable frontside checkpoint ({type(exc).__name__})") from None
-    if not isinstance(state, dict) or "model" not in state or "spec" not in state:
-        raise DataIntegrityError(f"{path}: not a frontside checkpoint (no 'spec'/'model')")
-    if state.get("format") != FORMAT:
-        raise DataIntegrityError(f"{path}: field 'format' is {state.get('format')}, this version reads {FORMAT} "
-                                 "(retrain: the networks changed)")
-    return state
+    return check_state(state, path)
 
 
 def checkpoint_basis(state: dict) -> UVBasis | None:
@@ -77,16 +71,24 @@ def checkpoint_basis(state: dict) -> UVBasis | None:
     return basis_from_arrays({k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in stored.items()})
 
 
-def network_from_checkpoint(state: dict, path: str | os.PathLike = "checkpoint") -> torch.nn.Module:
+def network_from_checkpoint(state: dict, path: str | os.PathLike = "checkpoint",
+                            weights: bool = True) -> torch.nn.Module:
     """The network a checkpoint holds, rebuilt from its spec and basis, weights loaded; an error naming the file
-    and the field when they do not fit each other."""
+    and the field when they do not fit each other. weights=False: the network is only checked against the
+    weights' names and shapes (`state["model"]` may then hold anything with a .shape, e.g.
+    `checks.StoredTensor`), not loaded. (Not built on the meta device: initialising meta tensors imports
+    torch._dynamo, 1-3 s, far more than initialising these networks on the CPU.)"""
     from frontside.model.registry import NetworkSpec, build
 
     try:
         spec = NetworkSpec.from_dict(state["spec"])
         network = build(spec, checkpoint_basis(state))
-        network.load_state_dict(state["model"])
-    except (ValueError, KeyError, RuntimeError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataIntegrityError(f"{path}: field 'model' does not fit field 'spec' ({first})") from None
+        raise DataIntegrityError(f"{path}: field 'spec' does not describe a network ({first})") from None
+    problem = weights_fit_problem(network.state_dict(), state["model"])
+    if problem:
+        raise DataIntegrityError(f"{path}: field 'model' does not fit field 'spec' ({problem})")
+    if weights:
+        network.load_state_dict(state["model"])
     return network

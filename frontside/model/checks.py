@@ -1,21 +1,155 @@
 """Is this file a checkpoint a command can use? A frontside checkpoint, of a known arch, whose weights fit it.
 
-A file that is not even the zip archive torch.save writes is refused before torch is imported; a checkpoint is
-then read with weights_only=True (never running code from the file) and its network rebuilt from it.
+`read_checkpoint` reads a torch.save archive without torch: the zip's data.pkl through an unpickler that knows
+only what a checkpoint holds (dicts, lists, numbers, text, and tensors, which it records as `StoredTensor`:
+dtype, shape and where the bytes are) and refuses anything else unread, so no code from the file runs and
+torch is not imported. `check_checkpoint_file` checks what that gives: a frontside checkpoint of this format
+(`check_state`, which `checkpoint.load_checkpoint` applies too), a known arch, finite weights; a bad file
+answers in a fraction of a second. Weights of another arch are found there too: the names of every network's
+weights are independent of its width and input size, so `weight_names.json` records a digest of them for each
+arch, fusion and decoder norm (`weight_names_table` computes it; a test keeps the file equal to it, and
+`python -m frontside.model.checks` rewrites it). `check_checkpoint` adds the one check that needs torch: the
+weights' shapes fit the network the spec describes (`check_weights_fit`: the network built, its names and
+shapes compared, nothing loaded).
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import itertools
+import json
 import os
+import pickle
 import zipfile
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from frontside import checks
 from frontside.errors import DataIntegrityError
 
+FORMAT = 3  # 3: NetworkSpec + the UV basis (structured networks); 2: thesis networks only
+WEIGHT_NAMES = Path(__file__).with_name("weight_names.json")
 
-def _torch_archive_problem(path: Path) -> str | None:
-    """Why `path` cannot be a torch.save file (a zip archive holding a data.pkl), or None."""
+# torch's storage classes, as torch.save names them ("torch.FloatStorage"), and their elements' numpy dtype
+# (bfloat16, which numpy lacks, is read as its 16 bits)
+_STORAGE_DTYPES = {
+    "DoubleStorage": "f8", "FloatStorage": "f4", "HalfStorage": "f2", "BFloat16Storage": "bf16",
+    "LongStorage": "i8", "IntStorage": "i4", "ShortStorage": "i2", "CharStorage": "i1", "ByteStorage": "u1",
+    "BoolStorage": "?", "ComplexFloatStorage": "c8", "ComplexDoubleStorage": "c16", "UntypedStorage": "u1",
+}
+_DTYPE_NAMES = ("float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool",
+                "complex64", "complex128")
+
+
+@dataclass(frozen=True)
+class StoredTensor:
+    """A tensor of a checkpoint, not read: its elements are `shape` items of `dtype` ("<f4", "bf16", ...) at
+    `offset` and `stride` (in elements) in the archive member `member` of the file `archive`."""
+
+    dtype: str
+    shape: tuple[int, ...]
+    stride: tuple[int, ...]
+    offset: int
+    archive: str
+    member: str
+
+    @property
+    def floating(self) -> bool:
+        return self.dtype.lstrip("<>") in ("f8", "f4", "f2", "bf16", "c8", "c16")
+
+
+@dataclass(frozen=True)
+class _Storage:
+    dtype: str
+    member: str
+    numel: int
+
+
+@dataclass(frozen=True)
+class _StorageType:
+    dtype: str
+
+
+def _rebuild_parameter(data, requires_grad=False, hooks=None, state=None):
+    """Stands in for torch._utils._rebuild_parameter(_with_state): a parameter is its tensor."""
+    return data
+
+
+def _latin1(text: str, encoding: str) -> bytes:
+    """Stands in for _codecs.encode, which pickle protocol 2 calls to rebuild bytes (and only so)."""
+    if not isinstance(text, str) or encoding != "latin1":
+        raise pickle.UnpicklingError(f"_codecs.encode of a {type(text).__name__} to {encoding!r}")
+    return text.encode("latin1")
+
+
+_TENSOR = "tensor"  # find_class answers the unpickler's own `_rebuild_tensor`, which knows the file
+# Every global a checkpoint may name: what torch.save writes for dicts of tensors, numbers and text. The rest of
+# torch's weights_only list (tensor subclasses, quantised and sparse tensors, bytearray) never occurs in ours.
+_GLOBALS = {
+    ("collections", "OrderedDict"): OrderedDict,
+    ("torch._utils", "_rebuild_tensor_v2"): _TENSOR,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
+    ("torch", "Size"): tuple,
+    ("torch", "device"): str,
+    ("_codecs", "encode"): _latin1,
+    ("builtins", "set"): set,
+    ("builtins", "frozenset"): frozenset,
+    ("builtins", "complex"): complex,
+    **{("torch", name): _StorageType(dtype) for name, dtype in _STORAGE_DTYPES.items()},
+    **{("torch", name): f"torch.{name}" for name in _DTYPE_NAMES},
+}
+
+
+class _Unpickler(pickle.Unpickler):
+    """data.pkl's objects, tensors as `StoredTensor` of the file `archive` whose storages are `prefix`data/<key>
+    and whose bytes are in `endian` order ("<" or ">"); any other class or function is refused, never imported."""
+
+    def __init__(self, data: bytes, archive: str, prefix: str, endian: str):
+        super().__init__(io.BytesIO(data))
+        self.archive, self.prefix, self.endian = archive, prefix, endian
+        self.storages: dict[str, _Storage] = {}
+
+    def find_class(self, module: str, name: str):
+        found = _GLOBALS.get((module, name))
+        if found is None:
+            raise pickle.UnpicklingError(f"it holds a {module}.{name}, and a checkpoint holds only tensors, "
+                                         "numbers and text")
+        return self._rebuild_tensor if found is _TENSOR else found
+
+    def persistent_load(self, pid):
+        # torch.save's id of a storage: ("storage", storage class, key, location, number of elements)
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"
+                and isinstance(pid[1], _StorageType) and isinstance(pid[4], int)):
+            raise pickle.UnpicklingError(f"an unknown persistent id {str(pid)[:60]}")
+        member = f"{self.prefix}data/{pid[2]}"
+        return self.storages.setdefault(member, _Storage(pid[1].dtype, member, pid[4]))
+
+    def _rebuild_tensor(self, storage, offset, size, stride, requires_grad=False, hooks=None, metadata=None):
+        """Stands in for torch._utils._rebuild_tensor_v2."""
+        if not isinstance(storage, _Storage):
+            raise pickle.UnpicklingError("a tensor without its storage")
+        shape, stride, offset = tuple(int(n) for n in size), tuple(int(n) for n in stride), int(offset)
+        if len(shape) != len(stride) or min(shape, default=0) < 0 or min(stride, default=0) < 0 or offset < 0:
+            raise pickle.UnpicklingError(f"a tensor of shape {shape}, stride {stride}, offset {offset}")
+        last = offset + sum((n - 1) * s for n, s in zip(shape, stride)) if all(shape) else -1
+        if last >= storage.numel:
+            raise pickle.UnpicklingError(f"a tensor of shape {shape} beyond its storage of {storage.numel} "
+                                         "elements")
+        dtype = storage.dtype if storage.dtype in ("bf16", "?", "i1", "u1") else self.endian + storage.dtype
+        return StoredTensor(dtype, shape, stride, offset, self.archive, storage.member)
+
+
+def _itemsize(dtype: str) -> int:
+    return 2 if dtype == "bf16" else np.dtype(dtype).itemsize
+
+
+def _archive_problem(path: Path) -> str | None:
+    """Why `path` cannot be a torch.save file (a zip archive holding one data.pkl), or None."""
     if not zipfile.is_zipfile(path):
         return "not the zip archive torch.save writes (truncated, or another kind of file)"
     try:
@@ -23,38 +157,188 @@ def _torch_archive_problem(path: Path) -> str | None:
             names = archive.namelist()
     except (zipfile.BadZipFile, OSError) as exc:
         return f"a damaged archive ({exc})"
-    if not any(name == "data.pkl" or name.endswith("/data.pkl") for name in names):
-        return "a zip archive, but not one torch.save wrote (no data.pkl)"
+    if sum(name == "data.pkl" or name.endswith("/data.pkl") for name in names) != 1:
+        return "a zip archive, but not one torch.save wrote (no single data.pkl)"
     return None
 
 
-def checkpoint_file(path: str | os.PathLike, name: str = "checkpoint") -> Path:
-    """`path` when it exists and is a torch.save archive (checked without importing torch)."""
+def read_checkpoint(path: str | os.PathLike, name: str = "checkpoint") -> dict:
+    """What a torch.save file holds, read without torch and without running anything from the file: its
+    tensors as `StoredTensor`, each one's bytes present in the archive. DataIntegrityError naming the file
+    otherwise. `name` is the parameter that gave the path."""
     path = checks.input_file(name, path)
-    problem = _torch_archive_problem(path)
+    problem = _archive_problem(path)
     if problem:
         raise DataIntegrityError(f"{path}: not a frontside checkpoint ({problem})")
-    return path
+    try:
+        with zipfile.ZipFile(path) as archive:
+            pkl = next(n for n in archive.namelist() if n == "data.pkl" or n.endswith("/data.pkl"))
+            prefix = pkl.removesuffix("data.pkl")
+            infos = {info.filename: info for info in archive.infolist()}
+            # torch.save stores every member uncompressed: a compressed one could inflate to any size
+            packed = [member for member, info in infos.items() if info.compress_type != zipfile.ZIP_STORED]
+            if packed:
+                raise DataIntegrityError(f"{path}: {packed[0]}: compressed, and torch.save never compresses")
+            order = archive.read(f"{prefix}byteorder").decode() if f"{prefix}byteorder" in infos else "little"
+            if order not in ("little", "big"):
+                raise DataIntegrityError(f"{path}: byteorder: {order[:20]!r} is neither little nor big")
+            unpickler = _Unpickler(archive.read(pkl), str(path), prefix, "<" if order == "little" else ">")
+            state = unpickler.load()
+    except DataIntegrityError:
+        raise
+    except Exception as exc:  # a damaged member, a refused global, a truncated pickle: all say the same
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataIntegrityError(f"{path}: not a readable frontside checkpoint ({detail})") from None
+    for storage in unpickler.storages.values():
+        want = storage.numel * _itemsize(storage.dtype)
+        have = infos[storage.member].file_size if storage.member in infos else None
+        if have != want:
+            raise DataIntegrityError(f"{path}: {storage.member}: " + ("missing from the archive" if have is None
+                                     else f"{have} bytes") + f", its tensors need {want}")
+    return state
 
 
-def check_checkpoint(path: str | os.PathLike, name: str = "checkpoint") -> dict:
-    """The checkpoint's state when it is usable: a frontside checkpoint (read with weights_only=True) of a known
-    arch whose weights rebuild its network and hold no NaN. Otherwise DataIntegrityError or InputFormatError
-    naming the file and the field. `name` is the parameter that gave the path."""
-    path = checkpoint_file(path, name)
-    import torch
+def stored_arrays(values: dict) -> dict:
+    """`values` with each `StoredTensor` read as a numpy array (bfloat16 as float32); every archive opened once."""
+    out, opened, storages = dict(values), {}, {}
+    try:
+        for key, t in values.items():
+            if not isinstance(t, StoredTensor):
+                continue
+            if t.archive not in opened:
+                opened[t.archive] = zipfile.ZipFile(t.archive)
+            if (t.archive, t.member) not in storages:
+                raw = opened[t.archive].read(t.member)
+                storages[t.archive, t.member] = np.frombuffer(raw, np.dtype(t.dtype.replace("bf16", "<u2")))
+            flat = storages[t.archive, t.member]
+            if t.dtype == "bf16":  # its 16 bits are the high half of a float32
+                flat = (flat.astype(np.uint32) << 16).view(np.float32)
+            out[key] = np.lib.stride_tricks.as_strided(flat[t.offset:], t.shape,
+                                                       [s * flat.itemsize for s in t.stride], writeable=False)
+    finally:
+        for archive in opened.values():
+            archive.close()
+    return out
 
-    from frontside.model.checkpoint import load_checkpoint, network_from_checkpoint
+
+def check_state(state: object, path: str | os.PathLike) -> dict:
+    """`state`, a checkpoint as `torch.load` or `read_checkpoint` gives it, when it is a frontside checkpoint
+    of this format with a known arch and weights; DataIntegrityError naming the file and the field otherwise."""
     from frontside.model.registry import ARCHS
 
-    state = load_checkpoint(path)  # its errors name the file and never advise weights_only=False
+    if not isinstance(state, dict) or "model" not in state or "spec" not in state:
+        raise DataIntegrityError(f"{path}: not a frontside checkpoint (no 'spec'/'model')")
+    if state.get("format") != FORMAT:
+        raise DataIntegrityError(f"{path}: field 'format' is {state.get('format')}, this version reads {FORMAT} "
+                                 "(retrain: the networks changed)")
     arch = state["spec"].get("arch") if isinstance(state["spec"], dict) else None
-    if arch not in ARCHS:
+    if not isinstance(arch, str) or arch not in ARCHS:
         raise DataIntegrityError(f"{path}: field 'arch': {arch!r} is not one of {', '.join(ARCHS)}")
-    network_from_checkpoint(state, path)  # the weights must load into the network the spec describes
-    broken = [k for k, v in state["model"].items()
-              if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if state.get("arch", arch) != arch:
+        raise DataIntegrityError(f"{path}: field 'arch' is {state['arch']!r}, but field 'spec' describes {arch!r}")
+    if not isinstance(state["model"], dict) or not state["model"]:
+        raise DataIntegrityError(f"{path}: field 'model': no weights")
+    odd = [k for k, v in state["model"].items() if not isinstance(k, str) or not hasattr(v, "shape")]
+    if odd:
+        raise DataIntegrityError(f"{path}: field 'model': {len(odd)} entries are not named tensors "
+                                 f"(e.g. {str(odd[0])[:40]!r})")
+    return state
+
+
+def _names_key(spec: dict) -> str:
+    """What the names of a network's weights depend on: its arch, fusion and decoder norm."""
+    from frontside.model.registry import NetworkSpec
+
+    spec = NetworkSpec.from_dict(spec)
+    return f"{spec.arch}|{spec.fusion}|{spec.decoder_norm}"
+
+
+def names_digest(names) -> str:
+    """A digest of a set of weight names (a state dict's keys)."""
+    return hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest()[:16]
+
+
+def weight_names_table() -> dict[str, str]:
+    """{"arch|fusion|decoder_norm": `names_digest` of that network's weights} for every combination the training
+    options allow. Builds every network (torch): what `weight_names.json` must hold."""
+    from frontside.model.registry import ARCHS, NetworkSpec, build
+    from frontside.model.runs import DECODER_NORMS, FUSIONS
+
+    table = {}
+    for arch, fusion, norm in itertools.product(ARCHS, FUSIONS, DECODER_NORMS):
+        spec = NetworkSpec(arch, width=0.25, decoder_norm=norm, input_size=64, fusion=fusion)
+        table[_names_key(spec.as_dict())] = names_digest(build(spec).state_dict())
+    return table
+
+
+def weight_names_problem(state: dict) -> str | None:
+    """Why the names of `state`'s weights are not those of the network its spec describes (e.g. a prn's weights
+    under a twoview-thesis spec), or None; told by `weight_names.json`, without torch. None too for a spec the
+    file does not know: `check_weights_fit` decides then."""
+    table = json.loads(WEIGHT_NAMES.read_text())
+    want = table.get(_names_key(state["spec"]))
+    have = names_digest(state["model"])
+    if want is None or have == want:
+        return None
+    like = sorted({key.split("|")[0] for key, digest in table.items() if digest == have})
+    arch = state["spec"]["arch"]
+    return (f"the weights are named as those of a {' or '.join(like)} network" if like else
+            "the weights are named as no frontside network's") + f", not as those of the {arch} network it describes"
+
+
+def check_checkpoint_file(path: str | os.PathLike, name: str = "checkpoint") -> dict:
+    """The checkpoint (`read_checkpoint`: tensors as `StoredTensor`) when it is a frontside checkpoint of this
+    format, of a known arch, whose weights are named as that arch's and are all finite. No torch: it answers at
+    once. Whether their shapes fit the network is `check_weights_fit`'s question."""
+    state = check_state(read_checkpoint(path, name), path)
+    problem = weight_names_problem(state)
+    if problem:
+        raise DataIntegrityError(f"{path}: field 'model' does not fit field 'spec' ({problem})")
+    floating = {k: v for k, v in state["model"].items() if isinstance(v, StoredTensor) and v.floating}
+    broken = [k for k, v in stored_arrays(floating).items() if not np.isfinite(v).all()]
     if broken:
         raise DataIntegrityError(f"{path}: field 'model': {len(broken)} tensors hold NaN or infinity "
                                  f"(e.g. {broken[0]}): a diverged run")
     return state
+
+
+def weights_fit_problem(expected: dict, given: dict) -> str | None:
+    """Why weights `given` ({name: anything with a .shape}) cannot load into a network whose state dict is
+    `expected` (strictly: the same names, the same shapes), or None."""
+    want = {k: tuple(v.shape) for k, v in expected.items()}
+    have = {k: tuple(v.shape) if hasattr(v, "shape") else None for k, v in given.items()}
+    missing = [k for k in want if k not in have]
+    unexpected = [k for k in have if k not in want]
+    reshaped = [k for k in want if k in have and have[k] != want[k]]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} of the network's {len(want)} weights missing, e.g. {missing[0]}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} weights the network does not have, e.g. {unexpected[0]}")
+    if reshaped:
+        k = reshaped[0]
+        problems.append(f"{len(reshaped)} of another shape, e.g. {k}: {have[k]}, the network's {want[k]}")
+    return "; ".join(problems) or None
+
+
+def check_weights_fit(state: dict, path: str | os.PathLike) -> None:
+    """The one check that needs torch: the weights of `state` (as `check_checkpoint_file` gives it) fit the
+    network its spec describes (names and shapes); DataIntegrityError naming the file otherwise."""
+    from frontside.model.checkpoint import network_from_checkpoint
+
+    basis = state.get("basis")
+    network_from_checkpoint({**state, "basis": stored_arrays(basis) if isinstance(basis, dict) else basis}, path,
+                            weights=False)
+
+
+def check_checkpoint(path: str | os.PathLike, name: str = "checkpoint") -> dict:
+    """`check_checkpoint_file`, then `check_weights_fit`. Returns the checkpoint as `read_checkpoint` gives it.
+    `name` is the parameter that gave the path."""
+    state = check_checkpoint_file(path, name)
+    check_weights_fit(state, path)
+    return state
+
+
+if __name__ == "__main__":  # rewrite weight_names.json after a network changed (tests compare the two)
+    WEIGHT_NAMES.write_text(json.dumps(weight_names_table(), indent=1, sort_keys=True) + "\n")
+    print(f"wrote {WEIGHT_NAMES}")

@@ -4,6 +4,9 @@ Defaults are frontside's structured networks (`twoview`, `frontonly`): an encode
 model's coefficients and the position map is composed from the model's UV basis (`model.structured`). The
 thesis's table-4.1 network stays as `twoview-thesis` (and `frontonly-thesis`), PRN's ResFCN256 as `prn`, each with
 its own recipe (Adam, lr 1e-4 halved every 5 epochs), so the thesis can be reproduced as it was.
+
+Importing this module does not import torch (the networks are imported when one is built), so the command line
+checks an arch name or a checkpoint's spec against `ARCHS` in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING
 
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
-from frontside.facemodel.uv_basis import UVBasis
-from frontside.model.networks import ResFCN256, TwoViewNet
+    from frontside.facemodel.uv_basis import UVBasis
 
 THESIS_PARAMETERS = 11_791_273  # table 4.1's network as the thesis reports it (Keras' count, see networks.py)
 
@@ -82,7 +86,18 @@ def _structured(views: str):
 
 
 def _thesis(in_channels: int):
-    return lambda spec, basis: TwoViewNet(in_channels, spec.width, spec.weight_init, spec.decoder_norm or "none")
+    def factory(spec: NetworkSpec, basis: UVBasis | None) -> nn.Module:
+        from frontside.model.networks import TwoViewNet
+
+        return TwoViewNet(in_channels, spec.width, spec.weight_init, spec.decoder_norm or "none")
+
+    return factory
+
+
+def _prn(spec: NetworkSpec, basis: UVBasis | None) -> nn.Module:
+    from frontside.model.networks import ResFCN256
+
+    return ResFCN256(3, int(round(16 * spec.width)), spec.weight_init, spec.decoder_norm or "batch")
 
 
 ARCHS: dict[str, Arch] = {
@@ -94,10 +109,7 @@ ARCHS: dict[str, Arch] = {
                            "thesis table 4.1, front + side stacked (6 channels)"),
     "frontonly-thesis": Arch("frontonly-thesis", "front", False, _thesis(3), 1e-4, "step", 0.0, True,
                              "table 4.1 on the front view only"),
-    "prn": Arch("prn", "front", False,
-                lambda spec, basis: ResFCN256(3, int(round(16 * spec.width)), spec.weight_init,
-                                              spec.decoder_norm or "batch"),
-                1e-4, "step", 0.0, True, "PRN's ResFCN256, single image (baseline)"),
+    "prn": Arch("prn", "front", False, _prn, 1e-4, "step", 0.0, True, "PRN's ResFCN256, single image (baseline)"),
 }
 
 

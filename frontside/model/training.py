@@ -13,7 +13,7 @@ import csv
 import hashlib
 import io
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,64 +33,9 @@ from frontside.model.loss import (
     weight_mask_from_regions,
 )
 from frontside.model.precision import autocast, resolve_precision
-from frontside.model.registry import NetworkSpec, build, get_arch
-from frontside.model.runs import start_run
+from frontside.model.registry import build, get_arch
+from frontside.model.runs import TrainConfig, compatible_state, start_run
 from frontside.pictures import figure_png
-
-SCHEDULES = ("onecycle", "step")
-
-
-@dataclass
-class TrainConfig:
-    """Everything a training run depends on (saved in every checkpoint). None means the arch's own default
-    (`registry.Arch`: lr, schedule, shape_weight)."""
-
-    data: list[str]
-    out: str
-    val: list[str] = field(default_factory=list)  # empty: hold out `val_fraction` of `data`
-    val_fraction: float = 0.1
-    arch: str = "twoview"
-    epochs: int = 50
-    batch_size: int = 16
-    lr: float | None = None  # twoview/frontonly 2e-3 (one-cycle peak); thesis networks and prn 1e-4
-    schedule: str | None = None  # "onecycle" (AdamW, warm-up then cosine) or "step" (Adam, halved every N epochs)
-    lr_halving_epochs: int = 5  # "step" only (thesis 4.3.3)
-    warmup_fraction: float = 0.15  # "onecycle" only
-    weight_decay: float = 1e-4  # "onecycle" only (AdamW)
-    shape_weight: float | None = None  # weight of the pose-free shape term (`loss.ShapeAndPoseLoss`)
-    patience: int = 10
-    init: str | None = None  # weights of another run (the transfer step of 4.3.4)
-    resume: bool = False
-    overwrite: bool = False  # replace the run already in `out` (else a folder holding a run needs `resume`)
-    augment: bool | None = None  # None: the arch's default (structured networks off, thesis networks on)
-    workers: int = 0
-    max_steps_per_epoch: int | None = None
-    max_val_batches: int | None = None
-    seed: int = 0
-    device: str | None = None
-    precision: str = "auto"  # "auto" (bf16 where the device runs it natively), "fp32" or "bf16"
-    width: float = 1.0  # channel multiplier (thesis networks: 1.0 is the paper's)
-    input_size: int = 128  # structured networks: the encoder's resolution
-    fusion: str = "stack"  # structured two-view: "stack" or "siamese"
-    weight_init: str = "he"  # thesis/PRN: "he", or "keras" (Glorot, as the originals; see networks.initialise)
-    decoder_norm: str | None = None  # thesis/PRN: "none" (thesis), "batch" (PRN); None: the architecture's own
-    shuffle_window: int | None = None  # shuffle within runs of this many shards; None: all rows (thesis 4.3.3)
-    #                                    when they fit in the shard cache, else as many shards as fit
-    progress: bool = True
-
-    def network_spec(self) -> NetworkSpec:
-        return NetworkSpec(arch=self.arch, width=float(self.width), weight_init=self.weight_init,
-                           decoder_norm=self.decoder_norm, input_size=self.input_size, fusion=self.fusion)
-
-    def recipe(self) -> tuple[float, str, float, bool]:
-        """(lr, schedule, shape_weight, augment), the arch's defaults where this config leaves them None."""
-        arch = get_arch(self.arch)
-        schedule = self.schedule or arch.schedule
-        if schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, not {schedule!r}")
-        return (self.lr if self.lr is not None else arch.lr, schedule,
-                self.shape_weight if self.shape_weight is not None else arch.shape_weight,
-                self.augment if self.augment is not None else arch.augment)
 
 
 @dataclass(frozen=True)
@@ -346,19 +291,6 @@ def validation_baselines(loader, mean_target: torch.Tensor, basis: UVBasis, posm
         shape += float(posmap_loss(aligned, y)) * len(y)
         count += len(y)
     return {"constant_val_loss": constant / max(count, 1), "mean_face_val_shape_loss": shape / max(count, 1)}
-
-
-def compatible_state(state: dict, path: str, config: TrainConfig) -> dict:
-    """`state` if its network is `config`'s (same spec); else an error naming the checkpoint and the field."""
-    want, have = config.network_spec(), NetworkSpec.from_dict(state["spec"])
-    if not get_arch(want.arch).structured:
-        want = NetworkSpec(want.arch, want.width, want.weight_init, want.decoder_norm)
-        have = NetworkSpec(have.arch, have.width, have.weight_init, have.decoder_norm)
-    if have != want:
-        differ = [k for k, v in want.as_dict().items() if have.as_dict()[k] != v]
-        raise DataIntegrityError(f"{path}: field 'spec' differs in {', '.join(differ)}: the checkpoint has "
-                                 f"{[have.as_dict()[k] for k in differ]}, this run trains {[want.as_dict()[k] for k in differ]}")
-    return state
 
 
 def _plain(d: dict) -> dict:

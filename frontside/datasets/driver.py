@@ -1,15 +1,15 @@
 """The one resumable dataset driver: every source of shards (generation, 300W-LP, any future one) runs here.
 
-Two steps. `check_dataset` writes nothing: it checks the output location, has the source check every
-parameter and load every input (a source's `check`), reads an existing manifest (an unreadable one is an
-error, never "a new folder") and refuses a folder made differently, naming each parameter that differs with
-its old and new value. `build_dataset` then takes the folder's lock, checks again under it, removes temp files
+Two steps. `check_dataset` writes nothing: it checks the output location, reads an existing manifest (an
+unreadable one is an error, never "a new folder"), has the source check every parameter and load every input
+(a source's `check`) and refuses a folder made differently, naming each parameter that differs with its old and
+new value; parameters that differ are found before the inputs load (a source's `parameter_identity`). `build_dataset` then takes the folder's lock, checks again under it, removes temp files
 a killed run left, records the run in the manifest, writes the source's side files, and runs one job per
 shard through `run_shards` (in this process, or Prefect tasks on threads or Dask): a shard whose bytes match
 the manifest is kept, the others are written; the manifest is saved after every shard, and a failed shard is
 recorded and reported after the others finished.
 
-A source is a small picklable object with `kind`, `check() -> SourceCheck` and
+A source is a small picklable object with `kind`, `parameter_identity() -> dict`, `check() -> SourceCheck` and
 `write_shard(job, out) -> ShardOutcome`; shard jobs carry only small work items (face ranges, plan rows).
 """
 
@@ -79,6 +79,11 @@ class SourceCheck:
 class DatasetSource(Protocol):
     kind: str
 
+    def parameter_identity(self) -> dict:
+        """The part of `check().identity` its parameters alone give (checked, no file read): what lets a folder
+        made differently be refused before the inputs load."""
+        ...
+
     def check(self) -> SourceCheck: ...
 
     def write_shard(self, job: ShardJob, out: str) -> ShardOutcome: ...
@@ -145,10 +150,12 @@ def check_dataset(source: DatasetSource, out: str, in_process: bool = True) -> D
     in_process: False when called for a command line (refuses memory:// outputs, which die with the process).
     """
     out = checks.output_folder("out", out, in_process=in_process)
-    manifest = existing_manifest(out)  # before the source's check, which may load a model and a renderer
+    manifest = existing_manifest(out)
+    if manifest is not None:  # the parameters first: another size is refused before a model or renderer loads
+        refuse_if_different(out, manifest, source.parameter_identity(), partial=True)
     found = source.check()
     if manifest is not None:
-        refuse_if_different(out, manifest, found)
+        refuse_if_different(out, manifest, found.identity, found.parameters)
     check_not_in_use(out)
     return DatasetPlan(out, found)
 
@@ -183,13 +190,19 @@ def differences(old: dict, new: dict) -> list[str]:
             for key in sorted(set(a) | set(b)) if a.get(key, "(absent)") != b.get(key, "(absent)")]
 
 
-def refuse_if_different(out: str, manifest: Manifest, found: SourceCheck) -> None:
-    """DataIntegrityError listing every difference between how the dataset was made and this run."""
+def refuse_if_different(out: str, manifest: Manifest, identity: dict, parameters: dict | None = None,
+                        partial: bool = False) -> None:
+    """DataIntegrityError listing every difference between how the dataset was made (its manifest) and this run
+    (`identity`, as `SourceCheck.identity`). partial: `identity` is `parameter_identity()`, and only its keys
+    are compared (a version-1 manifest, which recorded only `parameters`, is then left to the full comparison)."""
     if manifest.identity is not None:
-        changed = differences(manifest.identity, found.identity)
-    else:  # a version-1 manifest recorded only its parameters
+        recorded = {k: manifest.identity.get(k, "(absent)") for k in identity} if partial else manifest.identity
+        changed = differences(recorded, identity)
+    elif partial:
+        return
+    else:
         changed = differences({k: _normalise(v) for k, v in manifest.parameters.items()},
-                              {k: _normalise(found.parameters.get(k, v)) for k, v in manifest.parameters.items()})
+                              {k: _normalise((parameters or {}).get(k, v)) for k, v in manifest.parameters.items()})
     from frontside.datasets.shards import FORMAT_VERSION
 
     if manifest.shards and manifest.format != FORMAT_VERSION:  # new shards would not match the old ones
@@ -226,7 +239,7 @@ def build_dataset(plan: DatasetPlan, run_shards: ShardRunner = run_here, progres
     with FolderLock(out):
         manifest = existing_manifest(out)  # again, under the lock: another run may have finished meanwhile
         if manifest is not None:
-            refuse_if_different(out, manifest, found)
+            refuse_if_different(out, manifest, found.identity, found.parameters)
         removed = remove_stale_temps(out)
         manifest = _start(manifest, found)
         manifest.save(out)

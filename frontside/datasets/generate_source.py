@@ -69,6 +69,16 @@ class GenerateSource:
     params: GenerateParams
     kind: str = "synthetic"
 
+    def parameter_identity(self) -> dict:
+        """The parameters as the identity records them (no file read): the source by its kind (the model it
+        names is recorded by content, in `check`), the backgrounds left to `check` (recorded by content too)."""
+        params = check_parameters(self.params)
+        identity = params.as_dict()
+        identity["source"] = params.source.split(":", 1)[0]
+        if params.backgrounds is not None:
+            del identity["backgrounds"]
+        return identity
+
     def check(self) -> SourceCheck:
         from frontside.datasets.manifest import model_sha256
         from frontside.facemodel import load_model
@@ -76,11 +86,10 @@ class GenerateSource:
 
         params = check_parameters(self.params)
         inputs: dict = {}
-        identity = params.as_dict()
+        identity = self.parameter_identity()
         if params.source != FACEGEN:
             model = load_model(params.source)  # before the renderer: a bad model file fails in a second
             inputs["model"] = {"spec": params.source, "name": model.name, "sha256": model_sha256(model)}
-            identity["source"] = params.source.split(":", 1)[0]
             identity["model_sha256"] = inputs["model"]["sha256"]
         else:
             from frontside.renderers.facegen import FaceGenConfig

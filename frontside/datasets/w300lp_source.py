@@ -73,15 +73,21 @@ class W300LPSource:
     plan_name: str | None = None
     kind: str = "300wlp"
 
+    def parameter_identity(self) -> dict:
+        """The numbers of the identity, checked (the tree, the model and the pairs are `check`'s)."""
+        checks.integer("shard_size", self.shard_size, minimum=1)
+        checks.integer("seed", self.seed, minimum=0)
+        checks.integer("limit", self.limit, minimum=1, optional=True)
+        return {"source": self.kind, "seed": self.seed, "shard_size": self.shard_size, "limit": self.limit,
+                "size": SIZE}
+
     def check(self) -> SourceCheck:
         from frontside.datasets.manifest import model_sha256
         from frontside.facemodel import load_model, parse_model_spec
         from frontside.facemodel.regions import model_uv_regions
         from frontside.pictures import encode_png
 
-        checks.integer("shard_size", self.shard_size, minimum=1)
-        checks.integer("seed", self.seed, minimum=0)
-        checks.integer("limit", self.limit, minimum=1, optional=True)
+        identity = self.parameter_identity()
         root = checks.input_folder("root", self.root).absolute()
         try:
             spec = str(parse_model_spec(checks.text("model_spec", self.model_spec)))
@@ -114,9 +120,7 @@ class W300LPSource:
         source = replace(self, root=str(root), model_spec=spec, plan_name=plan_name)
         parameters = {"source": self.kind, "root": str(root), "seed": self.seed, "shard_size": self.shard_size,
                       "model_spec": spec, "limit": self.limit, "size": SIZE}
-        identity = {"source": self.kind, "seed": self.seed, "shard_size": self.shard_size, "limit": self.limit,
-                    "size": SIZE,
-                    "model_sha256": sha, "pairs_sha256": digest, "root_listing_sha256": listing["listing_sha256"]}
+        identity.update(model_sha256=sha, pairs_sha256=digest, root_listing_sha256=listing["listing_sha256"])
         inputs = {"model": {"spec": spec, "name": model.name, "sha256": sha},
                   "root": {"path": str(root), **listing}}
         starts = range(0, len(rows), self.shard_size)

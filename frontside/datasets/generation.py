@@ -1,16 +1,21 @@
-"""Shared pieces of dataset generation: per-face randomness and face sources from a spec string."""
+"""Shared pieces of dataset generation: per-face randomness and face sources from a spec string.
+
+Importing it loads no renderer and no pair pipeline, so `GenerateParams` is checked at once."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from frontside import checks
-from frontside.datasets.records import Pair
 from frontside.datasets.shards import ShardInfo, join, shard_is_valid, shard_name, write_shard
-from frontside.datasets.synthetic import ModelSource, make_pair
+
+if TYPE_CHECKING:
+    from frontside.datasets.records import Pair
+    from frontside.datasets.synthetic import ModelSource
 
 
 def face_rng(seed: int, face_index: int) -> np.random.Generator:
@@ -20,6 +25,7 @@ def face_rng(seed: int, face_index: int) -> np.random.Generator:
 
 def make_source(spec: str) -> ModelSource:
     """A face source from "builtin" or "bfm:/path/BFM.mat[,uv=/path/BFM_UV.mat]"."""
+    from frontside.datasets.synthetic import ModelSource
     from frontside.facemodel import load_model
 
     model = load_model(spec)
@@ -139,6 +145,9 @@ def dataset_uv_regions(params: GenerateParams) -> np.ndarray | None:
 
 def generate_pairs(spec: ShardSpec, params: GenerateParams, timings: dict[str, float] | None = None) -> list[Pair]:
     """The shard's pairs; `timings` collects seconds per stage of `make_pair` (benchmarks)."""
+    # the pair pipeline (labels, scipy.ndimage, numba) loads here: `GenerateParams` is checked without it
+    from frontside.datasets.synthetic import make_pair
+
     source, renderer, backgrounds = _pipeline(params)
     pairs = []
     for face_index in range(spec.first_face, spec.first_face + spec.n_faces):

@@ -20,7 +20,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-from scipy.interpolate import PchipInterpolator
 
 from frontside.facemodel.model import MorphableModel, Region
 from frontside.io import write_atomic
@@ -65,6 +64,9 @@ def _smoothstep(edge0, edge1, v):
 
 def _grid() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Base surface (N, 3), its azimuth (N,), UV (N, 2) and triangles (T, 3), before features."""
+    # scipy.interpolate (~0.3 s to import) only when the model is built: a load from the cache needs none
+    from scipy.interpolate import PchipInterpolator
+
     theta = np.deg2rad(np.linspace(-THETA_MAX_DEG, THETA_MAX_DEG, COLS))
     ys = np.linspace(Y_TOP, Y_BOTTOM, ROWS)  # row 0 at the top
     front = PchipInterpolator(_PROFILE_Y, _FRONT_Z)(ys)

@@ -12,13 +12,12 @@ bounding-box centre and divided by its largest extent, so values are O(1) whatev
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from frontside.facemodel.model import MorphableModel
-from frontside.facemodel.regions import model_uv_regions
-from frontside.geometry.posmap import uv_to_pixels
-from frontside.geometry.raster import interpolate, rasterize
+if TYPE_CHECKING:
+    from frontside.facemodel.model import MorphableModel
 
 
 @dataclass(frozen=True)
@@ -58,6 +57,11 @@ def uv_basis(model: MorphableModel, size: int = 256, max_identity: int | None = 
     BFM has 199 + 29 components; past the first ~80 identity ones each moves the face by well under a pixel, so
     they are left to the network's residual and the basis stays small (K x S x S x 3 floats in a checkpoint).
     """
+    # the rasteriser (numba) is loaded here, not with the module: a checkpoint's basis is rebuilt without it
+    from frontside.facemodel.regions import model_uv_regions
+    from frontside.geometry.posmap import uv_to_pixels
+    from frontside.geometry.raster import interpolate, rasterize
+
     tri_index, bary = rasterize(uv_to_pixels(model.uv, size), np.zeros(model.n_vertices), model.triangles,
                                 size, size)
     mean = model.mean.astype(np.float64) + (model.exp_mean if model.exp_mean is not None else 0.0)

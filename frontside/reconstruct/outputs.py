@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from frontside.geometry.mesh_io import write_obj
-from frontside.geometry.posmap import posmap_to_mesh
 from frontside.io import write_atomic
 
 MESH_FORMATS = (".obj", ".ply", ".glb")
@@ -45,6 +44,9 @@ def write_mesh(path: str | os.PathLike, posmap: np.ndarray, mask: np.ndarray, te
     suffix = path.suffix.lower()
     if suffix not in MESH_FORMATS:
         raise ValueError(f"{path}: mesh format must be one of {', '.join(MESH_FORMATS)}")
+    # numba: loaded when a mesh is written, not when the CLI reads MESH_FORMATS
+    from frontside.geometry.posmap import posmap_to_mesh
+
     vertices, triangles = posmap_to_mesh(posmap, mask)
     vertices = to_mesh_frame(vertices, mask.shape[0])
     rows, cols = np.nonzero(mask)

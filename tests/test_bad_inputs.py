@@ -204,6 +204,12 @@ def _cases() -> list[Case]:
              "picture.png: not a frontside checkpoint", 1, "{new}"),
         Case("eval-checkpoint-misfit", ("evaluate", "--checkpoint", "{ckpt_misfit}", "--data", "{dataset}", "--out",
                                         "{new}"), "misfit.pt: field 'model' does not fit", 1, "{new}"),
+        Case("eval-checkpoint-other-width", ("evaluate", "--checkpoint", "{ckpt_other_width}", "--data", "{dataset}",
+                                             "--out", "{new}"),
+             "other_width.pt: field 'model' does not fit field 'spec' (221 of another shape", 1, "{new}"),
+        Case("eval-checkpoint-code-pickle", ("evaluate", "--checkpoint", "{ckpt_code}", "--data", "{dataset}",
+                                             "--out", "{new}"), "code.pt: not a readable frontside checkpoint", 1,
+             "{new}"),
         Case("eval-data-missing", (*E, "--data", "/nowhere/test"), "/nowhere/test/manifest.json", 1, "{new}"),
         Case("eval-data-model-changed", (*E, "--data", "{ds_model_changed}"), "inputs.model: builtin has changed", 1,
              "{new}"),
@@ -248,6 +254,14 @@ def _cases() -> list[Case]:
                                                 "--out", "{new}.obj"), "/nowhere/best.pt", 1, "{new}.obj"),
         Case("reconstruct-front-missing", ("reconstruct", "--checkpoint", "{ckpt_good}", "--front", "/nowhere/f.jpg",
                                            "--out", "{new}.obj"), "/nowhere/f.jpg", 1, "{new}.obj"),
+        Case("reconstruct-checkpoint-text", ("reconstruct", "--checkpoint", "{text}", "--front", "{png}", "--out",
+                                             "{new}.obj"), "notes.txt: not a frontside checkpoint", 1, "{new}.obj"),
+        Case("reconstruct-checkpoint-foreign", ("reconstruct", "--checkpoint", "{ckpt_foreign}", "--front", "{png}",
+                                                "--out", "{new}.obj"), "foreign.pt: not a frontside checkpoint", 1,
+             "{new}.obj"),
+        Case("reconstruct-checkpoint-misfit", ("reconstruct", "--checkpoint", "{ckpt_misfit}", "--front", "{png}",
+                                               "--out", "{new}.obj"), "misfit.pt: field 'model' does not fit", 1,
+             "{new}.obj"),
         Case("reconstruct-iterations-0", ("reconstruct", "--checkpoint", "{ckpt_good}", "--front", "{png}",
                                           "--iterations", "0", "--out", "{new}.obj"), "--iterations", 2, "{new}.obj"),
     ]
@@ -293,13 +307,17 @@ def _dataset_variant(source: Path, target: Path, manifest=None, shards: bool = T
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, tiny_dataset) -> dict[str, str]:
-    """Every file the cases name, by placeholder."""
+    return make_corpus(tmp_path_factory.mktemp("bad-inputs"), tiny_dataset)
+
+
+def make_corpus(base: Path, tiny_dataset: str) -> dict[str, str]:
+    """Every file the cases name, by placeholder, made in `base` (`tiny_dataset`: conftest's 12-pair dataset).
+    benchmarks/bad_inputs.py builds the same corpus."""
     import torch
 
     from frontside.model.checkpoint import save_checkpoint
     from frontside.model.registry import build
 
-    base = tmp_path_factory.mktemp("bad-inputs")
     files: dict[str, Path] = {"dataset": Path(tiny_dataset)}
     files["text"] = base / "notes.txt"
     files["text"].write_text("these are notes, not a face model\n")
@@ -382,9 +400,11 @@ def corpus(tmp_path_factory, tiny_dataset) -> dict[str, str]:
     files["ckpt_truncated"] = base / "truncated.pt"
     files["ckpt_truncated"].write_bytes(state[: len(state) // 3])
     good = torch.load(files["ckpt_good"], weights_only=True)
-    for name, change in (("misfit", {"arch": "twoview-thesis"}), ("unknown_arch", {"arch": "nosuch"})):
+    for name, change in (("misfit", {"arch": "twoview-thesis"}), ("unknown_arch", {"arch": "nosuch"}),
+                         ("other_width", {"width": 0.5})):  # names fit, shapes do not: the check that needs torch
         files[f"ckpt_{name}"] = base / f"{name}.pt"
-        torch.save({**good, "arch": change["arch"], "spec": {**good["spec"], **change}}, files[f"ckpt_{name}"])
+        torch.save({**good, "arch": change.get("arch", good["arch"]), "spec": {**good["spec"], **change}},
+                   files[f"ckpt_{name}"])
     broken = build("prn", width=0.25)
     with torch.no_grad():
         next(broken.parameters()).fill_(float("nan"))
@@ -426,30 +446,33 @@ class Outcome:
     after: object
 
 
-@pytest.fixture(scope="module")
-def outcomes(corpus) -> dict[str, Outcome]:
-    """Every case run once, three at a time."""
+def case_names(corpus: dict[str, str], case: Case) -> dict[str, str]:
+    return {**corpus, "new": f"{corpus['outputs']}/{case.id}", "new_png": f"{corpus['outputs']}/{case.id}.png"}
+
+
+def run_case(case: Case, corpus: dict[str, str]) -> Outcome:
+    """`case` run as a user would: `python -m frontside.cli ...` in a fresh process, without Prefect."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([corpus["no_prefect_path"], str(ROOT)]),
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     env.pop("FRONTSIDE_DEBUG", None)
+    names = case_names(corpus, case)
+    argv = [a.format(**names) for a in case.args]
+    out = Path(case.out.format(**names)) if case.out else None
+    before = _snapshot(out) if out else None
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "frontside.cli", *argv], capture_output=True, text=True,
+                          env=env, cwd=corpus["outputs"], timeout=120)
+    seconds = time.perf_counter() - started
+    after = _snapshot(out) if out else None
+    return Outcome(argv, done.returncode, done.stdout, done.stderr, seconds, before, after)
 
-    def run(index_case: tuple[int, Case]) -> tuple[str, Outcome]:
-        index, case = index_case
-        names = {**corpus, "new": f"{corpus['outputs']}/{case.id}",
-                 "new_png": f"{corpus['outputs']}/{case.id}.png"}
-        argv = [a.format(**names) for a in case.args]
-        out = Path(case.out.format(**names)) if case.out else None
-        before = _snapshot(out) if out else None
-        started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "frontside.cli", *argv], capture_output=True, text=True,
-                              env=env, cwd=corpus["outputs"], timeout=120)
-        seconds = time.perf_counter() - started
-        after = _snapshot(out) if out else None
-        return case.id, Outcome(argv, done.returncode, done.stdout, done.stderr, seconds, before, after)
 
+@pytest.fixture(scope="module")
+def outcomes(corpus) -> dict[str, Outcome]:
+    """Every case run once, three at a time."""
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=3) as pool:
-        results = dict(pool.map(run, enumerate(CASES)))
+        results = dict(zip([c.id for c in CASES], pool.map(lambda case: run_case(case, corpus), CASES)))
     slowest = sorted(results.items(), key=lambda kv: -kv[1].seconds)[:5]
     print(f"\n{len(CASES)} bad inputs in {time.perf_counter() - started:.1f} s (load {os.getloadavg()[0]:.1f}); "
           "slowest: " + ", ".join(f"{k} {o.seconds:.1f} s" for k, o in slowest))
@@ -464,8 +487,7 @@ def test_the_corpus_is_large_and_its_names_unique():
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input_is_one_clear_line(case: Case, outcomes, corpus):
     got = outcomes[case.id]
-    names = {**corpus, "new": f"{corpus['outputs']}/{case.id}", "new_png": f"{corpus['outputs']}/{case.id}.png"}
-    expected = case.names.format(**names)
+    expected = case.names.format(**case_names(corpus, case))
     report = f"{' '.join(got.argv)}\nexit {got.code}\nstderr: {got.stderr}\nstdout: {got.stdout[-2000:]}"
     lines = [line for line in got.stderr.splitlines() if line.strip()]
     assert got.code == case.code, report

@@ -254,7 +254,7 @@ def test_bad_files_name_the_file(tmp_path, tiny_network, capsys):
                      "--checkpoint", tiny_network)
     assert code == 1 and f"{tmp_path / 'notes.jpg'}: image: not a readable image" in err and "Traceback" not in err
     code, err = _cli(capsys, "--front", str(tmp_path / "notes.jpg"), "--checkpoint", str(tmp_path / "notes.jpg"))
-    assert code == 1 and "notes.jpg: not a readable frontside checkpoint" in err
+    assert code == 1 and "notes.jpg: not a frontside checkpoint (not the zip archive" in err
     (tmp_path / "pairs" / "front").mkdir(parents=True)
     code, err = _cli(capsys, "--pairs", str(tmp_path / "pairs"), "--checkpoint", tiny_network)
     assert code == 1 and err.startswith(f"frontside reconstruct: error: --pairs {tmp_path / 'pairs'}: has no side/")

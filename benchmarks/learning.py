@@ -122,7 +122,7 @@ def plot(runs: list[dict], mean_face: float, path: Path, title: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=60.0, help="total budget, generation and evaluation included")
-    parser.add_argument("--train-faces", type=int, default=2400)
+    parser.add_argument("--train-faces", type=int, default=9600)
     parser.add_argument("--test-faces", type=int, default=48)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--archs", nargs="+", default=["twoview", "frontonly"])

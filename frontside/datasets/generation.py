@@ -11,7 +11,7 @@ from frontside import checks
 from frontside.datasets.records import Pair
 from frontside.datasets.shards import ShardInfo, join, shard_is_valid, shard_name, write_shard
 from frontside.datasets.synthetic import ModelSource, make_pair
-from frontside.threads import one_blas_thread
+from frontside.threads import blas_on_one_thread
 
 
 def face_rng(seed: int, face_index: int) -> np.random.Generator:
@@ -139,15 +139,15 @@ def dataset_uv_regions(params: GenerateParams) -> np.ndarray | None:
 
 
 def generate_pairs(spec: ShardSpec, params: GenerateParams, timings: dict[str, float] | None = None) -> list[Pair]:
-    """The shard's pairs; `timings` collects seconds per stage of `make_pair` (benchmarks). BLAS runs on one
-    thread meanwhile (`threads.one_blas_thread`: its idle threads spun on the other workers' cores)."""
+    """The shard's pairs; `timings` collects seconds per stage of `make_pair` (benchmarks). Puts the process's
+    BLAS on one thread (`threads.blas_on_one_thread`: its idle threads spun on the other workers' cores)."""
     source, renderer, backgrounds = _pipeline(params)
+    blas_on_one_thread()
     pairs = []
-    with one_blas_thread():
-        for face_index in range(spec.first_face, spec.first_face + spec.n_faces):
-            pairs.append(make_pair(source, renderer, backgrounds, face_rng(params.seed, face_index),
-                                   face_id=f"{source.kind}-{face_index:06d}", face_index=face_index,
-                                   seed=params.seed, size=params.size, depth=params.depth, timings=timings))
+    for face_index in range(spec.first_face, spec.first_face + spec.n_faces):
+        pairs.append(make_pair(source, renderer, backgrounds, face_rng(params.seed, face_index),
+                               face_id=f"{source.kind}-{face_index:06d}", face_index=face_index,
+                               seed=params.seed, size=params.size, depth=params.depth, timings=timings))
     return pairs
 
 

@@ -38,7 +38,7 @@ class GenerateParams:
     renderer: "raster" (the CPU renderer, the default: the same bytes on every machine, and the fastest one
     without a GPU), "pyrender" (OpenGL), "pyrender-rebuild" (OpenGL rebuilding the scene for every view: the
     path before the raster renderer, kept as the benchmarks' baseline) or "facegen" (with `--source facegen`).
-    depth: each view's depth map (float16) in the rows (about 14% of a row's bytes; False leaves it out).
+    depth: each view's depth map (float16) in the rows (about 13% of a row's bytes; False leaves it out).
     """
 
     n_faces: int

@@ -11,6 +11,7 @@ from frontside import checks
 from frontside.datasets.records import Pair
 from frontside.datasets.shards import ShardInfo, join, shard_is_valid, shard_name, write_shard
 from frontside.datasets.synthetic import ModelSource, make_pair
+from frontside.threads import blas_on_one_thread
 
 
 def face_rng(seed: int, face_index: int) -> np.random.Generator:
@@ -37,7 +38,7 @@ class GenerateParams:
     renderer: "raster" (the CPU renderer, the default: the same bytes on every machine, and the fastest one
     without a GPU), "pyrender" (OpenGL), "pyrender-rebuild" (OpenGL rebuilding the scene for every view: the
     path before the raster renderer, kept as the benchmarks' baseline) or "facegen" (with `--source facegen`).
-    depth: each view's depth map (float16) in the rows (about 14% of a row's bytes; False leaves it out).
+    depth: each view's depth map (float16) in the rows (about 13% of a row's bytes; False leaves it out).
     """
 
     n_faces: int
@@ -138,8 +139,10 @@ def dataset_uv_regions(params: GenerateParams) -> np.ndarray | None:
 
 
 def generate_pairs(spec: ShardSpec, params: GenerateParams, timings: dict[str, float] | None = None) -> list[Pair]:
-    """The shard's pairs; `timings` collects seconds per stage of `make_pair` (benchmarks)."""
+    """The shard's pairs; `timings` collects seconds per stage of `make_pair` (benchmarks). Puts the process's
+    BLAS on one thread (`threads.blas_on_one_thread`: its idle threads spun on the other workers' cores)."""
     source, renderer, backgrounds = _pipeline(params)
+    blas_on_one_thread()
     pairs = []
     for face_index in range(spec.first_face, spec.first_face + spec.n_faces):
         pairs.append(make_pair(source, renderer, backgrounds, face_rng(params.seed, face_index),

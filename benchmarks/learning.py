@@ -58,9 +58,9 @@ def _train_and_score(job: dict) -> dict:
     trained_s = time.perf_counter() - started
     state = load_checkpoint(result.last_path)
     test = job["test"]
-    if test is None:  # a timing probe: its last epoch's steps (shards cached by then) and the rest (set-up)
+    if test is None:  # a timing probe: its epochs after the first (samples decoded by then) and the set-up
         epochs = state["history"]
-        return {"step_s": epochs[-1]["seconds"] / max(epochs[-1]["steps"], 1),
+        return {"step_s": sum(h["seconds"] for h in epochs[1:]) / max(sum(h["steps"] for h in epochs[1:]), 1),
                 "overhead_s": trained_s - sum(h["seconds"] for h in epochs)}
     scores = evaluate_predictor(Predictor.from_checkpoint(result.last_path, precision="fp32"), load_pairs([test]),
                                 dataset_model(test), job["config"]["arch"]).summary()
@@ -70,6 +70,20 @@ def _train_and_score(job: dict) -> dict:
             "baselines": state["config"]["baselines"],
             "history": [{k: h[k] for k in ("epoch", "steps", "train_loss", "val_loss", "val_shape_loss")}
                         for h in state["history"]]}
+
+
+def _decoding_seconds(train_dir: str, train_faces: int, rows: int = 100) -> float:
+    """Seconds one run spends decoding its training faces once (its first epoch; later ones read its cache),
+    from the first `rows` rows (whole shards, as an epoch reads them) decoded here on one thread."""
+    from frontside.datasets.torch_dataset import ShardDataset
+    from frontside.model.structured import TRAIN_STRIDE
+
+    data = ShardDataset(train_dir, input_size=128, target_stride=TRAIN_STRIDE)
+    rows = min(rows, len(data))
+    started = time.perf_counter()
+    for i in range(rows):
+        data.sample(i)
+    return (time.perf_counter() - started) / rows * train_faces * 1.15
 
 
 def _spread(values: list[float]) -> dict:
@@ -122,7 +136,7 @@ def plot(runs: list[dict], mean_face: float, path: Path, title: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=60.0, help="total budget, generation and evaluation included")
-    parser.add_argument("--train-faces", type=int, default=2400)
+    parser.add_argument("--train-faces", type=int, default=9600)
     parser.add_argument("--test-faces", type=int, default=48)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--archs", nargs="+", default=["twoview", "frontonly"])
@@ -145,12 +159,14 @@ def main() -> None:
     steps_per_epoch = max(1, math.floor(args.train_faces * 0.9 / args.batch_size))
     if args.steps is None:
         shutil.rmtree(root / "probe", ignore_errors=True)
-        # measured here and now (the CPU may be shared): the costlier network, 1 thread, two epochs of 40 steps
-        probe = _train_and_score({"config": dict(data=[train_dir], out=str(root / "probe"), arch=args.archs[0],
-                                                 epochs=2, max_steps_per_epoch=40, batch_size=args.batch_size,
+        # measured here and now (the CPU may be shared), the costlier network on 1 thread: steps on data already
+        # decoded (the held-out faces, a few epochs), and apart from them one decoding pass over the training faces
+        probe = _train_and_score({"config": dict(data=[test_dir], val=[test_dir], out=str(root / "probe"),
+                                                 arch=args.archs[0], epochs=6, batch_size=args.batch_size,
                                                  max_val_batches=1, progress=False), "test": None})
         step_s = probe["step_s"] * 1.15  # contention of two runs at a time
-        per_run_s = probe["overhead_s"] + 60.0  # set-up (baselines, first decode) + validation and scoring
+        decode_s = _decoding_seconds(train_dir, args.train_faces)
+        per_run_s = probe["overhead_s"] + decode_s + 60.0  # set-up, the first epoch's decoding, scoring
         left = args.minutes * 60 - (time.perf_counter() - started) - rounds * per_run_s
         args.steps = max(steps_per_epoch, int(left / rounds / step_s))
     epochs = max(1, round(args.steps / steps_per_epoch))

@@ -70,7 +70,10 @@ def agreement(size: int, faces: int = 8) -> dict:
 def main(n: int, size: int) -> None:
     import numba
 
+    from frontside.threads import blas_on_one_thread
+
     numba.set_num_threads(1)
+    blas_on_one_thread()  # as the generator runs (`generate_pairs`)
     load_before = os.getloadavg()
     results = {name: stage_medians(name, n, size) for name in RENDERERS}
     emit({"pairs": n, "size": size, "threads": 1, "load_average_before": [round(x, 2) for x in load_before],

@@ -175,6 +175,29 @@ def test_labelled_rows_of_any_size_round_trip(tmp_path, labelled_pairs):
     assert decode_row(slim, 0).front_view is None and decode_row(slim, 0).posmap.shape == (96, 96, 3)
 
 
+def test_float16_arrays_are_byte_stream_split_and_shards_written_without_it_still_read(tmp_path, labelled_pairs):
+    import pyarrow.parquet as pq
+
+    from frontside.datasets.shards import WRITER_OPTIONS, pairs_to_table
+
+    url = str(tmp_path / "shard-00000.parquet")
+    write_shard(url, labelled_pairs)
+    group = pq.ParquetFile(url).metadata.row_group(0)
+    encodings = {group.column(c).path_in_schema.split(".")[0]: group.column(c).encodings
+                 for c in range(group.num_columns)}
+    for name in ("posmap", "front_depth", "side_depth"):
+        assert "BYTE_STREAM_SPLIT" in encodings[name], name
+    assert "BYTE_STREAM_SPLIT" not in encodings["landmarks"]
+    # shards written before (float16 stored plain) hold the same rows
+    pq.write_table(pairs_to_table(labelled_pairs), tmp_path / "plain.parquet", **WRITER_OPTIONS)
+    new, old = read_shard(url), read_shard(str(tmp_path / "plain.parquet"))
+    for i in range(len(labelled_pairs)):
+        a, b = decode_row(new, i), decode_row(old, i)
+        np.testing.assert_array_equal(a.posmap, b.posmap)
+        np.testing.assert_array_equal(a.front_view.depth, b.front_view.depth)
+        np.testing.assert_array_equal(a.mask, b.mask)
+
+
 def test_rows_of_one_shard_must_share_size_and_columns(tmp_path, labelled_pairs):
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="builtin-000000 has .size, labels, depth. = .96, True, True.*one schema"):

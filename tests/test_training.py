@@ -155,6 +155,16 @@ def test_augmentation_follows_the_epoch_in_the_key(tiny_dataset):
     assert torch.equal(a, again) and not torch.equal(a, b)
 
 
+def test_strided_targets_are_every_other_row_and_column_of_the_whole_ones(tiny_dataset):
+    for augment in (False, True):  # augmentation turns the coarse map about the whole image's centre
+        whole = ShardDataset(tiny_dataset, augment=augment, seed=5, input_size=64)
+        strided = ShardDataset(tiny_dataset, augment=augment, seed=5, input_size=64, target_stride=2)
+        (x, y), (xs, ys) = whole[(1, 3)], strided[(1, 3)]
+        assert torch.equal(x, xs) and ys.shape[-1] * 2 == y.shape[-1]
+        assert torch.allclose(ys, y[:, ::2, ::2], atol=1e-6)
+        assert sum(a.nbytes for a in strided.sample(3)) < 0.4 * sum(a.nbytes for a in whole.sample(3))
+
+
 KILLED_WRITER = "import sys; from frontside.io import write_atomic; write_atomic(sys.argv[1], bytes(256 << 20))"
 
 

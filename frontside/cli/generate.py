@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "OpenGL rebuilding its scene per view (the old path, for benchmarks). "
                         "--source facegen always renders with FaceGen")
     p.add_argument("--no-depth", dest="depth", action="store_false",
-                   help="leave out each view's depth map (float16, about 66 KB of a pair's 550 KB)")
+                   help="leave out each view's depth map (float16, about 55 KB of a pair's 420 KB)")
     p.add_argument("--workers", type=int, default=2, help="threads for shard tasks (default: %(default)s)")
     p.add_argument("--dask-address", default=None, help="run shard tasks on a Dask cluster, e.g. tcp://host:8786")
     p.set_defaults(func=run)

@@ -43,7 +43,7 @@ class GenerateParams:
     renderer: "raster" (the CPU renderer, the default: the same bytes on every machine, and the fastest one
     without a GPU), "pyrender" (OpenGL), "pyrender-rebuild" (OpenGL rebuilding the scene for every view: the
     path before the raster renderer, kept as the benchmarks' baseline) or "facegen" (with `--source facegen`).
-    depth: each view's depth map (float16) in the rows (about 14% of a row's bytes; False leaves it out).
+    depth: each view's depth map (float16) in the rows (about 13% of a row's bytes; False leaves it out).
     """
 
     n_faces: int
@@ -144,11 +144,14 @@ def dataset_uv_regions(params: GenerateParams) -> np.ndarray | None:
 
 
 def generate_pairs(spec: ShardSpec, params: GenerateParams, timings: dict[str, float] | None = None) -> list[Pair]:
-    """The shard's pairs; `timings` collects seconds per stage of `make_pair` (benchmarks)."""
+    """The shard's pairs; `timings` collects seconds per stage of `make_pair` (benchmarks). Puts the process's
+    BLAS on one thread (`threads.blas_on_one_thread`: its idle threads spun on the other workers' cores)."""
     # the pair pipeline (labels, scipy.ndimage, numba) loads here: `GenerateParams` is checked without it
     from frontside.datasets.synthetic import make_pair
+    from frontside.threads import blas_on_one_thread
 
     source, renderer, backgrounds = _pipeline(params)
+    blas_on_one_thread()
     pairs = []
     for face_index in range(spec.first_face, spec.first_face + spec.n_faces):
         pairs.append(make_pair(source, renderer, backgrounds, face_rng(params.seed, face_index),

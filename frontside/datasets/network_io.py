@@ -42,9 +42,10 @@ def network_input(front: np.ndarray, side: np.ndarray | None, views: str, input_
     return torch.from_numpy(np.ascontiguousarray(stacked.transpose(2, 0, 1))).float().div_(255.0)
 
 
-def posmap_target(posmap: np.ndarray) -> torch.Tensor:
-    """(3, S, S) float32 network target from a (S, S, 3) position map in pixels."""
-    size = posmap.shape[0]
+def posmap_target(posmap: np.ndarray, size: int | None = None) -> torch.Tensor:
+    """(3, G, G) float32 network target from a (G, G, 3) position map in pixels of an S x S image: the whole map
+    (G = S, the default) or every t-th row and column of it (G = S / t; give `size` S)."""
+    size = size or posmap.shape[0]
     y = np.asarray(posmap, np.float32).transpose(2, 0, 1) / np.float32(posmap_scale(size))
     return torch.from_numpy(np.ascontiguousarray(y))
 

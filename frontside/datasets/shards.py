@@ -41,7 +41,14 @@ READABLE_FORMATS = ("1", "2")  # format 1: 256 x 256 only, PNGs and the posmap a
 DEFAULT_SIZE = 256
 POSMAP_SHAPE = (DEFAULT_SIZE, DEFAULT_SIZE, 3)  # format 1's only shape; format 2 records its own
 UV_REGIONS_NAME = "uv_regions.png"
-PNG_LEVEL = 1  # zlib level of the row PNGs: 4-6x faster to write than level 6 for ~12% more bytes
+# How the row PNGs are written: zlib level 1 (4-6x faster than level 6 for ~12% more bytes) and the "up" filter
+# on every row instead of libpng's trial of all five per row (photos ~35% faster for 0.1% more bytes); the
+# label maps, long runs of one value, with zlib's RLE strategy too (segmentation 3.5x faster and 37% smaller).
+# Masks are 1-bit. Figures: benchmarks/generate_stages.py. Other options give other bytes, the same pixels.
+PHOTO_PNG = dict(compress_level=1, png_filter="up")
+LABEL_PNG = dict(compress_level=1, png_filter="up", rle=True)
+PNG_OPTIONS = {"front_png": PHOTO_PNG, "side_png": PHOTO_PNG, "mask_png": LABEL_PNG,
+               "front_segmentation": LABEL_PNG, "side_segmentation": LABEL_PNG}
 
 
 def array_type(shape: tuple[int, ...], value_type: pa.DataType) -> pa.DataType:
@@ -102,15 +109,36 @@ WRITER_OPTIONS = dict(version="2.6", compression="zstd", compression_level=3, us
                       write_page_index=False, write_page_checksum=False, store_schema=True)
 
 
-def _images(blobs: list[bytes]) -> pa.Array:
+def writer_options(schema: pa.Schema) -> dict:
+    """`WRITER_OPTIONS` with the float16 arrays (posmap, depth) byte-stream-split: their high bytes (sign,
+    exponent, top of the mantissa) vary slowly over a map and compress well apart from the noisy low bytes
+    (posmap 321 -> 209 kB a pair, the whole row 23% smaller, and faster to write). Readers need pyarrow >= 17;
+    what the columns hold is unchanged."""
+    leaves = []
+    for field in schema:
+        path, arrow_type = [field.name], field.type
+        while pa.types.is_fixed_size_list(arrow_type):
+            path += ["list", "element"]  # how Parquet names a list's levels
+            arrow_type = arrow_type.value_type
+        if arrow_type == pa.float16() and len(path) > 1:
+            leaves.append(".".join(path))
+    return {**WRITER_OPTIONS, "use_byte_stream_split": leaves}
+
+
+def _images(column: str, images: list[np.ndarray]) -> pa.Array:
+    """An image column: each image as PNG bytes (`PNG_OPTIONS[column]`) in `datasets.Image`'s storage."""
+    blobs = [encode_png(image, **PNG_OPTIONS[column]) for image in images]
     return pa.StructArray.from_arrays([pa.array(blobs, pa.binary()), pa.nulls(len(blobs), pa.string())],
                                       fields=list(IMAGE_TYPE))
 
 
 def _arrays(arrays: list[np.ndarray], arrow_type: pa.DataType, dtype: str) -> pa.Array:
     """Stacked numpy arrays (all of the shape `arrow_type` nests) as one fixed-size-list column, no copies of
-    Python objects."""
-    flat = np.ascontiguousarray(np.stack(arrays), dtype=dtype).reshape(-1)
+    Python objects; each array is converted straight into its place (no float32 stack first)."""
+    flat = np.empty((len(arrays), *np.shape(arrays[0])), dtype)
+    for i, array in enumerate(arrays):
+        flat[i] = array
+    flat = flat.reshape(-1)
     leaf = arrow_type
     while pa.types.is_fixed_size_list(leaf):
         leaf = leaf.value_type
@@ -168,15 +196,15 @@ def pairs_to_table(pairs: list[Pair], extra_meta: dict[str, str] | None = None) 
     columns: dict[str, pa.Array] = {name: pa.array([m[name] for m in metas], arrow_type)
                                     for name, arrow_type in _META_FIELDS}
     columns.update({name: pa.array([m[name] for m in metas], pa.float32()) for name in _ANGLES})
-    columns["front_png"] = _images([encode_png(p.front, PNG_LEVEL) for p in pairs])
-    columns["side_png"] = _images([encode_png(p.side, PNG_LEVEL) for p in pairs])
+    columns["front_png"] = _images("front_png", [p.front for p in pairs])
+    columns["side_png"] = _images("side_png", [p.side for p in pairs])
     columns["posmap"] = _arrays([p.posmap for p in pairs], schema.field("posmap").type, "<f2")
-    columns["mask_png"] = _images([encode_png(np.asarray(p.mask, bool), PNG_LEVEL) for p in pairs])
+    columns["mask_png"] = _images("mask_png", [np.asarray(p.mask, bool) for p in pairs])
     columns["landmarks"] = _arrays([p.landmarks for p in pairs], schema.field("landmarks").type, "<f4")
     if labels:
         for view in ("front", "side"):
             views = [getattr(p, f"{view}_view") for p in pairs]
-            columns[f"{view}_segmentation"] = _images([encode_png(v.segmentation, PNG_LEVEL) for v in views])
+            columns[f"{view}_segmentation"] = _images(f"{view}_segmentation", [v.segmentation for v in views])
             columns[f"{view}_visible"] = _arrays([v.visible for v in views], schema.field(f"{view}_visible").type,
                                                  "bool")
             columns[f"{view}_camera"] = pa.array([_camera_row(v.camera) for v in views], CAMERA_TYPE)
@@ -201,12 +229,12 @@ def pairs_to_table(pairs: list[Pair], extra_meta: dict[str, str] | None = None) 
 def write_shard(url: str, pairs: list[Pair], extra_meta: dict[str, str] | None = None) -> ShardInfo:
     """Write pairs as one Parquet shard at `url` (atomically); returns its name, rows, sha256 and size.
 
-    The bytes depend only on the pairs and `extra_meta`: PNGs use a fixed zlib level, the writer's options are
+    The bytes depend only on the pairs and `extra_meta`: the PNGs' options (`PNG_OPTIONS`) and the writer's are
     fixed, and nothing time- or machine-dependent goes in (pyarrow's created_by names its version only).
     """
     table = pairs_to_table(pairs, extra_meta)
     buf = io.BytesIO()
-    pq.write_table(table, buf, row_group_size=max(len(pairs), 1), **WRITER_OPTIONS)
+    pq.write_table(table, buf, row_group_size=max(len(pairs), 1), **writer_options(table.schema))
     data = buf.getvalue()
     write_atomic(url, data)
     return ShardInfo(name=posixpath.basename(str(url)), rows=len(pairs), sha256=hashlib.sha256(data).hexdigest(),

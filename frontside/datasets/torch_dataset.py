@@ -78,16 +78,17 @@ def scale_and_occlude(image: np.ndarray, rng: np.random.Generator, aug: Augmenta
 
 
 def augment_views(front: np.ndarray, side: np.ndarray, posmap: np.ndarray, mask: np.ndarray,
-                  rng: np.random.Generator, aug: Augmentation = Augmentation()
+                  rng: np.random.Generator, aug: Augmentation = Augmentation(), posmap_size: int | None = None
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(front, side, posmap) rotated together about their centres, then colour-scaled and occluded per image.
 
     The images may be smaller than the position map (a network's input size): each turns about its own centre,
-    which is the same point of the crop."""
+    which is the same point of the crop. `posmap_size` is the image size S the posmap's x, y are pixels of (default:
+    its own side; give it for a posmap of every t-th row and column)."""
     angle = float(rng.uniform(-aug.rotation_deg, aug.rotation_deg))
     image_turn = rotation_about_centre(angle, front.shape[0])
     front, side = rotate_image(front, image_turn), rotate_image(side, image_turn)
-    posmap = rotate_posmap(posmap, rotation_about_centre(angle, posmap.shape[0]), mask)
+    posmap = rotate_posmap(posmap, rotation_about_centre(angle, posmap_size or posmap.shape[0]), mask)
     return scale_and_occlude(front, rng, aug), scale_and_occlude(side, rng, aug), posmap
 
 
@@ -99,16 +100,20 @@ class ShardDataset(Dataset):
     augment: apply `augmentation`; the draw for an item is a function of (seed, epoch, index) only, so a run is
              reproducible whichever worker loads the item.
     indices: optional subset of the global row indices (a train/validation split).
+    target_stride: t; targets keep every t-th posmap row and column only, (3, S/t, S/t): what a structured
+             network trains on (`PosedBasis`), and the sample cache then holds a quarter of each posmap at t = 2
+             (~0.21 MB a pair at S = 256, R = 128, instead of ~0.56 MB: about 10,000 pairs in the 2 GiB default).
     Keys are an int index, or (epoch, index) from `EpochShuffleSampler` (persistent workers never see
     `set_epoch`, so the epoch travels with the key). Each worker process reads shards lazily (nothing open is
     pickled) and keeps the most recently used ones in memory up to `cache_bytes` (~0.45 MB a pair, so the
     2 GiB default holds ~4,500 pairs); `fits_in_cache` tells the trainer whether a full shuffle is affordable.
-    Items: (input (C, R, R) float32, target (3, S, S) float32).
+    Items: (input (C, R, R) float32, target (3, S/t, S/t) float32).
     """
 
     def __init__(self, roots: str | list[str], views: str = "both", augment: bool = False, seed: int = 0,
                  augmentation: Augmentation = Augmentation(), indices: list[int] | None = None,
-                 cache_bytes: int = 2 << 30, input_size: int | None = None, sample_cache_bytes: int = 2 << 30):
+                 cache_bytes: int = 2 << 30, input_size: int | None = None, sample_cache_bytes: int = 2 << 30,
+                 target_stride: int = 1):
         self.roots = [roots] if isinstance(roots, str) else list(roots)
         if not self.roots:
             raise ValueError("ShardDataset needs at least one dataset folder")
@@ -116,6 +121,9 @@ class ShardDataset(Dataset):
             raise ValueError(f"views must be one of {VIEWS}, not {views!r}")
         self.views, self.augment, self.seed, self.augmentation = views, augment, seed, augmentation
         self.input_size = input_size
+        if target_stride < 1:
+            raise ValueError(f"target_stride must be >= 1, not {target_stride}")
+        self.target_stride = target_stride
         self.shards: list[tuple[str, ShardInfo]] = [s for root in self.roots for s in list_shards(root)]
         self.rows: list[tuple[int, int]] = [(k, r) for k, (_, info) in enumerate(self.shards)
                                             for r in range(info.rows)]
@@ -184,17 +192,20 @@ class ShardDataset(Dataset):
         return decode_row(self._table(shard), row)
 
     def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(front, side) uint8 at the input size, posmap (S, S, 3) float16 as stored, mask (S, S) bool: what an
-        item is made from, decoded once and kept (PNG decoding is ~60% of an item's cost) up to
-        `sample_cache_bytes` (~0.56 MB a pair at S = 256, R = 128)."""
+        """(front, side) uint8 at the input size, posmap (S/t, S/t, 3) float16 as stored, mask (S/t, S/t) bool
+        (t = `target_stride`): what an item is made from, decoded once and kept (PNG decoding is ~60% of an item's
+        cost) up to `sample_cache_bytes`."""
         if index in self._samples:
             self._samples.move_to_end(index)
             return self._samples[index]
         shard, row = self.rows[index]
         pair = decode_row(self._table(shard), row)
         size = self.input_size or pair.front.shape[0]
-        sample = (resize_image(pair.front, size), resize_image(pair.side, size), pair.posmap.astype(np.float16),
-                  pair.mask)
+        t = self.target_stride
+        if pair.posmap.shape[0] % t:
+            raise ValueError(f"target_stride {t} does not divide the posmap size {pair.posmap.shape[0]}")
+        sample = (resize_image(pair.front, size), resize_image(pair.side, size),
+                  np.ascontiguousarray(pair.posmap[::t, ::t]).astype(np.float16), np.ascontiguousarray(pair.mask[::t, ::t]))
         self._samples[index] = sample
         self._sample_bytes += sum(a.nbytes for a in sample)
         while self._sample_bytes > self.sample_cache_bytes and self._samples:
@@ -205,10 +216,11 @@ class ShardDataset(Dataset):
         epoch, index = (key if isinstance(key, tuple) else (self.epoch, key))
         front, side, posmap, mask = self.sample(int(index))
         posmap = posmap.astype(np.float32)
+        size = posmap.shape[0] * self.target_stride
         if self.augment:
             rng = np.random.default_rng(np.random.SeedSequence([self.seed, int(epoch), int(index)]))
-            front, side, posmap = augment_views(front, side, posmap, mask, rng, self.augmentation)
-        return network_input(front, side, self.views, front.shape[0]), posmap_target(posmap)
+            front, side, posmap = augment_views(front, side, posmap, mask, rng, self.augmentation, size)
+        return network_input(front, side, self.views, front.shape[0]), posmap_target(posmap, size)
 
 
 class EpochShuffleSampler(Sampler):

@@ -21,6 +21,7 @@ from frontside.facemodel.uv_basis import UVBasis
 
 FUSIONS = ("stack", "siamese", "dual")
 POSE_OUTPUTS = 9  # rotation (6: two columns, Gram-Schmidt), log scale (1), image translation (2)
+TRAIN_STRIDE = 2  # training composes and scores every second posmap row and column (`PosedBasis`)
 
 
 def rotation_from_6d(x: torch.Tensor) -> torch.Tensor:
@@ -42,7 +43,7 @@ class PosedBasis(nn.Module):
     perspective strength.
     """
 
-    def __init__(self, basis: UVBasis, train_stride: int = 2):
+    def __init__(self, basis: UVBasis, train_stride: int = TRAIN_STRIDE):
         super().__init__()
         self.size, self.train_stride = basis.size, train_stride
         if basis.size % train_stride:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from frontside.datasets.network_io import posmap_target
 from frontside.datasets.torch_dataset import ShardDataset, make_loader
 from frontside.errors import DataIntegrityError
 from frontside.facemodel.uv_basis import UVBasis, uv_basis
@@ -35,6 +36,7 @@ from frontside.model.loss import (
 from frontside.model.precision import autocast, resolve_precision
 from frontside.model.registry import build, get_arch
 from frontside.model.runs import TrainConfig, compatible_state, start_run
+from frontside.model.structured import TRAIN_STRIDE
 from frontside.pictures import figure_png
 
 
@@ -57,14 +59,18 @@ def _split(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
     return [i for i in range(n) if i not in val_set], val
 
 
-def _datasets(config: TrainConfig, views: str, input_size: int | None) -> tuple[ShardDataset, ShardDataset]:
+def _datasets(config: TrainConfig, views: str, input_size: int | None, target_stride: int
+              ) -> tuple[ShardDataset, ShardDataset]:
+    """(training set, whose targets keep every `target_stride`-th row and column; validation set, whole targets)."""
     augment = config.recipe()[3]
     if config.val:
-        return (ShardDataset(config.data, views, augment, config.seed, input_size=input_size),
+        return (ShardDataset(config.data, views, augment, config.seed, input_size=input_size,
+                             target_stride=target_stride),
                 ShardDataset(config.val, views, False, config.seed, input_size=input_size))
     everything = ShardDataset(config.data, views, False, config.seed)
     train_idx, val_idx = _split(len(everything), config.val_fraction, config.seed)
-    return (ShardDataset(config.data, views, augment, config.seed, indices=train_idx, input_size=input_size),
+    return (ShardDataset(config.data, views, augment, config.seed, indices=train_idx, input_size=input_size,
+                         target_stride=target_stride),
             ShardDataset(config.data, views, False, config.seed, indices=val_idx, input_size=input_size))
 
 
@@ -125,8 +131,8 @@ def _optimizer(network: torch.nn.Module, config: TrainConfig, lr: float, schedul
 
 
 def _mean_posmap(dataset: ShardDataset, count: int = 64) -> torch.Tensor:
-    """(3, S, S): the mean target over the first `count` rows (the constant answer)."""
-    targets = [dataset[i][1] for i in range(min(count, len(dataset)))]
+    """(3, S, S): the mean whole target over the first `count` rows as stored (the constant answer)."""
+    targets = [posmap_target(dataset.pair(i).posmap) for i in range(min(count, len(dataset)))]
     return torch.stack(targets).mean(0)
 
 
@@ -143,7 +149,10 @@ def train(config: TrainConfig) -> TrainResult:
     best_path, last_path = run / "best.pt", run / "last.pt"
 
     input_size = config.input_size if arch.structured else None
-    train_set, val_set = _datasets(config, arch.views, input_size)
+    # structured networks train on every t-th posmap row and column (`PosedBasis`): a third of a step's time, and
+    # the training set's sample cache holds a quarter of each posmap
+    stride = TRAIN_STRIDE if arch.structured else 1
+    train_set, val_set = _datasets(config, arch.views, input_size, stride)
     uv_regions = train_set.uv_regions()
     basis, model_spec = dataset_basis(config.data, uv_regions)
     network = build(config.network_spec(), basis)
@@ -154,8 +163,6 @@ def train(config: TrainConfig) -> TrainResult:
     network = network.to(device).to(memory_format=torch.channels_last)
     precision = resolve_precision(device, config.precision)
     posmap_loss = WeightedPosmapLoss(weight_mask).to(device)
-    # structured networks train on every t-th posmap row and column (`PosedBasis`): a third of a step's time
-    stride = network.geometry.train_stride if arch.structured else 1
     objective = ShapeAndPoseLoss(weight_mask[::stride, ::stride], shape_weight).to(device)
 
     window = config.shuffle_window
@@ -202,7 +209,7 @@ def train(config: TrainConfig) -> TrainResult:
         for step, (x, y) in enumerate(bar):
             if step >= steps_per_epoch:
                 break
-            x, y = x.to(device).to(memory_format=torch.channels_last), y[..., ::stride, ::stride].to(device)
+            x, y = x.to(device).to(memory_format=torch.channels_last), y.to(device)
             with autocast(device, precision):
                 loss = objective((network(x, coarse=True) if stride > 1 else network(x)).float(), y)
             optimizer.zero_grad(set_to_none=True)

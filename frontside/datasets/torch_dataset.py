@@ -19,7 +19,14 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from frontside.datasets.network_io import network_input, posmap_target, resize_image
 from frontside.datasets.records import Pair
-from frontside.datasets.shards import ShardInfo, decode_row, list_shards, read_shard, read_uv_regions
+from frontside.datasets.shards import (
+    TRAINING_COLUMNS,
+    ShardInfo,
+    decode_row,
+    list_shards,
+    read_shard,
+    read_uv_regions,
+)
 from frontside.errors import DataIntegrityError
 
 VIEWS = ("both", "front")
@@ -105,8 +112,9 @@ class ShardDataset(Dataset):
              (~0.21 MB a pair at S = 256, R = 128, instead of ~0.56 MB: about 10,000 pairs in the 2 GiB default).
     Keys are an int index, or (epoch, index) from `EpochShuffleSampler` (persistent workers never see
     `set_epoch`, so the epoch travels with the key). Each worker process reads shards lazily (nothing open is
-    pickled) and keeps the most recently used ones in memory up to `cache_bytes` (~0.45 MB a pair, so the
-    2 GiB default holds ~4,500 pairs); `fits_in_cache` tells the trainer whether a full shuffle is affordable.
+    pickled; only the columns a training pair needs) and keeps the most recently used ones in memory up to
+    `cache_bytes` (~0.55 MB a pair decoded at S = 256, so the 2 GiB default holds ~3,900 pairs); `fits_in_cache`
+    tells the trainer whether a full shuffle is affordable.
     Items: (input (C, R, R) float32, target (3, S/t, S/t) float32).
     """
 
@@ -148,16 +156,22 @@ class ShardDataset(Dataset):
     def used_shards(self) -> list[int]:
         return sorted({shard for shard, _ in self.rows})
 
+    def _bytes_per_row(self) -> float:
+        """A decoded table's bytes per row, measured on the first shard this dataset reads (files compress the
+        posmaps: a decoded table is ~1.3x its file, ~2x with the depth columns it does not read)."""
+        first = self.used_shards()[0] if self.rows else 0
+        return self._table(first).nbytes / max(self.shards[first][1].rows, 1)
+
     def fits_in_cache(self) -> bool:
-        """Whether every shard this dataset reads fits in `cache_bytes` (file sizes from the manifests; a decoded
-        table is about as large as its file, the PNGs and float16 posmaps being stored uncompressed-ish)."""
-        return sum(self.shards[k][1].nbytes for k in self.used_shards()) <= self.cache_bytes
+        """Whether every shard this dataset reads fits in `cache_bytes` once decoded."""
+        rows = sum(self.shards[k][1].rows for k in self.used_shards())
+        return rows * self._bytes_per_row() <= self.cache_bytes
 
     def shards_per_window(self) -> int:
-        """How many of this dataset's (largest) shards fit in the cache at once: a shuffle window that reads each
-        shard once per epoch."""
-        largest = max((self.shards[k][1].nbytes for k in self.used_shards()), default=1)
-        return max(1, int(self.cache_bytes // max(largest, 1)))
+        """How many of this dataset's (largest) shards fit in the cache at once, decoded: a shuffle window that
+        reads each shard once per epoch."""
+        largest = max((self.shards[k][1].rows for k in self.used_shards()), default=1)
+        return max(1, int(self.cache_bytes // (largest * self._bytes_per_row())))
 
     def set_epoch(self, epoch: int) -> None:
         """The epoch used for plain int keys (in-process loading)."""
@@ -177,7 +191,7 @@ class ShardDataset(Dataset):
             self._tables.move_to_end(shard)
             return self._tables[shard]
         url, info = self.shards[shard]
-        table = read_shard(url, info)
+        table = read_shard(url, info, columns=TRAINING_COLUMNS)  # no view labels or depth: training reads none
         self._tables[shard] = table
         self._cached_bytes += table.nbytes
         while self._cached_bytes > self.cache_bytes and len(self._tables) > 1:

@@ -9,9 +9,9 @@ import time
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="generate, train two-view and front-only, evaluate, report (small, CPU)")
     p.add_argument("--out", default="demo-output")
-    p.add_argument("--train-faces", type=int, default=800)
+    p.add_argument("--train-faces", type=int, default=1600)
     p.add_argument("--test-faces", type=int, default=24)
-    p.add_argument("--steps", type=int, default=600, help="training steps per model (the same for both)")
+    p.add_argument("--steps", type=int, default=1000, help="training steps per model (the same for both)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)

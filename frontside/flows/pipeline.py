@@ -44,8 +44,8 @@ def train_then_evaluate(train_data: list[str], test_data: list[str], out: str,
 
 
 @flow(name="demo", log_prints=True)
-def demo(out: str = "demo-output", train_faces: int = 800, test_faces: int = 24, shard_size: int = 50,
-         steps_per_model: int = 600, batch_size: int = 16, seed: int = 0) -> str:
+def demo(out: str = "demo-output", train_faces: int = 1600, test_faces: int = 24, shard_size: int = 50,
+         steps_per_model: int = 1000, batch_size: int = 16, seed: int = 0) -> str:
     """The whole mission, small, on the built-in model on CPU: generate, train two-view and front-only for the
     same steps, evaluate both and the mean face on held-out faces, write the report. Run again into the same
     `out`, it keeps the datasets and retrains (the demo's runs are scratch)."""

@@ -76,9 +76,10 @@ def _decoding_seconds(train_dir: str, train_faces: int, rows: int = 100) -> floa
     """Seconds one run spends decoding its training faces once (its first epoch; later ones read its cache),
     from the first `rows` rows (whole shards, as an epoch reads them) decoded here on one thread."""
     from frontside.datasets.torch_dataset import ShardDataset
+    from frontside.model.runs import TrainConfig
     from frontside.model.structured import TRAIN_STRIDE
 
-    data = ShardDataset(train_dir, input_size=128, target_stride=TRAIN_STRIDE)
+    data = ShardDataset(train_dir, input_size=TrainConfig.input_size, target_stride=TRAIN_STRIDE)
     rows = min(rows, len(data))
     started = time.perf_counter()
     for i in range(rows):

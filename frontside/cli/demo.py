@@ -5,15 +5,19 @@ from __future__ import annotations
 import argparse
 import time
 
+from frontside.flows.demo_config import DemoConfig
+
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="generate, train two-view and front-only, evaluate, report (small, CPU)")
-    p.add_argument("--out", default="demo-output")
-    p.add_argument("--train-faces", type=int, default=1600)
-    p.add_argument("--test-faces", type=int, default=24)
-    p.add_argument("--steps", type=int, default=1000, help="training steps per model (the same for both)")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--seed", type=int, default=0)
+    defaults = DemoConfig()
+    p.add_argument("--out", default=defaults.out)
+    p.add_argument("--train-faces", type=int, default=defaults.train_faces)
+    p.add_argument("--test-faces", type=int, default=defaults.test_faces)
+    p.add_argument("--steps", type=int, default=defaults.steps_per_model,
+                   help="training steps per model (the same for both)")
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--seed", type=int, default=defaults.seed)
     p.set_defaults(func=run)
     return p
 

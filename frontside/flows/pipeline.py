@@ -7,6 +7,7 @@ from pathlib import Path
 
 from prefect import flow
 
+from frontside.flows.demo_config import DemoConfig
 from frontside.flows.evaluate import evaluate_models
 from frontside.flows.generate import generate_dataset
 from frontside.model.registry import get_arch
@@ -44,8 +45,10 @@ def train_then_evaluate(train_data: list[str], test_data: list[str], out: str,
 
 
 @flow(name="demo", log_prints=True)
-def demo(out: str = "demo-output", train_faces: int = 1600, test_faces: int = 24, shard_size: int = 50,
-         steps_per_model: int = 1000, batch_size: int = 16, seed: int = 0) -> str:
+def demo(out: str = DemoConfig.out, train_faces: int = DemoConfig.train_faces,
+         test_faces: int = DemoConfig.test_faces, shard_size: int = DemoConfig.shard_size,
+         steps_per_model: int = DemoConfig.steps_per_model, batch_size: int = DemoConfig.batch_size,
+         seed: int = DemoConfig.seed) -> str:
     """The whole mission, small, on the built-in model on CPU: generate, train two-view and front-only for the
     same steps, evaluate both and the mean face on held-out faces, write the report. Run again into the same
     `out`, it keeps the datasets and retrains (the demo's runs are scratch)."""

@@ -94,3 +94,19 @@ def test_fused_posmap_kernel_equals_rasterize_then_interpolate():
     fused, covered = rasterize_values(xy, depth, tris, values, 32, 32)
     np.testing.assert_array_equal(covered, index >= 0)
     np.testing.assert_allclose(fused, interpolate(values, tris, index, bary), atol=1e-5)
+
+
+def test_scratch_buffers_give_the_same_result_and_are_cleared_between_calls():
+    from frontside.geometry.raster import rasterize_values
+
+    rng = np.random.default_rng(4)
+    scenes = []
+    for size in (32, 48, 32):  # a size comes back after another: its buffers must not keep the last scene
+        xy = rng.uniform(0, size, (40, 2))
+        tris = np.array([rng.choice(40, 3, replace=False) for _ in range(20)])
+        scenes.append((xy, rng.uniform(0, 5, 40), tris, rng.normal(size=(40, 3)).astype(np.float32), size))
+    for xy, depth, tris, values, size in scenes:
+        fresh, fresh_covered = rasterize_values(xy, depth, tris, values, size, size)
+        kept, kept_covered = rasterize_values(xy, depth, tris, values, size, size, scratch=True)
+        np.testing.assert_array_equal(kept_covered, fresh_covered)
+        np.testing.assert_array_equal(kept, fresh)

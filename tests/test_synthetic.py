@@ -32,6 +32,24 @@ def test_dtd_folder_skips_unreadable_images_and_crops_anywhere(tmp_path):
     assert small.shape == (512, 512, 3)
 
 
+def test_background_is_a_random_window_magnified_one_to_one_and_a_half_times(tmp_path):
+    x = np.arange(240, dtype=np.float32)
+    texture = np.zeros((200, 240, 3), np.uint8)
+    texture[..., 0] = x[None, :]  # red counts columns, green counts rows
+    texture[..., 1] = np.arange(200, dtype=np.uint8)[:, None]
+    (tmp_path / "images" / "ramp").mkdir(parents=True)
+    Image.fromarray(texture).save(tmp_path / "images" / "ramp" / "ramp.png")
+    backgrounds, rng = Backgrounds.from_folder(tmp_path), np.random.default_rng(3)
+    corners = set()
+    for _ in range(8):
+        crop = backgrounds.sample(rng, 64, 64).astype(np.float32)
+        step_x = np.diff(crop[32, 8:56, 0]).mean()  # texture columns per output pixel: 1 / magnification
+        step_y = np.diff(crop[8:56, 32, 1]).mean()
+        assert 1 / 1.5 - 0.02 <= step_x <= 1.02 and abs(step_x - step_y) < 0.05  # uint8 rounding: 1 / 48
+        corners.add((int(crop[0, 0, 0]), int(crop[0, 0, 1])))
+    assert len(corners) >= 6  # anywhere in the texture, not one corner
+
+
 def test_dtd_folder_with_nothing_readable_is_a_clear_error(tmp_path):
     (tmp_path / "images" / "x").mkdir(parents=True)
     (tmp_path / "images" / "x" / "a.jpg").write_bytes(b"junk")

@@ -32,7 +32,8 @@ def view_labels(face: FaceMesh, vertices: np.ndarray, size: int, camera: Camera 
     """Labels of one view: vertices (N, 3) float32 are the face's vertices in the view's crop frame, z toward
     the camera and shifted to a minimum of 0 (`shift_depth`); size is the crop's side."""
     values = np.column_stack([face.uv, vertices[:, 2]]).astype(np.float32)
-    surface, covered = rasterize_values(vertices[:, :2], vertices[:, 2], face.triangles, values, size, size)
+    surface, covered = rasterize_values(vertices[:, :2], vertices[:, 2], face.triangles, values, size, size,
+                                         scratch=True)
     segmentation = np.where(covered, lookup_parts(face_uv_parts(face), surface[..., :2]), Part.BACKGROUND)
     z = np.where(covered, surface[..., 2], np.nan).astype(np.float32)
     landmarks = vertices[np.asarray(face.landmarks)].astype(np.float32)

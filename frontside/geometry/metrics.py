@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
+from frontside.geometry.bounds import bounds
 from frontside.io import write_atomic
 from frontside.pictures import figure_png
 
 
 def bbox_size(points: np.ndarray) -> float:
     """The normaliser d of eq. 5.1: sqrt of the area of the points' x-y bounding box (as 3DDFA and PRN do)."""
-    p = np.asarray(points, np.float64)
-    extent = p[:, :2].max(axis=0) - p[:, :2].min(axis=0)
+    lo, hi = bounds(np.asarray(points)[:, :2])
+    extent = hi - lo
     return float(np.sqrt(extent[0] * extent[1]))
 
 

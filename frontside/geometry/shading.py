@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from frontside.geometry.bounds import bounds
 from frontside.geometry.raster import rasterize
 from frontside.geometry.transforms import rotation_matrix
 
@@ -18,8 +19,9 @@ def shade_mesh(vertices: np.ndarray, triangles: np.ndarray, size: int = 256, yaw
     picture; pass `centre` and `extent` to frame several meshes alike.
     """
     v = np.asarray(vertices, np.float64)
-    centre = (v.min(0) + v.max(0)) / 2 if centre is None else np.asarray(centre, np.float64)
-    extent = float(np.max(np.ptp(v, axis=0))) if extent is None else float(extent)
+    lo, hi = bounds(v)
+    centre = (lo + hi) / 2 if centre is None else np.asarray(centre, np.float64)
+    extent = float(np.max(hi - lo)) if extent is None else float(extent)
     # turning a y-down frame: conjugate the y-up rotation by the flip of y
     flip = np.diag([1.0, -1.0, 1.0])
     turn = flip @ rotation_matrix(yaw, pitch, 0.0) @ flip

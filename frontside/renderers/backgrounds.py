@@ -112,12 +112,13 @@ class Backgrounds:
 
 
 def _random_crop(img: np.ndarray, rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """(height, width, 3) uint8: a random window of img magnified 1-1.5x (more when img is smaller than the
+    window). Only the window is resampled, not the whole texture (a 512 px texture cost ~3 ms a view)."""
     h, w = img.shape[:2]
     scale = max(height / h, width / w, 1.0) * rng.uniform(1.0, 1.5)
-    if scale > 1.0:
-        img = np.asarray(Image.fromarray(img).resize((int(np.ceil(w * scale)), int(np.ceil(h * scale))),
-                                                     Image.BILINEAR))
-        h, w = img.shape[:2]
-    top = int(rng.integers(0, h - height + 1))
-    left = int(rng.integers(0, w - width + 1))
-    return np.ascontiguousarray(img[top:top + height, left:left + width, :3])
+    box_h, box_w = min(height / scale, h), min(width / scale, w)
+    top = rng.uniform(0.0, h - box_h)
+    left = rng.uniform(0.0, w - box_w)
+    window = Image.fromarray(np.ascontiguousarray(img[..., :3])).resize(
+        (width, height), Image.BILINEAR, box=(left, top, left + box_w, top + box_h))
+    return np.array(window)

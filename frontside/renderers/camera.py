@@ -14,6 +14,7 @@ import numpy as np
 
 from frontside.facemodel.model import FaceMesh
 from frontside.geometry import transforms
+from frontside.geometry.bounds import bounds
 from frontside.geometry.crop import transform_scale
 from frontside.renderers.lighting import Lighting, sample_lighting
 from frontside.renderers.view import Pose, RenderedView
@@ -76,8 +77,7 @@ def frame_face(face: FaceMesh, pose: Pose, size: int, projection: str = "perspec
     """
     if projection not in ("perspective", "orthographic"):
         raise ValueError(f"projection must be 'perspective' or 'orthographic', not {projection!r}")
-    v = np.asarray(face.vertices, np.float64)
-    lo, hi = v.min(axis=0), v.max(axis=0)
+    lo, hi = bounds(face.vertices)
     centre, extent = (lo + hi) / 2.0, float(np.max(hi - lo))
     rotation = transforms.rotation_matrix(pose.yaw, pose.pitch, pose.roll)
     half_view = extent / 2.0 / (fill * pose.scale)  # world half-size of the image at the face's centre

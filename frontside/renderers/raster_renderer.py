@@ -51,7 +51,7 @@ class RasterRenderer(FramedRenderer):
         k, size = int(self.supersample), camera.size
         # sample (r, c) of the k-times grid has its centre at ((c + 0.5) / k, (r + 0.5) / k) in crop pixels
         rgb, covered = rasterize_values(pixels[:, :2].astype(np.float64) * k, pixels[:, 2], face.triangles,
-                                        colours, size * k, size * k)
+                                        colours, size * k, size * k, scratch=True)
         return _resolve(rgb, covered, k)
 
 

@@ -61,15 +61,16 @@ def bare(renderer: str, faces: int, shard_size: int) -> dict:
 
 
 def flows(renderer: str, faces: int, shard_size: int, workers: list[int]) -> dict:
-    """`frontside generate` as the CLI runs it (the flow on a thread pool) for each worker count, after a warm-up
-    run, under one Prefect server (starting one takes minutes on a loaded machine). The peak memory is the
-    process's over all runs."""
+    """`frontside generate` as the CLI runs it (the flow on a thread pool, Prefect's settings for a server that
+    lives with the command) for each worker count, after a warm-up run, under one Prefect server (starting one
+    takes minutes on a loaded machine). The peak memory is the process's over all runs."""
     from prefect.testing.utilities import prefect_test_harness
 
+    from frontside.cli.prefect_server import ephemeral_run_settings
     from frontside.flows.generate import run_generate
 
     out = {}
-    with prefect_test_harness(server_startup_timeout=600):
+    with prefect_test_harness(server_startup_timeout=600), ephemeral_run_settings():
         run_generate(workers=max(workers), n_faces=2, shard_size=1, out=tempfile.mkdtemp(), renderer=renderer)
         for n in workers:
             start = time.perf_counter()

@@ -135,3 +135,16 @@ def test_generate_refuses_a_size_that_is_not_a_multiple_of_32(tmp_path):
     assert out.returncode == 2 and out.stderr.startswith("frontside generate: error: --size: ")
     assert "multiple of 32" in out.stderr and len(out.stderr.splitlines()) == 1
     assert "Traceback" not in out.stderr and not (tmp_path / "d").exists()
+
+
+def test_flows_on_the_commands_own_server_send_no_heartbeats():
+    """The engine's heartbeat thread held each flow run's end up to 1 s; a server that dies with the command
+    has no use for heartbeats. Outside the block Prefect's setting is back."""
+    from prefect.settings import get_current_settings
+
+    from frontside.cli.prefect_server import ephemeral_run_settings
+
+    before = get_current_settings().flows.heartbeat_frequency
+    with ephemeral_run_settings():
+        assert get_current_settings().flows.heartbeat_frequency is None
+    assert get_current_settings().flows.heartbeat_frequency == before and before is not None

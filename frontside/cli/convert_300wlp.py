@@ -37,13 +37,13 @@ def run(args: argparse.Namespace) -> int:
                           limit=args.limit)
     check_dataset(source, args.out, in_process=False)  # scan, model, pairs: all before Prefect starts
 
-    from frontside.cli.prefect_server import start_guarded_server
+    from frontside.cli.prefect_server import guarded_server
     from frontside.flows.convert_300wlp import convert_300wlp
     from frontside.flows.generate import task_runner
 
-    start_guarded_server()
-    manifest = convert_300wlp.with_options(task_runner=task_runner(args.workers))(
-        root=args.root, out=args.out, shard_size=args.shard_size, seed=args.seed, model_spec=args.model_spec,
-        limit=args.limit, progress=True)
+    with guarded_server():
+        manifest = convert_300wlp.with_options(task_runner=task_runner(args.workers))(
+            root=args.root, out=args.out, shard_size=args.shard_size, seed=args.seed, model_spec=args.model_spec,
+            limit=args.limit, progress=True)
     print(f"manifest: {manifest}")
     return 0

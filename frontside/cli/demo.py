@@ -35,13 +35,13 @@ def run(args: argparse.Namespace) -> int:
     if "://" in out:
         raise ParameterError("out", f"{out}: the demo writes to a local folder")
 
-    from frontside.cli.prefect_server import start_guarded_server
+    from frontside.cli.prefect_server import guarded_server
     from frontside.flows.pipeline import demo
 
     started = time.perf_counter()
-    start_guarded_server()
-    report = demo(out=out, train_faces=args.train_faces, test_faces=args.test_faces,
-                  steps_per_model=args.steps, batch_size=args.batch_size, seed=args.seed)
+    with guarded_server():
+        report = demo(out=out, train_faces=args.train_faces, test_faces=args.test_faces,
+                      steps_per_model=args.steps, batch_size=args.batch_size, seed=args.seed)
     print(f"\ndemo finished in {(time.perf_counter() - started) / 60:.1f} min")
     print(f"report: {report}")
     with open(report) as fh:

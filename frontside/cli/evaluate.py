@@ -24,11 +24,11 @@ def run(args: argparse.Namespace) -> int:
     check_evaluation_numbers(args.out, args.max_faces)  # no torch yet: a bad number answers at once
     check_evaluation(args.checkpoints, args.out, args.data, args.florence, args.max_faces)
 
-    from frontside.cli.prefect_server import start_guarded_server
+    from frontside.cli.prefect_server import guarded_server
     from frontside.flows.evaluate import evaluate_models
 
-    start_guarded_server()
-    report = evaluate_models(checkpoints=args.checkpoints, out=args.out, data=args.data, florence=args.florence,
-                             max_faces=args.max_faces)
+    with guarded_server():
+        report = evaluate_models(checkpoints=args.checkpoints, out=args.out, data=args.data,
+                                 florence=args.florence, max_faces=args.max_faces)
     print(f"report written: {report}")
     return 0

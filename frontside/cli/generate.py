@@ -47,11 +47,11 @@ def run(args: argparse.Namespace) -> int:
     # every parameter and input, before Prefect starts (seconds) and before anything is written
     check_dataset(GenerateSource(params), args.out, in_process=False)
 
-    from frontside.cli.prefect_server import start_guarded_server
+    from frontside.cli.prefect_server import guarded_server
     from frontside.flows.generate import run_generate
 
-    start_guarded_server()
-    result = run_generate(workers=args.workers, dask_address=args.dask_address, **params.as_dict(), out=args.out,
-                          progress=True)
+    with guarded_server():
+        result = run_generate(workers=args.workers, dask_address=args.dask_address, **params.as_dict(),
+                              out=args.out, progress=True)
     print(f"{result['rows']} pairs in {result['shards']} shards at {result['out']}")
     return 0

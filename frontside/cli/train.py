@@ -64,10 +64,10 @@ def run(args: argparse.Namespace) -> int:
 
         result = train(TrainConfig(**params)).__dict__
     else:
-        from frontside.cli.prefect_server import start_guarded_server
+        from frontside.cli.prefect_server import guarded_server
         from frontside.flows.train import train_model
 
-        start_guarded_server()
-        result = train_model(**params)
+        with guarded_server():
+            result = train_model(**params)
     print(f"best validation loss {result['best_val_loss']:.6f}; checkpoints in {result['run_dir']}")
     return 0

@@ -36,7 +36,7 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: kilobytes
 
 
-def bare(renderer: str, faces: int, shard_size: int) -> dict:
+def bare(renderer: str, faces: int, shard_size: int, scratch: str) -> dict:
     """The bare loop: generate_pairs + write_shard per shard on this thread, seconds split by stage."""
     import numba
 
@@ -46,8 +46,9 @@ def bare(renderer: str, faces: int, shard_size: int) -> dict:
     numba.set_num_threads(1)
     params = GenerateParams(n_faces=faces, shard_size=shard_size, renderer=renderer)
     generate_shard(plan_shards(1, 1)[0], GenerateParams(n_faces=1, shard_size=1, renderer=renderer),
-                   tempfile.mkdtemp())  # warm-up: OpenGL context, numba, textures, the model cache
-    out, stages = tempfile.mkdtemp(prefix="bench-bare-"), {}
+                   f"{scratch}/warm-up")  # warm-up: OpenGL context, numba, textures, the model cache
+    out, stages = f"{scratch}/bare", {}
+    os.makedirs(out)
     start = time.perf_counter()
     for spec in plan_shards(faces, shard_size):
         pairs = generate_pairs(spec, params, stages)
@@ -60,7 +61,7 @@ def bare(renderer: str, faces: int, shard_size: int) -> dict:
             "peak_rss_mb": _peak_rss_mb()}
 
 
-def flows(renderer: str, faces: int, shard_size: int, workers: list[int]) -> dict:
+def flows(renderer: str, faces: int, shard_size: int, workers: list[int], scratch: str) -> dict:
     """`frontside generate` as the CLI runs it (the flow on a thread pool, Prefect's settings for a server that
     lives with the command) for each worker count, after a warm-up run, under one Prefect server (starting one
     takes minutes on a loaded machine). The peak memory is the process's over all runs."""
@@ -71,10 +72,10 @@ def flows(renderer: str, faces: int, shard_size: int, workers: list[int]) -> dic
 
     out = {}
     with prefect_test_harness(server_startup_timeout=600), ephemeral_run_settings():
-        run_generate(workers=max(workers), n_faces=2, shard_size=1, out=tempfile.mkdtemp(), renderer=renderer)
+        run_generate(workers=max(workers), n_faces=2, shard_size=1, out=f"{scratch}/warm-up", renderer=renderer)
         for n in workers:
             start = time.perf_counter()
-            run_generate(workers=n, n_faces=faces, shard_size=shard_size, out=tempfile.mkdtemp(), seed=0,
+            run_generate(workers=n, n_faces=faces, shard_size=shard_size, out=f"{scratch}/flow-{n}", seed=0,
                          renderer=renderer)
             seconds = time.perf_counter() - start
             out[f"flow_{n}_workers"] = {"pairs_per_s": round(faces / seconds, 2), "seconds": round(seconds, 2)}
@@ -128,10 +129,11 @@ if __name__ == "__main__":
     args = parser.parse_args()
     if args.child:
         kind, renderer, n, shard = args.child[:4]
-        if kind == "bare":
-            out = bare(renderer, int(n), int(shard))
-        else:
-            out = flows(renderer, int(n), int(shard), [int(w) for w in args.child[4:]])
+        with tempfile.TemporaryDirectory(prefix="bench-generate-") as scratch:  # ~85 MB a flow run
+            if kind == "bare":
+                out = bare(renderer, int(n), int(shard), scratch)
+            else:
+                out = flows(renderer, int(n), int(shard), [int(w) for w in args.child[4:]], scratch)
         print(json.dumps(out))
     elif args.quick:
         main(32, 16, 8)

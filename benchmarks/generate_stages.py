@@ -84,7 +84,8 @@ def main(faces: int, shard_size: int) -> dict:
         row[name] = [a + 1000 * b / faces for a, b in zip(row.get(name, [0.0, 0.0]), seconds)]
 
     sizes: dict[str, int] = {}
-    out = tempfile.mkdtemp(prefix="bench-stages-")
+    scratch = tempfile.TemporaryDirectory(prefix="bench-stages-")
+    out = scratch.name
     for pairs in groups:
         schema = shards.shard_schema(pairs[0].size, True, True)
         images = {"front_png": [p.front for p in pairs], "side_png": [p.side for p in pairs],

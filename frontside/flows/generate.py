@@ -61,7 +61,7 @@ def _summarise(out: str, manifest: Manifest, written: int, skipped: int) -> None
         table = read_shard(join(out, first), manifest.shards[first])
         grid = pair_grid([decode_row(table, i) for i in range(min(4, table.num_rows))])
         url = join(out, SAMPLE_GRID_NAME)
-        write_atomic(url, encode_png(grid))
+        write_atomic(url, encode_png(grid, compress_level=3, png_filter="up"))  # 0.06 s, not 0.19; 8% larger
         link = url if "://" in url else Path(url).resolve().as_uri()
         summary += (f"\n\nSample pairs of `{first}` (each view with its landmarks, parts and depth; the position "
                     f"map): "

@@ -58,7 +58,7 @@ class TrainConfig:
     precision: str = "auto"  # "auto" (bf16 where the device runs it natively), "fp32" or "bf16"
     width: float = 1.0  # channel multiplier (thesis networks: 1.0 is the paper's)
     input_size: int = 128  # structured networks: the encoder's resolution
-    fusion: str = "stack"  # structured two-view: "stack" or "siamese"
+    fusion: str = "stack"  # structured two-view: "stack", "siamese" or "dual" (FUSIONS)
     weight_init: str = "he"  # thesis/PRN: "he", or "keras" (Glorot, as the originals; see networks.initialise)
     decoder_norm: str | None = None  # thesis/PRN: "none" (thesis), "batch" (PRN); None: the architecture's own
     shuffle_window: int | None = None  # shuffle within runs of this many shards; None: all rows (thesis 4.3.3)

@@ -8,9 +8,10 @@ For each: the bare loop (plain `generate_shard` calls on one thread, split by st
 and 2 workers, each run `--repeats` times (interleaved) and reported by its median beside every run's figure: a
 flow run of 200 raster faces lasts 6-10 s, and single runs of the same configuration moved by 15%. Each
 renderer's bare loop and its flows run in fresh processes, so peak memory (max RSS) is their own. Prefect's
-overhead is the flow on 1 worker against the bare loop; memory flatness is the raster flows' peak with all the
-faces against a 2-worker run with a quarter of them. Load averages are recorded beside the figures: on a shared
-machine the absolute numbers move with the others' work, the ratios much less.
+overhead is the flow on 1 worker against the same dataset driver without Prefect on one thread (`make_dataset`);
+memory flatness is the raster flows' peak with all the faces against a 2-worker run with a quarter of them. Load
+averages are recorded beside the figures: on a shared machine the absolute numbers move with the others' work,
+the ratios much less.
 
     python benchmarks/generate.py             # 200 faces per flow run, median of 3 runs (~14 min on 2 cores)
     python benchmarks/generate.py --quick     # 32 faces, one run (~3 min)
@@ -19,6 +20,7 @@ machine the absolute numbers move with the others' work, the ratios much less.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -77,25 +79,38 @@ def bare(renderer: str, faces: int, shard_size: int, scratch: str, repeats: int)
 
 def flows(renderer: str, faces: int, shard_size: int, workers: list[int], scratch: str, repeats: int) -> dict:
     """`frontside generate` as the CLI runs it (the flow on a thread pool, Prefect's settings for a server that
-    lives with the command) for each worker count, `repeats` times with the counts interleaved, after a warm-up
-    run, under one Prefect server (starting one takes minutes on a loaded machine). The peak memory is the
-    process's over all runs."""
+    lives with the command) for each worker count, and the same dataset driver without Prefect on this thread
+    (`make_dataset`: the same checks, shards, hashes and manifest, no sample grid), `repeats` times interleaved,
+    after a warm-up run, under one Prefect server (starting one takes minutes on a loaded machine). The peak
+    memory is the process's over all runs."""
     from prefect.testing.utilities import prefect_test_harness
 
     from frontside.cli.prefect_server import ephemeral_run_settings
+    from frontside.datasets.driver import make_dataset
+    from frontside.datasets.generate_source import GenerateSource
+    from frontside.datasets.generation import GenerateParams
     from frontside.flows.generate import run_generate
 
-    runs: dict[int, list[float]] = {n: [] for n in workers}
+    def driver(out: str) -> None:
+        make_dataset(GenerateSource(GenerateParams(n_faces=faces, shard_size=shard_size, seed=0,
+                                                   renderer=renderer)), out)
+
+    configurations = {"driver_1_thread": driver}
+    for n in workers:
+        configurations[f"flow_{n}_workers"] = functools.partial(
+            lambda out, n: run_generate(workers=n, n_faces=faces, shard_size=shard_size, out=out, seed=0,
+                                        renderer=renderer), n=n)
+    runs: dict[str, list[float]] = {name: [] for name in configurations}
     with prefect_test_harness(server_startup_timeout=600), ephemeral_run_settings():
         run_generate(workers=max(workers), n_faces=2, shard_size=1, out=f"{scratch}/warm-up", renderer=renderer)
         for repeat in range(repeats):
-            for n in workers:
-                out = f"{scratch}/flow-{n}-{repeat}"
+            for name, run in configurations.items():
+                out = f"{scratch}/{name}-{repeat}"
                 start = time.perf_counter()
-                run_generate(workers=n, n_faces=faces, shard_size=shard_size, out=out, seed=0, renderer=renderer)
-                runs[n].append(time.perf_counter() - start)
+                run(out)
+                runs[name].append(time.perf_counter() - start)
                 shutil.rmtree(out)
-    result = {f"flow_{n}_workers": _median_run(seconds, faces) for n, seconds in runs.items()}
+    result = {name: _median_run(seconds, faces) for name, seconds in runs.items()}
     result["peak_rss_mb"] = _peak_rss_mb()
     return result
 
@@ -129,7 +144,7 @@ def main(faces: int, bare_faces: int, shard_size: int, repeats: int) -> None:
         f"{key}": round(new[key]["pairs_per_s"] / old[key]["pairs_per_s"], 2)
         for key in ("bare_1_thread", "flow_1_workers", "flow_2_workers")}
     result["prefect_overhead_pct"] = {
-        r: round(100 * (e["bare_1_thread"]["pairs_per_s"] / e["flow_1_workers"]["pairs_per_s"] - 1), 1)
+        r: round(100 * (e["driver_1_thread"]["pairs_per_s"] / e["flow_1_workers"]["pairs_per_s"] - 1), 1)
         for r, e in result["renderers"].items()}
     loads["end"] = [round(x, 2) for x in os.getloadavg()]
     result["load_average"] = loads

@@ -8,10 +8,10 @@ For each: the bare loop (plain `generate_shard` calls on one thread, split by st
 Prefect on one thread (`make_dataset`: the same checks, shards, hashes and manifest as the flow) and the Prefect
 flow on 1 and 2 workers, in `--rounds` rounds over every renderer; the median of the rounds is reported beside
 each round's figure, and the speed-up both from the medians and round by round (this machine's speed drifts by
-up to 20% over a quarter of an hour, and a flow run of 200 raster faces lasts 6-10 s). Each renderer's bare loop, and
-its flows with the driver, run in fresh processes, so their peak memory (max RSS) is their own. Prefect's overhead is the flow on 1 worker against the
-driver; memory flatness is the raster flows' peak with all the faces against a 2-worker run with a quarter of
-them. Load averages are recorded beside the figures.
+up to 20% over a quarter of an hour, and a flow run of 200 raster faces lasts 6-10 s). Each renderer's bare loop,
+and its flows with the driver, run in fresh processes, so their peak memory (max RSS) is their own. Prefect's
+overhead is the flow on 1 worker against the driver; memory flatness is the raster flows' peak with all the faces
+against a 2-worker run with a quarter of them. Load averages are recorded beside the figures.
 
     python benchmarks/generate.py             # 200 faces per flow run, 3 rounds (~22 min on 2 cores)
     python benchmarks/generate.py --quick     # 32 faces, one round (~3 min)
@@ -20,7 +20,6 @@ them. Load averages are recorded beside the figures.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import resource
@@ -84,11 +83,11 @@ def flows(renderer: str, faces: int, shard_size: int, workers: list[int], scratc
         make_dataset(GenerateSource(GenerateParams(n_faces=faces, shard_size=shard_size, seed=0,
                                                    renderer=renderer)), out)
 
-    configurations = {"driver_1_thread": driver}
-    for n in workers:
-        configurations[f"flow_{n}_workers"] = functools.partial(
-            lambda out, n: run_generate(workers=n, n_faces=faces, shard_size=shard_size, out=out, seed=0,
-                                        renderer=renderer), n=n)
+    def flow(n: int):
+        return lambda out: run_generate(workers=n, n_faces=faces, shard_size=shard_size, out=out, seed=0,
+                                        renderer=renderer)
+
+    configurations = {"driver_1_thread": driver, **{f"flow_{n}_workers": flow(n) for n in workers}}
     result = {}
     with prefect_test_harness(server_startup_timeout=600), ephemeral_run_settings():
         run_generate(workers=max(workers), n_faces=2, shard_size=1, out=f"{scratch}/warm-up", renderer=renderer)

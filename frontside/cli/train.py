@@ -20,19 +20,19 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="twoview/frontonly: pose + face-model coefficients (default); *-thesis: table 4.1; prn")
     p.add_argument("--epochs", type=int, default=default["epochs"])
     p.add_argument("--batch-size", type=int, default=default["batch_size"])
-    p.add_argument("--lr", type=float, default=None,
+    p.add_argument("--lr", type=float, default=default["lr"],
                    help="default: the arch's (twoview/frontonly 2e-3 one-cycle peak; thesis and prn 1e-4); "
                         "for transfer (--init) about a tenth of it")
     p.add_argument("--schedule", default=default["schedule"], choices=[s for s in SCHEDULES if s],
                    help="onecycle: AdamW, warm-up then cosine (twoview/frontonly); step: Adam halved every 5 epochs "
                         "(thesis, prn)")
-    p.add_argument("--shape-weight", type=float, default=None,
+    p.add_argument("--shape-weight", type=float, default=default["shape_weight"],
                    help="weight of the pose-free shape term of the loss (default: 100 for twoview/frontonly, 0 else)")
     p.add_argument("--input-size", type=int, default=default["input_size"],
                    help="twoview/frontonly: the encoder's resolution")
     p.add_argument("--fusion", default=default["fusion"], choices=FUSIONS,
                    help="twoview: one encoder on 6 stacked channels, one shared by both views, or one per view")
-    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=default["augment"],
                    help="rotation, colour and occlusion augmentation (default: off for twoview/frontonly, whose "
                         "short CPU runs learn shape faster without it; on for the thesis networks and prn)")
     p.add_argument("--init", default=None, help="start from another run's weights (transfer learning)")

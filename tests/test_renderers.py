@@ -139,3 +139,45 @@ def test_edge_pixels_lie_between_skin_and_background(builtin_model, name):
     a = alpha[..., None] / 255.0
     twice = image[..., :3] * a + 255 * (1 - a)
     assert (twice[rim] < skin - 1).any(axis=1).mean() > 0.3
+
+
+def test_composite_is_the_float32_blend_of_premultiplied_colour_exactly():
+    """The one-pass kernel gives the bytes of rgb + background x (1 - alpha / 255) + 0.5 in float32, truncated,
+    for any coverage, also over a strided window of a larger canvas (how photos are pasted)."""
+    rng = np.random.default_rng(4)
+    alpha = rng.integers(0, 256, (64, 64, 1)).astype(np.uint8)
+    rgba = np.concatenate([(rng.random((64, 64, 3)) * alpha).astype(np.uint8), alpha], axis=-1)
+    canvas = rng.integers(0, 256, (100, 100, 3)).astype(np.uint8)
+    background = canvas[10:74, 20:84]
+    keep = 1.0 - alpha.astype(np.float32) / np.float32(255.0)
+    expected = np.clip(rgba[..., :3].astype(np.float32) + background.astype(np.float32) * keep + np.float32(0.5),
+                       0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(composite(rgba, background), expected)
+    with pytest.raises(ValueError, match="composite needs"):
+        composite(rgba[..., :3], background)
+
+
+def test_shading_in_the_kernel_equals_shading_vertices_moved_to_the_eye_first():
+    """World vertices and normals moved by M_WCS->ECS inside the kernel (normals by the inverse transpose, here
+    under a non-uniform scale) shade as the same vertices moved beforehand; the gamma table stays within 1e-5
+    of pow(x, 1 / 2.2) over [0, 1]."""
+    from frontside.geometry.transforms import rotation_matrix, wcs_to_ecs
+    from frontside.renderers import shading
+
+    rng = np.random.default_rng(5)
+    points = rng.normal(0, 1, (500, 3))
+    normals = rng.normal(0, 1, (500, 3))
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    albedo = rng.uniform(0, 1, (500, 3))
+    to_eye = wcs_to_ecs(1.0, rotation_matrix(30, -15, 10) @ np.diag([1.2, 0.9, 1.0]), [0.2, -0.1, -9.0])
+    eye = points @ to_eye[:3, :3].T + to_eye[:3, 3]
+    eye_normals = normals @ np.linalg.inv(to_eye[:3, :3])
+    eye_normals /= np.linalg.norm(eye_normals, axis=1, keepdims=True)
+    lighting = sample_lighting(np.random.default_rng(6))
+    np.testing.assert_allclose(shading.shade_vertices(points, normals, albedo, lighting, to_eye=to_eye),
+                               shading.shade_vertices(eye, eye_normals, albedo, lighting), atol=1e-6)
+    x = np.linspace(0.0, 1.0, 100_001)
+    table = np.array([shading._gamma(v, shading._GAMMA_TABLE) for v in x[::97]])
+    np.testing.assert_allclose(table, x[::97] ** (1 / 2.2), atol=1e-5)
+    assert shading._gamma(1.7, shading._GAMMA_TABLE) == pytest.approx(1.0)
+    assert shading._gamma(0.0, shading._GAMMA_TABLE) == 0.0

@@ -95,3 +95,24 @@ def test_image_frame_vertices_depth_is_isotropic_and_toward_camera():
     dx = v[2, 0] - v[0, 0]
     dz = v[1, 2] - v[0, 2]
     assert dz == pytest.approx(dx, rel=0.02)
+
+
+@pytest.mark.parametrize("convention", ["opengl", "lefthanded"])
+def test_a_crop_folded_into_image_frame_vertices_equals_the_crop_applied_after(convention):
+    """One composed matrix (eq. 4.1 with the crop folded in) gives what projecting, then cropping, gives: x, y
+    through the crop, z scaled by its scale; under perspective and orthographic projections."""
+    rng = np.random.default_rng(3)
+    points = rng.uniform(-1, 1, (200, 3))
+    world_to_eye = T.wcs_to_ecs(1.3, T.rotation_matrix(20, -10, 5), [0.1, -0.2, -8.0 if convention == "opengl"
+                                                                       else 8.0])
+    angle, scale = np.deg2rad(12.0), 1.7
+    crop = np.array([[scale * np.cos(angle), -scale * np.sin(angle), -40.0],
+                     [scale * np.sin(angle), scale * np.cos(angle), 25.0], [0, 0, 1]])
+    projections = [T.frustum(-0.3, 0.3, -0.3, 0.3, 2.0, 20.0, convention)]
+    if convention == "opengl":
+        projections.append(T.orthographic(-2, 2, -2, 2, 0.1, 20.0))
+    for projection in projections:
+        whole = T.image_frame_vertices(points, world_to_eye, projection, T.viewport(256, 256)).astype(np.float64)
+        cropped = T.image_frame_vertices(points, world_to_eye, projection, T.viewport(256, 256), crop)
+        np.testing.assert_allclose(cropped[:, :2], whole[:, :2] @ crop[:2, :2].T + crop[:2, 2], atol=2e-3)
+        np.testing.assert_allclose(cropped[:, 2], whole[:, 2] * scale, rtol=1e-5, atol=1e-4)

@@ -135,24 +135,35 @@ def project(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 
 
 def image_frame_vertices(points: np.ndarray, wcs_to_ecs_m: np.ndarray, ecs_to_css_m: np.ndarray,
-                         css_to_vcs_m: np.ndarray) -> np.ndarray:
+                         css_to_vcs_m: np.ndarray, crop: np.ndarray | None = None) -> np.ndarray:
     """(N, 3) float32 vertices in the image frame: x, y by eq. 4.1, z = depth toward the camera in pixels.
 
     CSS depth is non-linear under perspective, so z is taken from the eye frame instead, scaled by the
     pixels-per-unit at the depth of the points' centroid; x, y and z then share units, as PRN's maps need.
+    crop: (3, 3) 2-D similarity applied to the image's x, y (z scaled by its scale), or None.
+
+    Eq. 4.1 is composed once, the crop folded in (an affine map of x/w, y/w is one of x, y, w), and applied
+    with the eye depth in one (N, 3) x (3, 4) product: no chain of (N, 3) temporaries.
     """
-    eye = np.asarray(points, dtype=np.float64) @ wcs_to_ecs_m[:3, :3].T + wcs_to_ecs_m[:3, 3]
-    m = css_to_vcs_m @ ecs_to_css_m
-    h = eye @ m[:3, :3].T + m[:3, 3]
-    w = eye @ m[3, :3] + m[3, 3]
-    xy = h[:, :2] / w[:, None]
+    to_image = css_to_vcs_m @ ecs_to_css_m @ wcs_to_ecs_m
+    scale = 1.0
+    if crop is not None:
+        crop = np.asarray(crop, np.float64)
+        folded = np.eye(4)
+        folded[:2, :2], folded[:2, 3] = crop[:2, :2], crop[:2, 2]
+        to_image = folded @ to_image
+        scale = float(np.sqrt(abs(np.linalg.det(crop[:2, :2]))))
+    rows = np.stack([to_image[0], to_image[1], to_image[3], wcs_to_ecs_m[2]])  # x w, y w, w, eye z
+    h = np.asarray(points, dtype=np.float64) @ rows[:, :3].T + rows[:, 3]
     is_perspective = abs(ecs_to_css_m[3, 2]) > 0
-    pixels_per_unit = abs(css_to_vcs_m[0, 0] * ecs_to_css_m[0, 0])
+    pixels_per_unit = abs(css_to_vcs_m[0, 0] * ecs_to_css_m[0, 0]) * scale
     if is_perspective:
-        centroid_depth = abs(eye[:, 2].mean())
-        pixels_per_unit /= max(centroid_depth, 1e-12)
+        pixels_per_unit /= max(abs(h[:, 3].mean()), 1e-12)  # at the centroid's depth
     # OpenGL eye frames (w = -z_e, and orthographic) look down -z, so nearer means larger z_e;
     # the left-handed frame (w = +z_e) looks down +z.
-    toward_camera = eye[:, 2] if ecs_to_css_m[3, 2] <= 0 else -eye[:, 2]
-    z = toward_camera * pixels_per_unit
-    return np.column_stack([xy, z]).astype(np.float32)
+    toward_camera = pixels_per_unit if ecs_to_css_m[3, 2] <= 0 else -pixels_per_unit
+    out = np.empty((len(h), 3), np.float32)
+    np.divide(h[:, 0], h[:, 2], out=out[:, 0], casting="unsafe")
+    np.divide(h[:, 1], h[:, 2], out=out[:, 1], casting="unsafe")
+    np.multiply(h[:, 3], toward_camera, out=out[:, 2], casting="unsafe")
+    return out

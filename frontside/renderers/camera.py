@@ -15,7 +15,6 @@ import numpy as np
 from frontside.facemodel.model import FaceMesh
 from frontside.geometry import transforms
 from frontside.geometry.bounds import bounds
-from frontside.geometry.crop import transform_scale
 from frontside.renderers.lighting import Lighting, sample_lighting
 from frontside.renderers.view import Pose, RenderedView
 
@@ -59,12 +58,8 @@ class Camera:
     def image_vertices(self, points: np.ndarray) -> np.ndarray:
         """(N, 3) float32: world points (N, 3) in the crop frame; z toward the camera in crop pixels (scaled by
         the crop's scale, not shifted: callers shift z to the convention they need)."""
-        v = transforms.image_frame_vertices(points, self.world_to_eye, self.eye_to_clip, self.clip_to_image)
-        v = v.astype(np.float64)
-        out = np.empty_like(v)
-        out[:, :2] = v[:, :2] @ self.crop[:2, :2].T + self.crop[:2, 2]
-        out[:, 2] = v[:, 2] * transform_scale(self.crop)
-        return out.astype(np.float32)
+        return transforms.image_frame_vertices(points, self.world_to_eye, self.eye_to_clip, self.clip_to_image,
+                                               self.crop)
 
 
 def frame_face(face: FaceMesh, pose: Pose, size: int, projection: str = "perspective", fov_deg: float = 12.0,

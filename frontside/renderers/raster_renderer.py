@@ -43,11 +43,7 @@ class RasterRenderer(FramedRenderer):
 
     def _draw(self, face: FaceMesh, normals: np.ndarray, albedo: np.ndarray, camera: Camera,
               lighting: Lighting, pixels: np.ndarray) -> np.ndarray:
-        linear = camera.world_to_eye[:3, :3]
-        eye = np.asarray(face.vertices, np.float64) @ linear.T + camera.world_to_eye[:3, 3]
-        eye_normals = normals @ np.linalg.inv(linear)  # (M^-T n) as rows: right for any non-singular M
-        eye_normals /= np.maximum(np.linalg.norm(eye_normals, axis=1, keepdims=True), 1e-12)
-        colours = shade_vertices(eye, eye_normals, albedo, lighting)
+        colours = shade_vertices(face.vertices, normals, albedo, lighting, to_eye=camera.world_to_eye)
         k, size = int(self.supersample), camera.size
         # sample (r, c) of the k-times grid has its centre at ((c + 0.5) / k, (r + 0.5) / k) in crop pixels
         rgb, covered = rasterize_values(pixels[:, :2].astype(np.float64) * k, pixels[:, 2], face.triangles,

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from frontside.geometry.bounds import bounds
 from frontside.io import write_atomic
 
 _PNG_FILTERS = {"none": cv2.IMWRITE_PNG_FILTER_NONE, "sub": cv2.IMWRITE_PNG_FILTER_SUB,
@@ -65,7 +66,7 @@ def posmap_to_rgb(posmap: np.ndarray, mask: np.ndarray | None = None) -> np.ndar
     if not mask.any():
         return out
     covered = posmap[mask]
-    lo, hi = covered.min(axis=0), covered.max(axis=0)
+    lo, hi = bounds(covered)
     scaled = (covered - lo) / np.maximum(hi - lo, 1e-6)
     out[mask] = np.clip(scaled * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return out

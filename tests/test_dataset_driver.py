@@ -218,3 +218,23 @@ def test_spawned_worker_processes_give_the_same_bytes(made, tmp_path):
     assert summary.written == 2
     assert {p.name: p.read_bytes() for p in (tmp_path / "spawned").glob("shard-*.parquet")} == \
         {p.name: p.read_bytes() for p in made.glob("shard-*.parquet")}
+
+
+def test_every_dataset_gets_its_sample_grid_and_a_resume_restores_a_lost_one(copy):
+    """The driver (with or without Prefect) writes the grid of the first shard's pairs beside the shards, and the
+    card shows it; a resume that keeps every shard makes a missing grid again and leaves an existing one alone."""
+    from frontside.datasets.card import SAMPLE_GRID_NAME
+    from frontside.datasets.preview import pair_grid
+    from frontside.datasets.shards import decode_row, read_shard
+
+    grid_path = copy / SAMPLE_GRID_NAME
+    first = read_shard(str(copy / "shard-00000.parquet"))
+    expected = pair_grid([decode_row(first, i) for i in range(first.num_rows)])
+    np.testing.assert_array_equal(np.asarray(Image.open(grid_path).convert("RGB")), expected)
+    assert f"![sample pairs]({SAMPLE_GRID_NAME})" in (copy / "README.md").read_text()
+    grid_path.unlink()
+    summary = make_dataset(_source(), str(copy))
+    assert summary.kept == 2 and grid_path.exists()
+    before = grid_path.stat().st_mtime_ns
+    make_dataset(_source(), str(copy))
+    assert grid_path.stat().st_mtime_ns == before

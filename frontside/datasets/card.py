@@ -10,9 +10,11 @@ import json
 import pyarrow.parquet as pq
 
 from frontside.datasets.manifest import Manifest
-from frontside.io import join, read_bytes, write_atomic
+from frontside.io import join, read_bytes, url_to_fs, write_atomic
 
 CARD_NAME = "README.md"
+SAMPLE_GRID_NAME = "sample_grid.png"
+SAMPLE_PAIRS = 4
 
 COLUMNS = {
     "face_id": "the pair's name, e.g. `builtin-000042`",
@@ -97,9 +99,11 @@ def dataset_card(root: str, manifest: Manifest) -> str:
              f"{len(manifest.shards)} shards; `manifest.json` lists each shard's rows and sha256 "
              "(`frontside info DIR` checks them). The same parameters give the same bytes.", "",
              "## Licence of the face model", "", LICENCES.get(kind, f"Faces come from `{source}`: see its licence."),
-             "", "## Sample", "", "![sample pairs](sample_grid.png)", "",
-             "Per row: the front view with its landmarks (hidden ones grey), its parts and its depth as colours; "
-             "the same for the side view; the position map's xyz as colours.", ""]
+             ""]
+    if _exists(join(root, SAMPLE_GRID_NAME)):
+        lines += ["## Sample", "", f"![sample pairs]({SAMPLE_GRID_NAME})", "",
+                  "Per row: the front view with its landmarks (hidden ones grey), its parts and its depth as "
+                  "colours; the same for the side view; the position map's xyz as colours.", ""]
     first = sorted(manifest.shards)[:1]
     if first:
         per_row, _, schema = column_bytes(join(root, first[0]))
@@ -131,6 +135,25 @@ def _short_type(arrow_type) -> str:
     if shape:
         return f"{arrow_type}[{', '.join(shape)}]"
     return str(arrow_type)
+
+
+def write_sample_grid(root: str, shard: str) -> str:
+    """Write (atomically) the dataset's `SAMPLE_GRID_NAME` at `root`: the first `SAMPLE_PAIRS` pairs of the
+    shard named `shard` (`preview.pair_grid`); returns its URL. Reads that shard only."""
+    from frontside.datasets.preview import pair_grid
+    from frontside.datasets.shards import decode_row, read_shard
+    from frontside.pictures import encode_png
+
+    table = read_shard(join(root, shard))
+    grid = pair_grid([decode_row(table, i) for i in range(min(SAMPLE_PAIRS, table.num_rows))])
+    url = join(root, SAMPLE_GRID_NAME)
+    write_atomic(url, encode_png(grid, compress_level=3, png_filter="up"))  # 0.06 s, not 0.19; 8% larger
+    return url
+
+
+def _exists(url: str) -> bool:
+    fs, path = url_to_fs(url)
+    return fs.exists(path)
 
 
 def write_dataset_card(root: str, manifest: Manifest | None = None) -> str:

@@ -15,6 +15,7 @@ A source is a small picklable object with `kind`, `parameter_identity() -> dict`
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -248,6 +249,7 @@ def build_dataset(plan: DatasetPlan, run_shards: ShardRunner = run_here, progres
         jobs = [ShardJob(i, shard_name(i), work, manifest.shards.get(shard_name(i)))
                 for i, work in enumerate(found.works)]
         dropped: dict[str, list] = dict(manifest.extra.get("dropped", {}))
+        grid = SampleGrid(out, jobs[0].name) if jobs else None
         written = kept = 0
         failed: dict[str, str] = {}
         with tqdm(total=len(jobs), desc="shards", unit="shard", disable=not progress) as bar:
@@ -260,6 +262,8 @@ def build_dataset(plan: DatasetPlan, run_shards: ShardRunner = run_here, progres
                     failed[job.name] = f"the source wrote {outcome.info.name!r} for it"
                     continue
                 manifest.shards[job.name] = outcome.info
+                if grid is not None:
+                    grid.shard_done(job.name, outcome.kept)
                 if not outcome.kept:
                     dropped[job.name] = list(outcome.dropped)
                 kept += outcome.kept
@@ -269,12 +273,54 @@ def build_dataset(plan: DatasetPlan, run_shards: ShardRunner = run_here, progres
         manifest.extra = {**_extra(found, dropped, failed),
                           "last_run": {"written": written, "kept": kept, "failed": failed, "removed_temps": removed}}
         url = manifest.save(out)
+        if grid is not None:
+            grid.finish(manifest)
         _write_card(out, manifest)
     summary = DatasetSummary(out, url, manifest.rows, len(manifest.shards), written, kept, failed, removed)
     if failed:
         raise FrontsideError(f"{out}: {len(failed)} of {len(jobs)} shards failed (run the same command again to "
                              "redo only those): " + "; ".join(f"{k}: {v}" for k, v in sorted(failed.items())))
     return summary
+
+
+class SampleGrid:
+    """The dataset's sample grid (`card.write_sample_grid`), made on a side thread as soon as the first shard is
+    done, while the other shards are made: it reads only that shard (made after the last shard, it held a run of
+    200 faces on one worker 0.2 s longer, 2%). Like the card, it never fails a finished dataset."""
+
+    def __init__(self, out: str, first: str):
+        self.out, self.first = out, first
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def shard_done(self, name: str, kept: bool) -> None:
+        """Start the grid when the first shard was written now, or kept with no grid beside it."""
+        if name == self.first and self.thread is None and not (kept and self._exists()):
+            self.thread = threading.Thread(target=self._make, args=(name,), name="frontside-sample-grid", daemon=True)
+            self.thread.start()
+
+    def finish(self, manifest: Manifest) -> None:
+        """Wait for the grid; without one (the first shard failed), make it now from the first shard there is."""
+        if self.thread is not None:
+            self.thread.join()
+        elif manifest.shards and not self._exists():
+            self._make(sorted(manifest.shards)[0])
+        if self.error is not None:
+            print(f"sample grid skipped: {one_line(self.error)}")
+
+    def _exists(self) -> bool:
+        from frontside.datasets.card import SAMPLE_GRID_NAME
+
+        fs, path = url_to_fs(join(self.out, SAMPLE_GRID_NAME))
+        return fs.exists(path)
+
+    def _make(self, shard: str) -> None:
+        from frontside.datasets.card import write_sample_grid
+
+        try:
+            write_sample_grid(self.out, shard)
+        except Exception as exc:
+            self.error = exc
 
 
 def _write_card(out: str, manifest: Manifest) -> None:

@@ -10,7 +10,8 @@ flow on 1 and 2 workers, in `--rounds` rounds over every renderer; the median of
 each round's figure, and the speed-up both from the medians and round by round (this machine's speed drifts by
 up to 20% over a quarter of an hour, and a flow run of 200 raster faces lasts 6-10 s). Each renderer's bare loop,
 and its flows with the driver, run in fresh processes, so their peak memory (max RSS) is their own. Prefect's
-overhead is the flow on 1 worker against the driver; memory flatness is the raster flows' peak with all the faces
+overhead is the flow on 1 worker against the driver, by their time outside the shards' work (the work being
+the same code), and, noisier, by their throughput; memory flatness is the raster flows' peak with all the faces
 against a 2-worker run with a quarter of them. Load averages are recorded beside the figures.
 
     python benchmarks/generate.py             # 200 faces per flow run, 3 rounds (~22 min on 2 cores)
@@ -69,8 +70,12 @@ def bare(renderer: str, faces: int, shard_size: int, scratch: str) -> dict:
 def flows(renderer: str, faces: int, shard_size: int, workers: list[int], scratch: str) -> dict:
     """`frontside generate` as the CLI runs it (the flow on a thread pool, Prefect's settings for a server that
     lives with the command) for each worker count, and the same dataset driver without Prefect on this thread
-    (`make_dataset`: the same checks, shards, hashes and manifest, no sample grid), after a warm-up run, under
-    one Prefect server (starting one takes minutes on a loaded machine). The peak memory is the process's."""
+    (`make_dataset`: the same checks, shards, hashes, manifest, card and sample grid), after a warm-up run, under
+    one Prefect server (starting one takes minutes on a loaded machine). The peak memory is the process's.
+
+    On one thread, the time spent outside the shards' work (`GenerateSource.write_shard`, timed here) is the
+    driver's or the flow's own: the difference is Prefect's cost, free of the machine's drift, which moves
+    whole runs by 10-20% and so the throughput of two runs by more than the overhead measured."""
     from prefect.testing.utilities import prefect_test_harness
 
     from frontside.cli.prefect_server import ephemeral_run_settings
@@ -79,13 +84,26 @@ def flows(renderer: str, faces: int, shard_size: int, workers: list[int], scratc
     from frontside.datasets.generation import GenerateParams
     from frontside.flows.generate import run_generate
 
+    shard_seconds = [0.0]
+    write_shard = GenerateSource.write_shard
+
+    def timed_write_shard(self, job, out):
+        start = time.perf_counter()
+        try:
+            return write_shard(self, job, out)
+        finally:
+            shard_seconds[0] += time.perf_counter() - start  # one writer at a time where it is read (1 thread)
+
+    GenerateSource.write_shard = timed_write_shard
+
     def driver(out: str) -> None:
         make_dataset(GenerateSource(GenerateParams(n_faces=faces, shard_size=shard_size, seed=0,
                                                    renderer=renderer)), out)
 
     def flow(n: int):
-        return lambda out: run_generate(workers=n, n_faces=faces, shard_size=shard_size, out=out, seed=0,
-                                        renderer=renderer)
+        def run(out: str) -> None:
+            run_generate(workers=n, n_faces=faces, shard_size=shard_size, out=out, seed=0, renderer=renderer)
+        return run
 
     configurations = {"driver_1_thread": driver, **{f"flow_{n}_workers": flow(n) for n in workers}}
     result = {}
@@ -93,9 +111,13 @@ def flows(renderer: str, faces: int, shard_size: int, workers: list[int], scratc
         run_generate(workers=max(workers), n_faces=2, shard_size=1, out=f"{scratch}/warm-up", renderer=renderer)
         for name, run in configurations.items():
             out = f"{scratch}/{name}"
+            shard_seconds[0] = 0.0
             start = time.perf_counter()
             run(out)
-            result[name] = {"pairs_per_s": round(faces / (time.perf_counter() - start), 2)}
+            seconds = time.perf_counter() - start
+            result[name] = {"pairs_per_s": round(faces / seconds, 2), "seconds": round(seconds, 3)}
+            if name == "driver_1_thread" or name == "flow_1_workers":
+                result[name]["outside_shards_s"] = round(seconds - shard_seconds[0], 3)
             shutil.rmtree(out)
     result["peak_rss_mb"] = _peak_rss_mb()
     return result
@@ -129,6 +151,16 @@ def _summary(rounds: list[dict]) -> dict:
     return entry
 
 
+def _overhead(rounds: list[dict]) -> dict:
+    """Prefect's overhead on one worker, round by round and the median: the flow's time outside the shards' work
+    less the driver's, over the driver's whole run."""
+    each = [round(100 * (r["flow_1_workers"]["outside_shards_s"] - r["driver_1_thread"]["outside_shards_s"])
+                  / r["driver_1_thread"]["seconds"], 1) for r in rounds]
+    return {"median": round(statistics.median(each), 1), "each": each,
+            "outside_shards_s": {key: [r[key]["outside_shards_s"] for r in rounds]
+                                 for key in ("driver_1_thread", "flow_1_workers")}}
+
+
 def main(faces: int, bare_faces: int, shard_size: int, rounds: int) -> None:
     """`rounds` rounds, each running every renderer's configurations once, so the renderers compared are measured
     minutes apart at most: this machine's speed drifts by 20% over a quarter of an hour."""
@@ -155,7 +187,8 @@ def main(faces: int, bare_faces: int, shard_size: int, rounds: int) -> None:
     result["speedup_vs_old_path_each_round"] = {
         key: [round(a / b, 2) for a, b in zip(new[key]["pairs_per_s_each"], old[key]["pairs_per_s_each"])]
         for key in ("bare_1_thread", "flow_1_workers", "flow_2_workers")}
-    result["prefect_overhead_pct"] = {
+    result["prefect_overhead_pct"] = {r: _overhead(rounds_measured) for r, rounds_measured in measured.items()}
+    result["prefect_overhead_pct_by_throughput"] = {
         r: round(100 * (e["driver_1_thread"]["pairs_per_s"] / e["flow_1_workers"]["pairs_per_s"] - 1), 1)
         for r, e in result["renderers"].items()}
     loads["end"] = [round(x, 2) for x in os.getloadavg()]

@@ -100,7 +100,7 @@ def dataset_card(root: str, manifest: Manifest) -> str:
              "(`frontside info DIR` checks them). The same parameters give the same bytes.", "",
              "## Licence of the face model", "", LICENCES.get(kind, f"Faces come from `{source}`: see its licence."),
              ""]
-    if _exists(join(root, SAMPLE_GRID_NAME)):
+    if sample_grid_exists(root):
         lines += ["## Sample", "", f"![sample pairs]({SAMPLE_GRID_NAME})", "",
                   "Per row: the front view with its landmarks (hidden ones grey), its parts and its depth as "
                   "colours; the same for the side view; the position map's xyz as colours.", ""]
@@ -151,8 +151,8 @@ def write_sample_grid(root: str, shard: str) -> str:
     return url
 
 
-def _exists(url: str) -> bool:
-    fs, path = url_to_fs(url)
+def sample_grid_exists(root: str) -> bool:
+    fs, path = url_to_fs(join(root, SAMPLE_GRID_NAME))
     return fs.exists(path)
 
 

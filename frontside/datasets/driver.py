@@ -309,10 +309,9 @@ class SampleGrid:
             print(f"sample grid skipped: {one_line(self.error)}")
 
     def _exists(self) -> bool:
-        from frontside.datasets.card import SAMPLE_GRID_NAME
+        from frontside.datasets.card import sample_grid_exists
 
-        fs, path = url_to_fs(join(self.out, SAMPLE_GRID_NAME))
-        return fs.exists(path)
+        return sample_grid_exists(self.out)
 
     def _make(self, shard: str) -> None:
         from frontside.datasets.card import write_sample_grid

@@ -9,13 +9,13 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from frontside import checks
-from frontside.datasets.card import SAMPLE_GRID_NAME
+from frontside.datasets.card import SAMPLE_GRID_NAME, sample_grid_exists
 from frontside.datasets.driver import build_dataset
 from frontside.datasets.generate_source import GenerateSource
 from frontside.datasets.generation import GenerateParams
 from frontside.datasets.manifest import Manifest
 from frontside.flows.shard_runner import prefect_shards
-from frontside.io import join, url_to_fs
+from frontside.io import join
 from frontside.tasks.datasets import check_dataset_task, write_shard_task
 
 
@@ -51,9 +51,8 @@ def _summarise(out: str, manifest: Manifest, written: int, skipped: int) -> None
     summary = (f"**{manifest.rows} pairs** in {len(manifest.shards)} shards at `{out}`: {written} written, "
                f"{skipped} already valid and skipped.\n\nParameters: `{manifest.parameters}`; "
                f"code `{manifest.code_version}`.")
-    url = join(out, SAMPLE_GRID_NAME)  # made by the driver beside the shards
-    fs, path = url_to_fs(url)
-    if fs.exists(path):
+    if sample_grid_exists(out):  # made by the driver beside the shards
+        url = join(out, SAMPLE_GRID_NAME)
         link = url if "://" in url else Path(url).resolve().as_uri()
         first = sorted(manifest.shards)[0]
         summary += (f"\n\nSample pairs of `{first}` (each view with its landmarks, parts and depth; the position "

@@ -48,6 +48,19 @@ def _normals(v, t):
     return result
 
 
+# pyrender's pow(x, 1/2.2) as s^(2/2.2) at s = sqrt(x), linear between 1,024 steps of s: within 4e-6 of pow
+# (a thousandth of a level; the curve's infinite slope at 0 is why s, not x, indexes it) and 4x faster.
+_GAMMA_STEPS = 1024
+_GAMMA_TABLE = (np.arange(_GAMMA_STEPS + 2) / _GAMMA_STEPS) ** (2.0 / 2.2)
+
+
+@numba.njit(cache=True, nogil=True)
+def _gamma(x, table):
+    s = np.sqrt(min(max(x, 0.0), 1.0)) * (table.shape[0] - 2)
+    k = int(s)
+    return table[k] + (s - k) * (table[k + 1] - table[k])
+
+
 def shade_vertices(positions: np.ndarray, normals: np.ndarray, albedo: np.ndarray, lighting: Lighting,
                    roughness: float = ROUGHNESS, to_eye: np.ndarray | None = None) -> np.ndarray:
     """(N, 3) float32 display colours in [0, 1] of vertices at positions (N, 3) with unit normals (N, 3) and
@@ -63,19 +76,6 @@ def shade_vertices(positions: np.ndarray, normals: np.ndarray, albedo: np.ndarra
                   np.ascontiguousarray(to_eye[:3, 3]), np.ascontiguousarray(np.linalg.inv(linear).T),
                   float(lighting.ambient), np.ascontiguousarray(lighting.towards, np.float64).reshape(-1, 3),
                   np.ascontiguousarray(lighting.intensities, np.float64).reshape(-1), float(roughness), _GAMMA_TABLE)
-
-
-# pyrender's pow(x, 1/2.2) as s^(2/2.2) at s = sqrt(x), linear between 1,024 steps of s: within 4e-6 of pow
-# (a thousandth of a level; the curve's infinite slope at 0 is why s, not x, indexes it) and 4x faster.
-_GAMMA_STEPS = 1024
-_GAMMA_TABLE = (np.arange(_GAMMA_STEPS + 2) / _GAMMA_STEPS) ** (2.0 / 2.2)
-
-
-@numba.njit(cache=True, nogil=True)
-def _gamma(x, table):
-    s = np.sqrt(min(max(x, 0.0), 1.0)) * (table.shape[0] - 2)
-    k = int(s)
-    return table[k] + (s - k) * (table[k + 1] - table[k])
 
 
 @numba.njit(cache=True, nogil=True)

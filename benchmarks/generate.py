@@ -116,7 +116,7 @@ def flows(renderer: str, faces: int, shard_size: int, workers: list[int], scratc
             run(out)
             seconds = time.perf_counter() - start
             result[name] = {"pairs_per_s": round(faces / seconds, 2), "seconds": round(seconds, 3)}
-            if name == "driver_1_thread" or name == "flow_1_workers":
+            if name in TIMED_OUTSIDE_SHARDS:
                 result[name]["outside_shards_s"] = round(seconds - shard_seconds[0], 3)
             shutil.rmtree(out)
     result["peak_rss_mb"] = _peak_rss_mb()
@@ -134,6 +134,8 @@ def _child(*args: str) -> dict:
 
 
 CONFIGURATIONS = ("bare_1_thread", "driver_1_thread", "flow_1_workers", "flow_2_workers")
+COMPARED = ("bare_1_thread", "flow_1_workers", "flow_2_workers")  # the speed-ups against the old path
+TIMED_OUTSIDE_SHARDS = ("driver_1_thread", "flow_1_workers")  # one thread: the shards' work is timed alone
 
 
 def _summary(rounds: list[dict]) -> dict:
@@ -158,7 +160,7 @@ def _overhead(rounds: list[dict]) -> dict:
                   / r["driver_1_thread"]["seconds"], 1) for r in rounds]
     return {"median": round(statistics.median(each), 1), "each": each,
             "outside_shards_s": {key: [r[key]["outside_shards_s"] for r in rounds]
-                                 for key in ("driver_1_thread", "flow_1_workers")}}
+                                 for key in TIMED_OUTSIDE_SHARDS}}
 
 
 def main(faces: int, bare_faces: int, shard_size: int, rounds: int) -> None:
@@ -183,10 +185,10 @@ def main(faces: int, bare_faces: int, shard_size: int, rounds: int) -> None:
     new, old = result["renderers"][NEW], result["renderers"][OLD]
     result["speedup_vs_old_path"] = {
         key: round(new[key]["pairs_per_s"] / old[key]["pairs_per_s"], 2)
-        for key in ("bare_1_thread", "flow_1_workers", "flow_2_workers")}
+        for key in COMPARED}
     result["speedup_vs_old_path_each_round"] = {
         key: [round(a / b, 2) for a, b in zip(new[key]["pairs_per_s_each"], old[key]["pairs_per_s_each"])]
-        for key in ("bare_1_thread", "flow_1_workers", "flow_2_workers")}
+        for key in COMPARED}
     result["prefect_overhead_pct"] = {r: _overhead(rounds_measured) for r, rounds_measured in measured.items()}
     result["prefect_overhead_pct_by_throughput"] = {
         r: round(100 * (e["driver_1_thread"]["pairs_per_s"] / e["flow_1_workers"]["pairs_per_s"] - 1), 1)

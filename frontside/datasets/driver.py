@@ -295,23 +295,23 @@ class SampleGrid:
 
     def shard_done(self, name: str, kept: bool) -> None:
         """Start the grid when the first shard was written now, or kept with no grid beside it."""
-        if name == self.first and self.thread is None and not (kept and self._exists()):
+        # card loads pyarrow, which the driver does not at its import
+        from frontside.datasets.card import sample_grid_exists
+
+        if name == self.first and self.thread is None and not (kept and sample_grid_exists(self.out)):
             self.thread = threading.Thread(target=self._make, args=(name,), name="frontside-sample-grid", daemon=True)
             self.thread.start()
 
     def finish(self, manifest: Manifest) -> None:
         """Wait for the grid; without one (the first shard failed), make it now from the first shard there is."""
+        from frontside.datasets.card import sample_grid_exists
+
         if self.thread is not None:
             self.thread.join()
-        elif manifest.shards and not self._exists():
+        elif manifest.shards and not sample_grid_exists(self.out):
             self._make(sorted(manifest.shards)[0])
         if self.error is not None:
             print(f"sample grid skipped: {one_line(self.error)}")
-
-    def _exists(self) -> bool:
-        from frontside.datasets.card import sample_grid_exists
-
-        return sample_grid_exists(self.out)
 
     def _make(self, shard: str) -> None:
         from frontside.datasets.card import write_sample_grid

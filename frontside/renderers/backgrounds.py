@@ -21,7 +21,8 @@ def composite(rgba: np.ndarray, background: np.ndarray) -> np.ndarray:
     premultiplied by its alpha (what an antialiased render against transparent black is: an edge pixel already
     holds skin x coverage), so the background is added by (1 - alpha) and alpha is applied once: edge pixels lie
     between skin and background. Blending by alpha, not by black pixels, keeps dark hair and shadows."""
-    if rgba.shape[:2] != background.shape[:2] or rgba.shape[2:] != (4,) or background.shape[2] < 3:
+    if rgba.shape[2:] != (4,) or background.ndim != 3 or background.shape[2] < 3 \
+            or rgba.shape[:2] != background.shape[:2]:
         raise ValueError(f"composite needs an (H, W, 4) render over an (H, W, 3) background, got {rgba.shape} "
                          f"and {background.shape}")
     return _composite(np.asarray(rgba, np.uint8), np.asarray(background, np.uint8))

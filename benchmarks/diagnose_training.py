@@ -9,7 +9,7 @@ S2  pose from the images alone: mean absolute yaw, pitch, roll error in degrees 
 S3  validation loss / the constant mean position map's (target < 1);
 S4  shape: validation loss after similarity alignment / the mean face's (target < 1), and the chapter-5 NME after
     landmark + ICP alignment beside the mean face's.
-Layer statistics (`frontside.model.diagnostics.layer_statistics`): output mean/std, dead-unit fraction, gradient
+Layer statistics (`tools.diagnostics.layer_statistics`): output mean/std, dead-unit fraction, gradient
 norm and update/weight ratio of every convolution and linear layer, at initialisation and after `--steps`.
 Prints JSON; `--out` keeps the runs, datasets are reused (`benchmarks/learning.py`'s generator).
 """
@@ -29,8 +29,8 @@ from learning import make_dataset
 
 
 def layer_table(network, x, y, weight_mask) -> list[dict]:
-    from frontside.model.diagnostics import layer_statistics
-    from frontside.model.loss import WeightedPosmapLoss
+    from frontside.learning.loss import WeightedPosmapLoss
+    from tools.diagnostics import layer_statistics
 
     probe = copy.deepcopy(network)
     stats = layer_statistics(probe, x, y, WeightedPosmapLoss(weight_mask),
@@ -56,19 +56,16 @@ def main() -> None:
     train_dir = args.data or make_dataset(root / "train", args.train_faces, 0, processes=2)
     test_dir = args.test or make_dataset(root / "test", args.test_faces, 1_000_003, processes=2)
 
-    from frontside.datasets.torch_dataset import ShardDataset
-    from frontside.evaluation.evaluate import (
-        dataset_model,
-        evaluate_mean_face,
-        evaluate_predictor,
-        load_pairs,
-    )
-    from frontside.model.checkpoint import load_checkpoint
-    from frontside.model.diagnostics import memorise, pose_from_posmaps
-    from frontside.model.inference import Predictor
-    from frontside.model.loss import weight_mask_from_regions
-    from frontside.model.registry import build, get_arch
-    from frontside.model.training import TrainConfig, dataset_basis, train
+    from frontside.evaluation.evaluate import evaluate_mean_face, evaluate_predictor, load_pairs
+    from frontside.learning.checkpoint.saving import load_checkpoint
+    from frontside.learning.config import TrainConfig
+    from frontside.learning.data import ShardDataset
+    from frontside.learning.inference import Predictor
+    from frontside.learning.loss import weight_mask_from_regions
+    from frontside.learning.networks.registry import build, get_arch
+    from frontside.learning.trainer import dataset_basis, train
+    from frontside.store.dataset import dataset_model
+    from tools.diagnostics import memorise, pose_from_posmaps
 
     model, pairs = dataset_model(test_dir), load_pairs([test_dir])
     mean_face = evaluate_mean_face(pairs, model).summary()["mean_nme"]

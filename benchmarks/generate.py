@@ -34,6 +34,8 @@ from pathlib import Path
 
 from _common import emit
 
+import tools.pyrender_rebuild  # noqa: F401  (registers the "pyrender-rebuild" baseline)
+
 RENDERERS = ("pyrender-rebuild", "pyrender", "raster")
 OLD, NEW = "pyrender-rebuild", "raster"
 
@@ -46,8 +48,11 @@ def bare(renderer: str, faces: int, shard_size: int, scratch: str) -> dict:
     """The bare loop: generate_pairs + write_shard per shard on this thread, seconds split by stage."""
     import numba
 
-    from frontside.datasets.generation import GenerateParams, generate_pairs, generate_shard, plan_shards
-    from frontside.datasets.shards import join, shard_name, write_shard
+    from frontside.io import join
+    from frontside.store.layout import shard_name
+    from frontside.store.shards import write_shard
+    from frontside.synthesis.config import GenerateParams
+    from frontside.synthesis.generate import generate_pairs, generate_shard, plan_shards
 
     numba.set_num_threads(1)
     params = GenerateParams(n_faces=faces, shard_size=shard_size, renderer=renderer)
@@ -79,10 +84,10 @@ def flows(renderer: str, faces: int, shard_size: int, workers: list[int], scratc
     from prefect.testing.utilities import prefect_test_harness
 
     from frontside.cli.prefect_server import ephemeral_run_settings
-    from frontside.datasets.driver import make_dataset
-    from frontside.datasets.generate_source import GenerateSource
-    from frontside.datasets.generation import GenerateParams
-    from frontside.flows.generate import run_generate
+    from frontside.orchestration.flows.generate import run_generate
+    from frontside.store.driver import make_dataset
+    from frontside.synthesis.config import GenerateConfig, GenerateParams
+    from frontside.synthesis.generate import GenerateSource
 
     shard_seconds = [0.0]
     write_shard = GenerateSource.write_shard
@@ -102,13 +107,14 @@ def flows(renderer: str, faces: int, shard_size: int, workers: list[int], scratc
 
     def flow(n: int):
         def run(out: str) -> None:
-            run_generate(workers=n, n_faces=faces, shard_size=shard_size, out=out, seed=0, renderer=renderer)
+            run_generate(GenerateConfig(workers=n, n_faces=faces, shard_size=shard_size, out=out, seed=0, renderer=renderer))
         return run
 
     configurations = {"driver_1_thread": driver, **{f"flow_{n}_workers": flow(n) for n in workers}}
     result = {}
     with prefect_test_harness(server_startup_timeout=600), ephemeral_run_settings():
-        run_generate(workers=max(workers), n_faces=2, shard_size=1, out=f"{scratch}/warm-up", renderer=renderer)
+        run_generate(GenerateConfig(workers=max(workers), n_faces=2, shard_size=1, out=f"{scratch}/warm-up",
+                                    renderer=renderer))
         for name, run in configurations.items():
             out = f"{scratch}/{name}"
             shard_seconds[0] = 0.0

@@ -33,7 +33,7 @@ def _best(fn, *args, repeats: int = 3, **kwargs) -> tuple[float, float]:
 def _cameras_and_lights(views: list) -> None:
     import pyarrow as pa
 
-    from frontside.datasets import shards
+    from frontside.store import shards
 
     pa.array([shards._camera_row(v.camera) for v in views], shards.CAMERA_TYPE)
     pa.array([shards._lighting_row(v.lighting) for v in views], shards.LIGHTING_TYPE)
@@ -44,8 +44,10 @@ def main(faces: int, shard_size: int) -> dict:
     import numpy as np
     import pyarrow.parquet as pq
 
-    from frontside.datasets import shards, synthetic
-    from frontside.datasets.generation import GenerateParams, _pipeline, face_rng, generate_pairs, plan_shards
+    from frontside.store import shards
+    from frontside.synthesis import pairs as synthetic
+    from frontside.synthesis.config import GenerateParams
+    from frontside.synthesis.generate import _pipeline, face_rng, generate_pairs, plan_shards
 
     numba.set_num_threads(1)
     loads = {"start": [round(x, 2) for x in os.getloadavg()]}

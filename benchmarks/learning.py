@@ -26,11 +26,11 @@ from pathlib import Path
 
 from _common import emit
 
-from frontside.datasets import driver
-from frontside.datasets.generate_source import GenerateSource
-from frontside.datasets.generation import GenerateParams
 from frontside.io import write_atomic
 from frontside.pictures import figure_png
+from frontside.store import driver
+from frontside.synthesis.config import GenerateParams
+from frontside.synthesis.generate import GenerateSource
 
 TEST_SEED = 1_000_003  # held-out faces come from another seed than any training set
 
@@ -48,10 +48,12 @@ def _train_and_score(job: dict) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from frontside.evaluation.evaluate import dataset_model, evaluate_predictor, load_pairs
-    from frontside.model.checkpoint import load_checkpoint
-    from frontside.model.inference import Predictor
-    from frontside.model.training import TrainConfig, train
+    from frontside.evaluation.evaluate import evaluate_predictor, load_pairs
+    from frontside.learning.checkpoint.saving import load_checkpoint
+    from frontside.learning.config import TrainConfig
+    from frontside.learning.inference import Predictor
+    from frontside.learning.trainer import train
+    from frontside.store.dataset import dataset_model
 
     started = time.perf_counter()
     result = train(TrainConfig(**job["config"]))
@@ -75,9 +77,9 @@ def _train_and_score(job: dict) -> dict:
 def _decoding_seconds(train_dir: str, train_faces: int, rows: int = 100) -> float:
     """Seconds one run spends decoding its training faces once (its first epoch; later ones read its cache),
     from the first `rows` rows (whole shards, as an epoch reads them) decoded here on one thread."""
-    from frontside.datasets.torch_dataset import ShardDataset
-    from frontside.model.runs import TrainConfig
-    from frontside.model.structured import TRAIN_STRIDE
+    from frontside.learning.config import TrainConfig
+    from frontside.learning.data import ShardDataset
+    from frontside.learning.networks.structured import TRAIN_STRIDE
 
     data = ShardDataset(train_dir, input_size=TrainConfig.input_size, target_stride=TRAIN_STRIDE)
     rows = min(rows, len(data))
@@ -152,7 +154,8 @@ def main() -> None:
     test_dir = make_dataset(root / "test", args.test_faces, TEST_SEED, args.processes)
     generation_s = time.perf_counter() - started
 
-    from frontside.evaluation.evaluate import dataset_model, evaluate_mean_face, load_pairs
+    from frontside.evaluation.evaluate import evaluate_mean_face, load_pairs
+    from frontside.store.dataset import dataset_model
 
     mean_face = evaluate_mean_face(load_pairs([test_dir]), dataset_model(test_dir)).summary()
     runs_total = len(args.seeds) * len(args.archs)

@@ -10,14 +10,15 @@ import numpy as np
 import torch
 from _common import emit, median_ms
 
-from frontside.model.networks import count_parameters
-from frontside.model.registry import ARCHS, THESIS_PARAMETERS, build
+from frontside.learning.networks.registry import ARCHS, THESIS_PARAMETERS, build
+from frontside.learning.networks.thesis import count_parameters
 
 
 def loader_rate(workers: int = 2, batches: int = 6) -> float:
-    from frontside.datasets.generation import face_rng  # noqa: F401  (ensures the package imports)
-    from frontside.datasets.shards import Manifest, write_shard
-    from frontside.datasets.torch_dataset import ShardDataset, make_loader
+    from frontside.learning.data import ShardDataset, make_loader
+    from frontside.store.manifest import Manifest
+    from frontside.store.shards import write_shard
+    from frontside.synthesis.generate import face_rng  # noqa: F401  (ensures the package imports)
 
     sys_path = __import__("sys").path
     sys_path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "tests"))
@@ -43,8 +44,8 @@ def loader_rate(workers: int = 2, batches: int = 6) -> float:
 def main() -> None:
     import os
 
-    from frontside.model.networks import keras_parameter_count
-    from frontside.model.precision import autocast, bf16_is_fast
+    from frontside.learning.networks.thesis import keras_parameter_count
+    from frontside.learning.precision import autocast, bf16_is_fast
 
     torch.set_num_threads(2)
     cpu = torch.device("cpu")

@@ -46,10 +46,7 @@ def main() -> None:
     import cv2
     import torch
 
-    from frontside.datasets.shards import read_uv_regions
-    from frontside.datasets.torch_dataset import POSMAP_SCALE
     from frontside.evaluation.evaluate import (
-        dataset_model,
         evaluate_mean_face,
         evaluate_predictor,
         load_pairs,
@@ -57,7 +54,9 @@ def main() -> None:
     )
     from frontside.geometry.icp import apply_transform, landmark_alignment
     from frontside.geometry.posmap import rasterize_posmap, sample_posmap
-    from frontside.model.loss import WeightedPosmapLoss, weight_mask_from_regions
+    from frontside.learning.loss import WeightedPosmapLoss, weight_mask_from_regions
+    from frontside.learning.network_io import posmap_scale
+    from frontside.store.dataset import dataset_model, read_uv_regions
 
     # the held-out set of benchmarks/learning.py (its seed), made in this process's own spawned worker
     root = args.data or make_dataset(Path(tempfile.mkdtemp(prefix="frontside-calibration-")), args.faces,
@@ -69,7 +68,7 @@ def main() -> None:
 
     def loss(posmaps: list[np.ndarray]) -> float:
         def tensor(a):
-            return torch.from_numpy(np.ascontiguousarray(np.stack(a) / POSMAP_SCALE, np.float32)).permute(0, 3, 1, 2)
+            return torch.from_numpy(np.ascontiguousarray(np.stack(a) / posmap_scale(np.stack(a).shape[1]), np.float32)).permute(0, 3, 1, 2)
         return float(loss_fn(tensor(posmaps), tensor(list(truth))))
 
     def score(name: str, posmaps: list[np.ndarray]) -> dict:

@@ -15,10 +15,11 @@ import time
 import numpy as np
 from _common import emit
 
-from frontside.datasets.generation import face_rng, make_renderer, make_source
-from frontside.datasets.shards import pairs_to_table
-from frontside.datasets.synthetic import make_pair
+import tools.pyrender_rebuild  # noqa: F401  (registers the "pyrender-rebuild" baseline)
 from frontside.renderers.backgrounds import Backgrounds
+from frontside.store.shards import pairs_to_table
+from frontside.synthesis.generate import face_rng, make_renderer, make_source
+from frontside.synthesis.pairs import make_pair
 
 RENDERERS = ("pyrender-rebuild", "pyrender", "raster")
 

@@ -3,7 +3,7 @@ photos, and the time per stage of one pair after the models are loaded.
 
     python benchmarks/reconstruct.py [--pairs 24] [--detectors auto,locator,haar,dlib-hog] [--checkpoint best.pt]
 
-The photos are the demo's held-out faces (seed 1,000,003, `frontside.reconstruct.photos`), as JPEG. A detection
+The photos are the demo's held-out faces (seed 1,000,003, `tools.photos`), as JPEG. A detection
 counts when it lies on the true 68-landmark box (`photos.finds_face`). The first-crop error is how far
 `crop_from_detection`'s crop is from the training crop of the true landmarks (`crop.crop_corner_error`, pixels of
 a 256 crop), and whether training's crop jitter could have drawn it (`crop.within_training_jitter`); for box
@@ -24,14 +24,10 @@ from pathlib import Path
 import numpy as np
 from _common import emit
 
-from frontside.reconstruct.crop import (
-    crop_corner_error,
-    crop_from_detection,
-    crop_to_photo,
-    within_training_jitter,
-)
+from frontside.geometry.crop import crop_to_photo
+from frontside.reconstruct.crop import crop_corner_error, crop_from_detection, within_training_jitter
 from frontside.reconstruct.detect import PROFILE_LEFT, detect_face
-from frontside.reconstruct.photos import finds_face, photo_pairs
+from tools.photos import finds_face, photo_pairs
 
 SEED = 1_000_003
 
@@ -92,10 +88,10 @@ def stage_times(pairs, checkpoint: str | None, repeats: int) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         if checkpoint is None:
-            from frontside.model.checkpoint import save_checkpoint
-            from frontside.model.registry import build
+            from frontside.learning.checkpoint.saving import save_checkpoint
+            from frontside.learning.networks.registry import build
 
-            checkpoint = save_checkpoint(Path(tmp) / "untrained.pt", model=build("twoview"))
+            checkpoint = save_checkpoint(Path(tmp) / "untrained.pt", network=build("twoview"))
         start = time.perf_counter()
         reconstructor = Reconstructor(checkpoint)
         load_s = time.perf_counter() - start

@@ -6,7 +6,7 @@
 Recipe: the front and side view of `--faces` built-in faces (seed 14, poses as `make_pair` draws them: front
 |yaw| <= 45, side 45-100 degrees) rendered at 320 px and cut to their coverage; stage 1 trained on them pasted
 into letterboxed photos of random aspect over the built-in backgrounds (10% without a face), stage 2 on jittered
-training crops of them (see `frontside.reconstruct.locator_training`). Torch runs on `--threads` threads (the
+training crops of them (see `tools.locator_training`). Torch runs on `--threads` threads (the
 weights' bytes depend on it: 1 made the shipped ones). Then the figures: on the demo's 24 held-out faces rendered
 as 640 x 480 JPEG photos (seed 1,000,003, `reconstruct.photos`), how many faces are found, the landmark error in
 photo pixels, and how far training's crop of the found landmarks is from the crop of the true ones (pixels of a
@@ -33,7 +33,7 @@ from _common import emit
 from frontside.io import write_atomic
 from frontside.reconstruct.crop import crop_corner_error, within_training_jitter
 from frontside.reconstruct.locator import WEIGHTS, BoxNet, LandmarkNet, Locator, LocatorSpec, save_locator
-from frontside.reconstruct.locator_training import (
+from tools.locator_training import (
     Sprite,
     TrainSettings,
     background_pool,
@@ -74,7 +74,7 @@ def sprites_cached(seed: int, faces: int, cache: Path | None) -> list[Sprite]:
 
 def figures(locator: Locator, pairs, passes: int) -> dict:
     """Per view: faces found (a box on the true face, `photos.finds_face`), landmark error (px), crop error."""
-    from frontside.reconstruct.photos import finds_face
+    from tools.photos import finds_face
 
     out = {}
     for view in ("front", "side"):
@@ -170,7 +170,7 @@ def main() -> None:
 def _measure(args: argparse.Namespace, locator: Locator, recipe: dict, training: dict | None,
              load_start: tuple[float, float, float]) -> None:
     """The held-out figures of `locator`, written to `args.figures` and printed."""
-    from frontside.reconstruct.photos import photo_pairs
+    from tools.photos import photo_pairs
 
     pairs = photo_pairs(HELD_OUT_SEED, range(args.held_out))
     result = {

@@ -1,4 +1,4 @@
-"""Small picture helpers shared by the CLI commands: PNG encoding, atomic PNG writes, posmap visualisation."""
+"""Small picture helpers shared by the CLI commands: PNG encoding, figures as PNG bytes, atomic PNG writes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from frontside.geometry.bounds import bounds
 from frontside.io import write_atomic
 
 _PNG_FILTERS = {"none": cv2.IMWRITE_PNG_FILTER_NONE, "sub": cv2.IMWRITE_PNG_FILTER_SUB,
@@ -56,17 +55,3 @@ def figure_png(figure, dpi: int = 100) -> bytes:
 def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
     """Atomically write an (H, W[, C]) uint8 image as PNG."""
     return Path(write_atomic(path, encode_png(image)))
-
-
-def posmap_to_rgb(posmap: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """(H, W, 3) uint8 picture of a position map: x, y, z each scaled over the covered pixels to 0..255."""
-    if mask is None:
-        mask = np.any(posmap != 0, axis=-1)
-    out = np.zeros(posmap.shape, np.uint8)
-    if not mask.any():
-        return out
-    covered = posmap[mask]
-    lo, hi = bounds(covered)
-    scaled = (covered - lo) / np.maximum(hi - lo, 1e-6)
-    out[mask] = np.clip(scaled * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return out

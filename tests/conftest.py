@@ -41,9 +41,9 @@ def builtin_model(tmp_path_factory):
 def synthetic_dataset(out: str, n_faces: int, shard_size: int, seed: int, size: int = 256) -> str:
     """A real synthetic dataset at `out`, made by the dataset driver in this process (no Prefect): the bytes
     `frontside generate` writes with these parameters."""
-    from frontside.datasets.driver import make_dataset
-    from frontside.datasets.generate_source import GenerateSource
-    from frontside.datasets.generation import GenerateParams
+    from frontside.store.driver import make_dataset
+    from frontside.synthesis.config import GenerateParams
+    from frontside.synthesis.generate import GenerateSource
 
     make_dataset(GenerateSource(GenerateParams(n_faces=n_faces, shard_size=shard_size, seed=seed, size=size)), out)
     return out

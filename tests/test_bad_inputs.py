@@ -315,8 +315,8 @@ def make_corpus(base: Path, tiny_dataset: str) -> dict[str, str]:
     benchmarks/bad_inputs.py builds the same corpus."""
     import torch
 
-    from frontside.model.checkpoint import save_checkpoint
-    from frontside.model.registry import build
+    from frontside.learning.checkpoint.saving import save_checkpoint
+    from frontside.learning.networks.registry import build
 
     files: dict[str, Path] = {"dataset": Path(tiny_dataset)}
     files["text"] = base / "notes.txt"
@@ -395,7 +395,7 @@ def make_corpus(base: Path, tiny_dataset: str) -> dict[str, str]:
 
     net = build("prn", width=0.25)
     files["ckpt_good"] = base / "good.pt"
-    save_checkpoint(files["ckpt_good"], model=net)
+    save_checkpoint(files["ckpt_good"], network=net)
     state = files["ckpt_good"].read_bytes()
     files["ckpt_truncated"] = base / "truncated.pt"
     files["ckpt_truncated"].write_bytes(state[: len(state) // 3])
@@ -409,7 +409,7 @@ def make_corpus(base: Path, tiny_dataset: str) -> dict[str, str]:
     with torch.no_grad():
         next(broken.parameters()).fill_(float("nan"))
     files["ckpt_nan"] = base / "nan.pt"
-    save_checkpoint(files["ckpt_nan"], model=broken)
+    save_checkpoint(files["ckpt_nan"], network=broken)
     files["ckpt_foreign"] = base / "foreign.pt"
     torch.save({"weights": torch.zeros(3)}, files["ckpt_foreign"])
     files["ckpt_code"] = base / "code.pt"

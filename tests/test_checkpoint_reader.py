@@ -17,18 +17,12 @@ import pytest
 import torch
 
 from frontside.errors import DataIntegrityError, FrontsideError, InputFormatError
-from frontside.model.checkpoint import load_checkpoint, save_checkpoint
-from frontside.model.checks import (
-    WEIGHT_NAMES,
-    StoredTensor,
-    check_checkpoint,
-    check_checkpoint_file,
-    names_digest,
-    read_checkpoint,
-    stored_arrays,
-    weight_names_table,
-)
-from frontside.model.registry import build
+from frontside.learning.checkpoint.format import WEIGHT_NAMES, names_digest
+from frontside.learning.checkpoint.reader import StoredTensor, read_checkpoint, stored_arrays
+from frontside.learning.checkpoint.saving import check_checkpoint, load_checkpoint, save_checkpoint
+from frontside.learning.checkpoint.validation import check_checkpoint_file
+from frontside.learning.networks.registry import build
+from tools.weight_names import weight_names_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,7 +37,7 @@ def checkpoint(tmp_path_factory) -> Path:
     net(torch.rand(1, 3, 256, 256)).mean().backward()
     optimizer.step()
     scheduler.step()
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt", model=net, optimizer=optimizer,
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt", network=net, optimizer=optimizer,
                            scheduler=scheduler, epoch=1, best_val=0.25, config={"lr": 1e-4, "data": ["/x"]},
                            history=[{"epoch": 1, "val": 0.25}])
 
@@ -171,7 +165,7 @@ def test_weights_that_do_not_fit_are_named(checkpoint, tmp_path):
 
 def test_the_checks_never_import_torch(checkpoint, tmp_path):
     (tmp_path / "notes.txt").write_text("not a checkpoint")
-    code = ("import sys\nfrom frontside.errors import FrontsideError\nfrom frontside.model.checks import "
+    code = ("import sys\nfrom frontside.errors import FrontsideError\nfrom frontside.learning.checkpoint.validation import "
             "check_checkpoint_file\nfor path in sys.argv[1:]:\n    try:\n        check_checkpoint_file(path)\n"
             "    except FrontsideError:\n        pass\nprint('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code, str(checkpoint), str(tmp_path / "notes.txt")],
@@ -182,7 +176,7 @@ def test_the_checks_never_import_torch(checkpoint, tmp_path):
 def test_weight_names_file_is_what_the_networks_have(builtin_model):
     table = weight_names_table()
     assert json.loads(WEIGHT_NAMES.read_text()) == table, \
-        "a network changed: run `python -m frontside.model.checks` to rewrite weight_names.json"
+        "a network changed: run `python -m frontside.learning.checkpoint.validation` to rewrite weight_names.json"
     # the table is made at one width and input size: the names must not depend on them
     for arch, options in (("prn", {}), ("twoview-thesis", {"decoder_norm": "batch"}), ("frontonly", {"input_size": 96})):
         network = build(arch, **options)

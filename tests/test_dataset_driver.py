@@ -19,12 +19,12 @@ import pytest
 from made_files import grid_model
 from PIL import Image
 
-from frontside.datasets.driver import make_dataset
-from frontside.datasets.generate_source import GenerateSource
-from frontside.datasets.generation import GenerateParams
-from frontside.datasets.lock import LOCK_NAME, FolderLock
-from frontside.datasets.manifest import Manifest, list_shards, verify
 from frontside.errors import DataIntegrityError, FolderInUseError, InputFormatError, ParameterError
+from frontside.store.driver import make_dataset
+from frontside.store.lock import LOCK_NAME, FolderLock
+from frontside.store.manifest import Manifest, list_shards, verify
+from frontside.synthesis.config import GenerateParams
+from frontside.synthesis.generate import GenerateSource
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = dict(n_faces=2, shard_size=1, seed=5, size=64)
@@ -177,9 +177,9 @@ def test_a_held_lock_is_refused_naming_its_holder_and_a_dead_ones_is_taken_over(
 RACER = """
 import sys, time
 from pathlib import Path
-from frontside.datasets.driver import build_dataset, check_dataset
-from frontside.datasets.generate_source import GenerateSource
-from frontside.datasets.generation import GenerateParams
+from frontside.store.driver import build_dataset, check_dataset
+from frontside.synthesis.config import GenerateParams
+from frontside.synthesis.generate import GenerateSource
 
 out, seed, go = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
 plan = check_dataset(GenerateSource(GenerateParams(n_faces=2, shard_size=1, seed=seed, size=64)), out)
@@ -212,7 +212,7 @@ def test_two_processes_starting_together_never_both_write(tmp_path, builtin_mode
 
 
 def test_spawned_worker_processes_give_the_same_bytes(made, tmp_path):
-    from frontside.datasets.driver import run_in_processes
+    from frontside.store.driver import run_in_processes
 
     summary = make_dataset(_source(), str(tmp_path / "spawned"), run_in_processes(2))
     assert summary.written == 2
@@ -223,9 +223,9 @@ def test_spawned_worker_processes_give_the_same_bytes(made, tmp_path):
 def test_every_dataset_gets_its_sample_grid_and_a_resume_restores_a_lost_one(copy):
     """The driver (with or without Prefect) writes the grid of the first shard's pairs beside the shards, and the
     card shows it; a resume that keeps every shard makes a missing grid again and leaves an existing one alone."""
-    from frontside.datasets.card import SAMPLE_GRID_NAME
-    from frontside.datasets.preview import pair_grid
-    from frontside.datasets.shards import decode_row, read_shard
+    from frontside.store.card import SAMPLE_GRID_NAME
+    from frontside.store.grid import pair_grid
+    from frontside.store.shards import decode_row, read_shard
 
     grid_path = copy / SAMPLE_GRID_NAME
     first = read_shard(str(copy / "shard-00000.parquet"))

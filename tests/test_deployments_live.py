@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFECT = [sys.executable, "-m", "prefect"]
@@ -210,8 +211,11 @@ def test_a_completed_train_run_triggers_the_evaluate_deployment(live_server, fro
             start = run.expected_start_time.astimezone(datetime.UTC)
             assert run.state.is_scheduled() and (start.weekday(), start.hour, start.minute) == (6, 3, 0), start
 
-        train = run_deployment("train-model/train", timeout=0, parameters={
-            "epochs": 1, "max_steps_per_epoch": 1, "batch_size": 4})
+        # a run's parameters replace the deployment's at the top level: the whole config, three fields changed
+        deployed = next(d for d in yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
+                        if d["name"] == "train")["parameters"]["config"]
+        train = run_deployment("train-model/train", timeout=0, parameters={"config": {
+            **deployed, "epochs": 1, "max_steps_per_epoch": 1, "batch_size": 4}})
 
         def final(run_id):
             run = client.read_flow_run(run_id)
@@ -219,7 +223,7 @@ def test_a_completed_train_run_triggers_the_evaluate_deployment(live_server, fro
 
         train = _wait_for("the train run to finish", TRAIN_TIMEOUT, lambda: final(train.id), logs)
         assert train.state.is_completed(), f"train run ended {train.state.name}: {train.state.message}\n{logs()}"
-        assert train.parameters["out"] == "runs/twoview"  # relative: resolved in FRONTSIDE_HOME by the pull step
+        assert train.parameters["config"]["out"] == "runs/twoview"  # relative: resolved in FRONTSIDE_HOME by the pull step
         assert (frontside_home / "runs" / "twoview" / "best.pt").is_file()
 
         def evaluate_runs():

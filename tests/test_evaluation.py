@@ -36,7 +36,8 @@ class _TruthPredictor:
 @pytest.fixture
 def four_pairs(tiny_dataset):
     """The first four pairs of the tiny dataset and its face model."""
-    from frontside.evaluation.evaluate import dataset_model, load_pairs
+    from frontside.evaluation.evaluate import load_pairs
+    from frontside.store.dataset import dataset_model
 
     return load_pairs([tiny_dataset], 4), dataset_model(tiny_dataset)
 
@@ -83,17 +84,18 @@ def test_a_collapsed_prediction_cannot_score_well(four_pairs):
 def test_evaluate_flow_writes_the_report(tiny_dataset, tmp_path, prefect_harness):
     import json
 
-    from frontside.flows.evaluate import evaluate_models
-    from frontside.model.checkpoint import save_checkpoint
-    from frontside.model.registry import build
+    from frontside.evaluation.config import EvaluateConfig
+    from frontside.learning.checkpoint.saving import save_checkpoint
+    from frontside.learning.networks.registry import build
+    from frontside.orchestration.flows.evaluate import evaluate_models
 
     checkpoints = []
     for arch in ("twoview", "prn"):
         path = tmp_path / arch / "best.pt"
-        save_checkpoint(path, model=build(arch))
+        save_checkpoint(path, network=build(arch))
         checkpoints.append(str(path))
-    report = evaluate_models(checkpoints=checkpoints, data=[tiny_dataset], out=str(tmp_path / "report"),
-                             max_faces=3)
+    report = evaluate_models(EvaluateConfig(checkpoints=checkpoints, data=[tiny_dataset],
+                                            out=str(tmp_path / "report"), max_faces=3))
     text = open(report).read()
     assert "| twoview |" in text and "| prn |" in text and "| mean face |" in text
     body = json.loads((tmp_path / "report" / "report.json").read_text())

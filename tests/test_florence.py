@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from frontside.datasets.florence import find_scans, load_scan, load_views, prepare_views
 from frontside.errors import InputFormatError
 from frontside.geometry.mesh_io import write_obj
 from frontside.geometry.raster import silhouette
+from frontside.sources.florence import find_scans, load_scan, load_views, prepare_views
 
 
 @pytest.fixture
@@ -47,12 +47,14 @@ def test_rendered_views_and_ground_truth_share_the_front_frame(florence_root, tm
 
 
 def test_evaluate_on_florence(florence_root, tmp_path, prefect_harness, tiny_dataset):
-    from frontside.flows.evaluate import evaluate_models
-    from frontside.model.checkpoint import save_checkpoint
-    from frontside.model.registry import build
+    from frontside.evaluation.config import EvaluateConfig
+    from frontside.learning.checkpoint.saving import save_checkpoint
+    from frontside.learning.networks.registry import build
+    from frontside.orchestration.flows.evaluate import evaluate_models
 
     path = tmp_path / "frontonly" / "best.pt"
-    save_checkpoint(path, model=build("frontonly"), config={"data": [tiny_dataset]})
-    report = evaluate_models(checkpoints=[str(path)], florence=str(florence_root), out=str(tmp_path / "report"))
+    save_checkpoint(path, network=build("frontonly"), config={"data": [tiny_dataset]})
+    report = evaluate_models(EvaluateConfig(checkpoints=[str(path)], florence=str(florence_root),
+                                            out=str(tmp_path / "report")))
     text = open(report).read()
     assert "| frontonly |" in text and "| mean face |" in text

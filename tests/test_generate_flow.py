@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from frontside.datasets.shards import Manifest, shard_is_valid, verify
+from frontside.store.manifest import Manifest, shard_is_valid, verify
+from frontside.synthesis.config import GenerateConfig
 
 PARAMS = dict(n_faces=6, shard_size=2, seed=3, size=256)
 
@@ -20,18 +21,18 @@ def _shards(root: Path) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, prefect_harness):
-    from frontside.flows.generate import run_generate
+    from frontside.orchestration.flows.generate import run_generate
 
     out = tmp_path_factory.mktemp("reference")
-    run_generate(workers=2, out=str(out), **PARAMS)
+    run_generate(GenerateConfig(workers=2, out=str(out), **PARAMS))
     return out
 
 
 def test_two_runs_give_identical_shards_and_a_valid_manifest(reference, tmp_path, prefect_harness):
-    from frontside.flows.generate import generate_dataset_scaled
+    from frontside.orchestration.flows.generate import generate_dataset_scaled
 
     # through the deployment's entrypoint: the parameters pick the task runner, the subflow does the work
-    result = generate_dataset_scaled(workers=1, out=str(tmp_path), **PARAMS)
+    result = generate_dataset_scaled(GenerateConfig(workers=1, out=str(tmp_path), **PARAMS))
     assert result["rows"] == 6 and result["shards"] == 3
     assert _shards(tmp_path) == _shards(reference)
     assert verify(str(tmp_path)) == []
@@ -58,7 +59,7 @@ def _latest_artifact(key: str):
 def test_rerun_repairs_exactly_the_deleted_and_truncated_shards(reference, tmp_path, prefect_harness):
     import shutil
 
-    from frontside.flows.generate import run_generate
+    from frontside.orchestration.flows.generate import run_generate
 
     for p in reference.iterdir():
         shutil.copy2(p, tmp_path / p.name)
@@ -66,7 +67,7 @@ def test_rerun_repairs_exactly_the_deleted_and_truncated_shards(reference, tmp_p
     data = (tmp_path / "shard-00002.parquet").read_bytes()
     (tmp_path / "shard-00002.parquet").write_bytes(data[:100])
     untouched = (tmp_path / "shard-00001.parquet").stat()
-    result = run_generate(workers=2, out=str(tmp_path), **PARAMS)
+    result = run_generate(GenerateConfig(workers=2, out=str(tmp_path), **PARAMS))
     assert result["written"] == 2 and result["skipped"] == 1
     after = (tmp_path / "shard-00001.parquet").stat()
     assert (after.st_ino, after.st_mtime_ns) == (untouched.st_ino, untouched.st_mtime_ns)
@@ -75,14 +76,14 @@ def test_rerun_repairs_exactly_the_deleted_and_truncated_shards(reference, tmp_p
 
 def test_different_parameters_for_an_existing_dataset_are_refused(reference, prefect_harness):
     from frontside.errors import FrontsideError
-    from frontside.flows.generate import run_generate
+    from frontside.orchestration.flows.generate import run_generate
 
     with pytest.raises(FrontsideError, match=r"made differently \(seed: was 3, now 4\)"):
-        run_generate(workers=1, out=str(reference), **{**PARAMS, "seed": 4})
+        run_generate(GenerateConfig(workers=1, out=str(reference), **{**PARAMS, "seed": 4}))
 
 
 def test_a_run_killed_with_sigkill_resumes_to_the_same_bytes(reference, tmp_path, prefect_harness):
-    from frontside.flows.generate import run_generate
+    from frontside.orchestration.flows.generate import run_generate
 
     out = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
@@ -101,7 +102,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_bytes(reference, tmp_path
     manifest = Manifest.load_or_none(str(out))
     # a shard written just before the kill but not yet in the manifest is redone (same bytes), not trusted
     valid_before = {n for n, info in (manifest.shards if manifest else {}).items() if shard_is_valid(str(out), info)}
-    result = run_generate(workers=2, out=str(out), **PARAMS)
+    result = run_generate(GenerateConfig(workers=2, out=str(out), **PARAMS))
     assert _shards(out) == _shards(reference)
     for name in valid_before:  # finished shards were kept, not redone
         assert (out / name).stat().st_ino == finished_before[name]
@@ -111,10 +112,10 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_bytes(reference, tmp_path
 def test_dask_cluster_gives_the_same_bytes(reference, tmp_path, prefect_harness):
     from distributed import LocalCluster
 
-    from frontside.flows.generate import run_generate
+    from frontside.orchestration.flows.generate import run_generate
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        run_generate(dask_address=cluster.scheduler_address, out=str(tmp_path), **PARAMS)
+        run_generate(GenerateConfig(dask_address=cluster.scheduler_address, out=str(tmp_path), **PARAMS))
     assert _shards(tmp_path) == _shards(reference)
 
 
@@ -122,20 +123,20 @@ def test_a_failing_shard_keeps_the_others_and_a_rerun_redoes_only_it(reference, 
     import shutil
 
     from frontside.errors import FrontsideError
-    from frontside.flows.generate import run_generate
+    from frontside.orchestration.flows.generate import run_generate
 
     # a non-empty folder in shard 1's place makes its final rename fail for real, on every retry
     blocker = tmp_path / "shard-00001.parquet"
     blocker.mkdir()
     (blocker / "keep").write_bytes(b"x")
     with pytest.raises(FrontsideError, match="shard-00001.parquet"):
-        run_generate(workers=2, out=str(tmp_path), **PARAMS)
+        run_generate(GenerateConfig(workers=2, out=str(tmp_path), **PARAMS))
     manifest = Manifest.load(str(tmp_path))
     assert sorted(manifest.shards) == ["shard-00000.parquet", "shard-00002.parquet"]
     assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
     kept = {name: (tmp_path / name).stat().st_ino for name in manifest.shards}
     shutil.rmtree(blocker)
-    result = run_generate(workers=2, out=str(tmp_path), **PARAMS)
+    result = run_generate(GenerateConfig(workers=2, out=str(tmp_path), **PARAMS))
     assert (result["written"], result["skipped"]) == (1, 2)
     assert {name: (tmp_path / name).stat().st_ino for name in kept} == kept
     assert _shards(tmp_path) == _shards(reference)

@@ -2,7 +2,8 @@
 
 import pytest
 
-from frontside.datasets.generation import GenerateParams, dataset_uv_regions
+from frontside.synthesis.config import GenerateParams
+from frontside.synthesis.generate import dataset_uv_regions
 
 
 @pytest.mark.parametrize("size", [0, 32, 100, 250, True])
@@ -26,8 +27,8 @@ def test_uv_regions_follow_the_size(builtin_model):
 
 
 def test_dataset_card_says_what_how_licence_and_columns(tiny_dataset):
-    from frontside.datasets.card import write_dataset_card
-    from frontside.datasets.shards import Manifest
+    from frontside.store.card import write_dataset_card
+    from frontside.store.manifest import Manifest
 
     url = write_dataset_card(tiny_dataset)
     card = open(url).read()

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from frontside.datasets.torch_dataset import ShardDataset
-from frontside.model.diagnostics import layer_statistics, memorise
-from frontside.model.loss import WeightedPosmapLoss, weight_mask_from_regions
-from frontside.model.registry import build
+from frontside.learning.data import ShardDataset
+from frontside.learning.loss import WeightedPosmapLoss, weight_mask_from_regions
+from frontside.learning.networks.registry import build
+from tools.diagnostics import layer_statistics, memorise
 
 
 def _batch(dataset: ShardDataset, n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -55,8 +55,9 @@ def test_s3_held_out_faces_score_below_the_constant_answer(learning_split, tmp_p
     hung on the draw (final validation / constant 0.59, 0.91, 0.62, 0.84 and 1.29 for seeds 0-4; a change of
     background draws stopped seed 0 after 96 steps at 1.18). With 800: 0.59, 0.63, 0.92, 0.61 for seeds 0, 1, 3,
     4, best epochs 0.51-0.71."""
-    from frontside.model.checkpoint import load_checkpoint
-    from frontside.model.training import TrainConfig, train
+    from frontside.learning.checkpoint.saving import load_checkpoint
+    from frontside.learning.config import TrainConfig
+    from frontside.learning.trainer import train
 
     train_dir, test_dir = learning_split
     result = train(TrainConfig(data=[train_dir], val=[test_dir], out=str(tmp_path / "s3"), arch="twoview",

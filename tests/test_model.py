@@ -6,19 +6,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from frontside.datasets.network_io import network_input
 from frontside.errors import DataIntegrityError
-from frontside.model.checkpoint import load_checkpoint, save_checkpoint
-from frontside.model.inference import Predictor
-from frontside.model.networks import (
+from frontside.learning.checkpoint.saving import load_checkpoint, save_checkpoint
+from frontside.learning.inference import Predictor
+from frontside.learning.network_io import network_input
+from frontside.learning.networks.registry import THESIS_PARAMETERS, build
+from frontside.learning.networks.thesis import (
     ConvBlock,
     TransposedConv,
     count_parameters,
     keras_parameter_count,
     same_padding,
 )
-from frontside.model.precision import autocast, resolve_precision
-from frontside.model.registry import THESIS_PARAMETERS, build
+from frontside.learning.precision import autocast, resolve_precision
 
 
 def test_twoview_has_the_thesis_parameter_count():
@@ -71,7 +71,7 @@ def test_transposed_convolution_is_the_adjoint_of_tf_same_convolution(stride):
 
 def test_bf16_keeps_the_output_tail_in_float32():
     # bf16 resolves 1/256 of the sigmoid's range (~1 pixel): the 3-channel tail must run in float32
-    from frontside.model.networks import fp32_tail
+    from frontside.learning.networks.thesis import fp32_tail
 
     net = build("twoview-thesis", width=0.25).eval()
     tail_start = fp32_tail(net.decoder)
@@ -109,7 +109,7 @@ def test_auto_precision_picks_bf16_only_where_the_cpu_has_it(monkeypatch, avx512
 def test_checkpoint_rebuilds_the_saved_network_and_refuses_old_formats(tmp_path, arch):
     torch.manual_seed(0)
     net = build(arch, width=0.25).eval()
-    path = save_checkpoint(tmp_path / "thin.pt", model=net)
+    path = save_checkpoint(tmp_path / "thin.pt", network=net)
     predictor = Predictor.from_checkpoint(path, precision="fp32")
     assert predictor.size == 256 and predictor.landmark_uv.shape == (68, 2) and predictor.face_mask.any()
     image = (np.random.default_rng(0).random((256, 256, 3)) * 255).astype(np.uint8)

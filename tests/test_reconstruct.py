@@ -12,27 +12,26 @@ import trimesh
 from PIL import Image
 
 from frontside.cli import main
-from frontside.geometry.crop import landmark_crop, warp_vertices
+from frontside.geometry.crop import crop_to_photo, landmark_crop, warp_vertices
 from frontside.geometry.posmap import rasterize_posmap, sample_posmap
 from frontside.geometry.transforms import rotation_matrix
 from frontside.reconstruct.crop import (
     crop_box,
     crop_corner_error,
     crop_from_detection,
-    crop_to_photo,
     refined_crop,
     within_training_jitter,
 )
 from frontside.reconstruct.detect import detect_face
-from frontside.reconstruct.photos import finds_face
 from frontside.reconstruct.pose import head_pose, head_pose_2d, in_photo
+from tools.photos import finds_face
 
 SEED = 1_000_003  # the demo's held-out faces
 
 
 @pytest.fixture(scope="module")
 def photos(builtin_model):
-    from frontside.reconstruct.photos import photo_pairs
+    from tools.photos import photo_pairs
 
     return photo_pairs(SEED, range(4))
 
@@ -40,7 +39,7 @@ def photos(builtin_model):
 @pytest.fixture(scope="module")
 def photo_folder(photos, tmp_path_factory):
     """front/NAME.jpg and side/NAME.jpg for the rendered pairs."""
-    from frontside.reconstruct.photos import write_pairs
+    from tools.photos import write_pairs
 
     return write_pairs(photos, tmp_path_factory.mktemp("photos"))
 
@@ -49,7 +48,8 @@ def photo_folder(photos, tmp_path_factory):
 def tiny_network(tiny_dataset, tmp_path_factory):
     """A two-view network a quarter of the width, trained for a few steps: it has learned roughly where a face
     sits in a crop, not who it is."""
-    from frontside.model.training import TrainConfig, train
+    from frontside.learning.config import TrainConfig
+    from frontside.learning.trainer import train
 
     out = tmp_path_factory.mktemp("tiny-run")
     result = train(TrainConfig(data=[tiny_dataset], out=str(out), arch="twoview", epochs=2, batch_size=4, lr=1e-3,
@@ -127,7 +127,7 @@ def test_the_locator_finds_front_and_side_and_crops_as_training(builtin_model):
     sides found with a crop that training's own crop jitter could have drawn, each side's fitted pose near the
     rendered one, and the crops' corners near the true crop's (sides past 90 degrees and a face whose background
     holds a face-like texture are missed, or found loosely, now and then)."""
-    from frontside.reconstruct.photos import photo_pairs
+    from tools.photos import photo_pairs
 
     photos = photo_pairs(SEED, range(12))  # 4 made every count hang on one face
     reference = builtin_model.mean_face().vertices[builtin_model.landmarks]
@@ -169,7 +169,7 @@ def test_the_locator_file_is_checked(tmp_path):
 
 def test_mirroring_renumbers_the_68_landmarks(builtin_model):
     """MIRROR_68 maps the (symmetric) mean face's landmarks onto their mirror images."""
-    from frontside.reconstruct.locator_training import MIRROR_68
+    from tools.locator_training import MIRROR_68
 
     points = builtin_model.mean_face().vertices[builtin_model.landmarks]
     assert sorted(MIRROR_68) == list(range(68))
@@ -181,7 +181,7 @@ def test_the_locator_recipe_is_reproducible(builtin_model, tmp_path):
     import torch
 
     from frontside.reconstruct.locator import Locator, LocatorSpec, save_locator
-    from frontside.reconstruct.locator_training import (
+    from tools.locator_training import (
         TrainSettings,
         background_pool,
         render_sprites,

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from scipy.ndimage import binary_erosion
 
-from frontside.datasets.synthetic import ModelSource
 from frontside.geometry.raster import silhouette
 from frontside.geometry.transforms import project
 from frontside.renderers.backgrounds import composite
@@ -12,6 +11,7 @@ from frontside.renderers.lighting import Lighting, sample_lighting
 from frontside.renderers.pyrender_renderer import PyrenderRenderer
 from frontside.renderers.raster_renderer import RasterRenderer
 from frontside.renderers.view import Pose
+from frontside.synthesis.pairs import ModelSource
 
 RENDERERS = {"raster": RasterRenderer, "pyrender": PyrenderRenderer}
 

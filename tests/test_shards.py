@@ -1,18 +1,10 @@
 import numpy as np
 import pytest
 
-from frontside.datasets.records import Pair, PairMeta
-from frontside.datasets.shards import (
-    TRAINING_COLUMNS,
-    Manifest,
-    ShardInfo,
-    decode_row,
-    read_shard,
-    shard_size,
-    verify,
-    write_shard,
-)
 from frontside.errors import DataIntegrityError
+from frontside.store.manifest import Manifest, ShardInfo, verify
+from frontside.store.records import Pair, PairMeta
+from frontside.store.shards import TRAINING_COLUMNS, decode_row, read_shard, shard_size, write_shard
 
 
 def random_pair(rng: np.random.Generator, i: int) -> Pair:
@@ -140,8 +132,8 @@ def verify_after_manifest(root, info: ShardInfo) -> list[str]:
 @pytest.fixture(scope="module")
 def labelled_pairs(builtin_model):
     """Three real 96 x 96 pairs with every label, depth included."""
-    from frontside.datasets.synthetic import ModelSource, make_pair
     from frontside.renderers.raster_renderer import RasterRenderer
+    from frontside.synthesis.pairs import ModelSource, make_pair
 
     source, renderer = ModelSource(builtin_model), RasterRenderer()
     return [make_pair(source, renderer, None, np.random.default_rng(i), face_id=f"builtin-{i:06d}", face_index=i,
@@ -178,7 +170,7 @@ def test_labelled_rows_of_any_size_round_trip(tmp_path, labelled_pairs):
 def test_float16_arrays_are_byte_stream_split_and_shards_written_without_it_still_read(tmp_path, labelled_pairs):
     import pyarrow.parquet as pq
 
-    from frontside.datasets.shards import WRITER_OPTIONS, pairs_to_table
+    from frontside.store.shards import WRITER_OPTIONS, pairs_to_table
 
     url = str(tmp_path / "shard-00000.parquet")
     write_shard(url, labelled_pairs)

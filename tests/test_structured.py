@@ -9,7 +9,7 @@ import torch
 from frontside.facemodel.uv_basis import uv_basis
 from frontside.geometry.posmap import rasterize_posmap
 from frontside.geometry.transforms import angles_from_matrix, rotation_matrix
-from frontside.model.structured import PosedBasis, rotation_from_6d
+from frontside.learning.networks.structured import PosedBasis, rotation_from_6d
 
 
 @pytest.fixture(scope="module")

@@ -2,14 +2,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from frontside.datasets.segmentation import Part
-from frontside.datasets.synthetic import ModelSource, PoseRanges, make_pair, sample_poses
 from frontside.errors import InputFormatError
 from frontside.geometry.raster import silhouette
 from frontside.renderers.backgrounds import Backgrounds
 from frontside.renderers.pyrender_renderer import PyrenderRenderer
 from frontside.renderers.raster_renderer import RasterRenderer
 from frontside.renderers.view import Pose
+from frontside.store.records import Part
+from frontside.synthesis.pairs import ModelSource, PoseRanges, make_pair, sample_poses
 
 
 def _iou(a, b):
@@ -117,7 +117,7 @@ def test_each_views_labels_match_its_pixels(pairs, name):
 
 
 def test_labels_coverage_matches_the_rendered_alpha(builtin_model):
-    from frontside.datasets.synthetic import render_pair_views
+    from frontside.synthesis.pairs import render_pair_views
 
     source = ModelSource(builtin_model)
     for renderer in (RasterRenderer(), PyrenderRenderer()):
@@ -156,8 +156,8 @@ def test_size_sets_images_posmap_and_labels(builtin_model):
 
 def test_make_pair_posmap_projects_onto_the_face_pixels(builtin_model):
     """Rendered whole and cropped by warping (FaceGen's path): the posmap's mesh lands on the face's pixels."""
-    from frontside.datasets.synthetic import crop_view
     from frontside.geometry.posmap import rasterize_posmap
+    from frontside.synthesis.pairs import crop_view
 
     rng = np.random.default_rng(4)
     face = builtin_model.face(rng, "f")

@@ -2,20 +2,21 @@ import numpy as np
 import pytest
 import torch
 
-from frontside.datasets.torch_dataset import (
+from frontside.errors import DataIntegrityError
+from frontside.facemodel.model import Region
+from frontside.learning.checkpoint.saving import load_checkpoint, save_checkpoint
+from frontside.learning.config import TrainConfig
+from frontside.learning.data import (
     ShardDataset,
     make_loader,
     rotate_image,
     rotate_posmap,
     rotation_about_centre,
 )
-from frontside.errors import DataIntegrityError
-from frontside.facemodel.model import Region
-from frontside.model.checkpoint import load_checkpoint, save_checkpoint
-from frontside.model.loss import WeightedPosmapLoss, weight_mask_from_regions
-from frontside.model.networks import count_parameters
-from frontside.model.registry import ARCHS, THESIS_PARAMETERS, build
-from frontside.model.training import TrainConfig, train
+from frontside.learning.loss import WeightedPosmapLoss, weight_mask_from_regions
+from frontside.learning.networks.registry import ARCHS, THESIS_PARAMETERS, build
+from frontside.learning.networks.thesis import count_parameters
+from frontside.learning.trainer import train
 
 
 @pytest.mark.parametrize("arch", list(ARCHS))
@@ -47,7 +48,7 @@ def test_weight_mask_is_16_4_3_0():
 
 def test_checkpoint_round_trip_and_truncation(tmp_path):
     net = build("prn")
-    path = save_checkpoint(tmp_path / "c.pt", model=net, epoch=3, best_val=0.5, config={"lr": 1e-4})
+    path = save_checkpoint(tmp_path / "c.pt", network=net, epoch=3, best_val=0.5, config={"lr": 1e-4})
     state = load_checkpoint(path)
     assert state["epoch"] == 3 and state["arch"] == "prn"
     other = build("prn")
@@ -108,16 +109,16 @@ def test_loss_after_a_few_dozen_steps_is_below_the_first(tiny_dataset, tmp_path)
 
 
 def test_train_flow_runs_through_prefect(tiny_dataset, tmp_path, prefect_harness):
-    from frontside.flows.train import train_model
+    from frontside.orchestration.flows.train import train_model
 
-    result = train_model(data=[tiny_dataset], out=str(tmp_path / "flow"), arch="frontonly", epochs=1,
-                         batch_size=4, max_steps_per_epoch=1)
+    result = train_model(TrainConfig(data=[tiny_dataset], out=str(tmp_path / "flow"), arch="frontonly", epochs=1,
+                                     batch_size=4, max_steps_per_epoch=1, progress=False))
     assert result["best_path"].endswith("best.pt")
     assert load_checkpoint(result["best_path"])["arch"] == "frontonly"
 
 
 def test_epoch_shuffle_sampler_orders(tiny_dataset):
-    from frontside.datasets.torch_dataset import EpochShuffleSampler
+    from frontside.learning.data import EpochShuffleSampler
 
     data = ShardDataset(tiny_dataset)
     sampler = EpochShuffleSampler(data, seed=3)

@@ -115,7 +115,7 @@ def model(tree):
 # ------------------------------------------------------------------------------------------------ tests
 
 def test_scan_finds_layout_groups_and_problems(tree, model):
-    from frontside.datasets.w300lp import scan_300wlp, skipped_counts
+    from frontside.sources.w300lp import scan_300wlp, skipped_counts
 
     root, _, truth = tree
     items = scan_300wlp(root, model=model)
@@ -134,7 +134,7 @@ def test_scan_finds_layout_groups_and_problems(tree, model):
 
 
 def test_posed_view_landmarks_land_on_pt2d(tree, model):
-    from frontside.datasets.w300lp import item_for, posed_view, read_landmark_file
+    from frontside.sources.w300lp import item_for, posed_view, read_landmark_file
 
     root, _, truth = tree
     worst = 0.0
@@ -162,8 +162,8 @@ def test_posed_view_landmarks_land_on_pt2d(tree, model):
 
 
 def test_pose_matches_the_3ddfa_rotation(tree, model):
-    from frontside.datasets.w300lp import item_for, posed_view
     from frontside.geometry.transforms import rotation_matrix
+    from frontside.sources.w300lp import item_for, posed_view
 
     root, _, truth = tree
     view = posed_view(item_for(root, "AFW", "AFW_100_1_2"), model)
@@ -175,7 +175,7 @@ def test_pose_matches_the_3ddfa_rotation(tree, model):
 
 
 def test_pairing_rules(tree, model):
-    from frontside.datasets.w300lp import pair_items, scan_300wlp
+    from frontside.sources.w300lp import pair_items, scan_300wlp
 
     items = scan_300wlp(tree[0], model=model)
     pairs = pair_items(items, np.random.default_rng(5))
@@ -191,7 +191,7 @@ def test_pairing_rules(tree, model):
 
 
 def test_make_pair_crops_and_posmap(tree, model):
-    from frontside.datasets.w300lp import item_for, make_300wlp_pair
+    from frontside.sources.w300lp import item_for, make_300wlp_pair
 
     root = tree[0]
     front, side = item_for(root, "AFW", "AFW_100_1_0"), item_for(root, "AFW", "AFW_100_1_2")
@@ -212,7 +212,7 @@ def test_make_pair_crops_and_posmap(tree, model):
 
 
 def test_read_fit_errors_name_file_and_field(tmp_path, tree, model):
-    from frontside.datasets.w300lp import item_for, posed_view, read_fit
+    from frontside.sources.w300lp import item_for, posed_view, read_fit
 
     bad = tmp_path / "bad.mat"
     scipy.io.savemat(str(bad), {"Pose_Para": np.zeros((1, 7)), "Shape_Para": np.zeros((N_ID, 1))})
@@ -230,18 +230,19 @@ def test_read_fit_errors_name_file_and_field(tmp_path, tree, model):
     with pytest.raises(InputFormatError, match=r"LFPW_image_test_0001_0\.mat: file: does not exist"):
         posed_view(item_for(tree[0], "LFPW", "LFPW_image_test_0001_0"), model)
     with pytest.raises(InputFormatError, match="no 300W-LP subset folder"):
-        from frontside.datasets.w300lp import scan_300wlp
+        from frontside.sources.w300lp import scan_300wlp
 
         scan_300wlp(tmp_path)
 
 
 def test_flow_writes_shards_and_resumes(tree, tmp_path, prefect_harness):
-    from frontside.datasets.shards import decode_row, read_shard
-    from frontside.flows.convert_300wlp import convert_300wlp
+    from frontside.orchestration.flows.convert_300wlp import convert_300wlp
+    from frontside.sources.w300lp_source import ConvertConfig
+    from frontside.store.shards import decode_row, read_shard
 
     root, spec, _ = tree
     out = tmp_path / "ds"
-    manifest_path = Path(convert_300wlp(root=str(root), out=str(out), shard_size=2, seed=4, model_spec=spec))
+    manifest_path = Path(convert_300wlp(ConvertConfig(root=str(root), out=str(out), shard_size=2, seed=4, model_spec=spec)))
     manifest = json.loads(manifest_path.read_text())
     text = json.dumps(manifest)
     assert '"no_mat": 1' in text and '"broken_mat": 1' in text
@@ -258,7 +259,7 @@ def test_flow_writes_shards_and_resumes(tree, tmp_path, prefect_harness):
         rows += table.num_rows
     assert rows == 5
     before = {s.name: s.stat().st_mtime_ns for s in shards}
-    convert_300wlp(root=str(root), out=str(out), shard_size=2, seed=4, model_spec=spec)
+    convert_300wlp(ConvertConfig(root=str(root), out=str(out), shard_size=2, seed=4, model_spec=spec))
     assert {s.name: s.stat().st_mtime_ns for s in sorted(out.glob("shard-*.parquet"))} == before
     # every skipped image is named with its reason, and the model is recorded once, by spec and content
     skipped = {e["file"]: e for e in manifest["extra"]["skipped_files"]}
@@ -267,8 +268,8 @@ def test_flow_writes_shards_and_resumes(tree, tmp_path, prefect_harness):
     assert "not a readable MATLAB" in skipped["LFPW/LFPW_image_test_0002_0.jpg"]["detail"]
     assert manifest["inputs"]["model"]["spec"] == spec and len(manifest["inputs"]["model"]["sha256"]) == 64
     # evaluation reads exactly that model (fb447a8 tried to load "300wlp", failed silently, used the built-in)
-    from frontside.evaluation.evaluate import dataset_model
     from frontside.facemodel import load_model
+    from frontside.store.dataset import dataset_model
 
     assert dataset_model(str(out)).n_vertices == load_model(spec).n_vertices == 24 * 24
 
@@ -276,9 +277,9 @@ def test_flow_writes_shards_and_resumes(tree, tmp_path, prefect_harness):
 def test_fits_made_for_another_model_are_one_error_before_anything_is_written(tree, tmp_path):
     from dataclasses import replace
 
-    from frontside.datasets.driver import check_dataset
-    from frontside.datasets.w300lp_source import W300LPSource
     from frontside.facemodel.bfm import save_bfm
+    from frontside.sources.w300lp_source import W300LPSource
+    from frontside.store.driver import check_dataset
 
     model = grid_model()
     fewer = replace(model, id_basis=model.id_basis[:, :2], id_std=model.id_std[:2])

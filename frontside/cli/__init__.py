@@ -75,7 +75,8 @@ def flag_for(command: argparse.ArgumentParser | None, name: str) -> str:
     """The flag that sets parameter `name` in `command` (`n_faces` -> `--faces`), else `name` itself."""
     for action in getattr(command, "_actions", []):
         if action.dest == name and action.option_strings:
-            return max(action.option_strings, key=len)
+            positive = [s for s in action.option_strings if not s.startswith("--no-")] or action.option_strings
+            return max(positive, key=len)
     return name
 
 
@@ -84,6 +85,20 @@ def describe(exc: BaseException, command: argparse.ArgumentParser | None) -> str
     if isinstance(exc, ParameterError):
         return f"{flag_for(command, exc.name)}: {' '.join(exc.problem.split())}"
     return one_line(exc)
+
+
+def show_library_logs() -> None:
+    """The package logs through `logging` (never print); a command shows its INFO lines and above on stderr,
+    one line each, as it always showed its notes."""
+    import logging
+
+    logger = logging.getLogger("frontside")
+    if not any(getattr(h, "frontside_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.frontside_cli = True
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def debugging(argv: list[str]) -> bool:
@@ -98,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     parser = build_parser()
     args = parser.parse_args(argv)
+    show_library_logs()
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

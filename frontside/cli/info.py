@@ -18,8 +18,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from frontside.datasets.info import check_shard, summary
-    from frontside.datasets.shards import Manifest
+    from frontside.store.info import check_shard, summary
+    from frontside.store.manifest import Manifest
 
     manifest = Manifest.load(args.root)
     checks, first = [], None

@@ -41,11 +41,11 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from frontside.datasets.generation import face_rng, make_renderer, make_source
-    from frontside.datasets.preview import pair_grid
-    from frontside.datasets.synthetic import make_pair
     from frontside.pictures import write_png
     from frontside.renderers.backgrounds import Backgrounds
+    from frontside.store.grid import pair_grid
+    from frontside.synthesis.generate import face_rng, make_renderer, make_source
+    from frontside.synthesis.pairs import make_pair
 
     source = make_source(spec)
     renderer = make_renderer(args.renderer)

@@ -11,11 +11,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from frontside.configs import add_flags, from_flags
 from frontside.errors import FrontsideError
+from frontside.reconstruct.config import ReconstructConfig
 from frontside.reconstruct.outputs import MESH_FORMATS
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-DETECTORS = ("auto", "locator", "haar", "dlib-hog", "dlib-cnn")
 
 
 class UsageError(Exception):
@@ -27,26 +28,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        description="Detect the face, crop it as training did, predict, crop again from the "
                                    "predicted landmarks, predict again; write the mesh and face.json (landmarks "
                                    "in 3D and in the photo, head pose, crop boxes).")
-    p.add_argument("--front", help="front photo")
-    p.add_argument("--side", default=None, help="side photo (needed by two-view networks)")
-    p.add_argument("--pairs", default=None,
-                   help="a folder of pairs, front/NAME.jpg and side/NAME.jpg; --out is then a folder (NAME/face.*)")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--out", default=None,
-                   help="face.obj, face.ply or face.glb (face.json goes beside it); with --pairs a folder "
-                        "(default: reconstructions)")
-    p.add_argument("--format", default="obj", choices=[s[1:] for s in MESH_FORMATS],
-                   help="mesh format in --pairs mode (default obj)")
-    p.add_argument("--iterations", type=int, default=2,
-                   help="predictions per pair; each after the first crops by the previous one's landmarks (default 2)")
-    p.add_argument("--detector", default="auto", choices=DETECTORS,
-                   help="auto (default: frontside's locator, OpenCV's cascades where it finds no face), locator, "
-                        "haar (OpenCV), dlib-hog (extra [dlib]), dlib-cnn (extra [dlib-cnn])")
-    p.add_argument("--no-detect", action="store_true", help="photos are already face crops (scaled to the network)")
-    p.add_argument("--preview", default=None,
-                   help="a PNG: photos with boxes and landmarks, the mesh from three angles (with --pairs: a name "
-                        "written in each pair's folder)")
-    p.add_argument("--uv-regions", default=None, help="a dataset's uv_regions.png: the face mask of the mesh")
+    add_flags(p, ReconstructConfig)
     p.set_defaults(func=run)
     return p
 
@@ -80,7 +62,7 @@ def _pairs_in(folder: Path) -> list[tuple[str, Path, Path]]:
     return [(name, fronts[name], sides[name]) for name in sorted(fronts)]
 
 
-def _check_usage(args: argparse.Namespace) -> None:
+def _check_usage(args: ReconstructConfig) -> None:
     if (args.front is None) == (args.pairs is None):
         raise UsageError("--front/--pairs", "give one photo pair (--front [--side]) or a folder (--pairs), not "
                          + ("both" if args.front else "neither"))
@@ -102,8 +84,8 @@ def _face_mask(path: str):
     import numpy as np
     from PIL import Image
 
-    from frontside.datasets.network_io import face_mask
     from frontside.errors import InputFormatError
+    from frontside.learning.network_io import face_mask
 
     try:
         with Image.open(path) as im:
@@ -115,7 +97,8 @@ def _face_mask(path: str):
     return face_mask(regions)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(namespace: argparse.Namespace) -> int:
+    args = from_flags(ReconstructConfig, namespace)
     try:
         _check_usage(args)
     except UsageError as exc:
@@ -125,8 +108,8 @@ def run(args: argparse.Namespace) -> int:
     _check_file("--side", args.side)
     _check_file("--uv-regions", args.uv_regions)
     pairs = _pairs_in(Path(args.pairs)) if args.pairs else None
-    from frontside.model.checks import check_checkpoint_file
-    from frontside.model.registry import get_arch
+    from frontside.learning.checkpoint.validation import check_checkpoint_file
+    from frontside.learning.networks.registry import get_arch
 
     # read without torch: a file that is no checkpoint, or a two-view network without --side, answers at once
     arch = get_arch(check_checkpoint_file(args.checkpoint, "checkpoint")["spec"]["arch"])
@@ -137,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
 
     mask = _face_mask(args.uv_regions) if args.uv_regions else None
     reconstructor = Reconstructor(args.checkpoint, detector=args.detector, face_mask=mask)
-    detect = not args.no_detect
+    detect = args.detect
     if pairs is None:
         result = reconstructor.reconstruct(args.front, args.side, args.iterations, detect)
         written = reconstructor.write(result, args.out or "face.obj", preview=args.preview)
@@ -147,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     return _run_folder(reconstructor, pairs, Path(args.out or "reconstructions"), args, detect)
 
 
-def _run_folder(reconstructor, pairs, out: Path, args: argparse.Namespace, detect: bool) -> int:
+def _run_folder(reconstructor, pairs, out: Path, args: ReconstructConfig, detect: bool) -> int:
     from tqdm import tqdm
 
     failed: list[str] = []

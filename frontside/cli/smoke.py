@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     out = checks.output_folder("out", args.out)
     if "://" in out:
         raise ParameterError("out", f"{out}: smoke writes to a local folder")
-    from frontside.smoke import write_smoke
+    from frontside.synthesis.smoke import write_smoke
 
     paths = write_smoke(Path(out), seed=args.seed, yaw=args.yaw)
     for label, path in paths.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from frontside import checks
 from frontside.errors import ParameterError
+from frontside.evaluation.config import EvaluateConfig
 
 
 def check_evaluation_numbers(out: str, max_faces: int | None) -> str:
@@ -16,15 +17,16 @@ def check_evaluation_numbers(out: str, max_faces: int | None) -> str:
     return out
 
 
-def check_evaluation(checkpoints: list[str], out: str, data: list[str] | None = None, florence: str | None = None,
-                     max_faces: int | None = None) -> None:
-    """Every checkpoint usable (`model.checks`), exactly one test set, each dataset readable with the face model
+def check_evaluation(config: EvaluateConfig) -> None:
+    """Every checkpoint usable (`learning.checkpoint.validation`), exactly one test set, each dataset readable with the face model
     it was made with (loaded and checked against its sha256), a Florence root holding scans. The checkpoints are
     read first (no torch), and whether their weights fit their networks (torch) is checked last."""
-    from frontside.datasets.manifest import check_dataset_folder, dataset_model
-    from frontside.model.checks import check_checkpoint_file, check_weights_fit
+    from frontside.learning.checkpoint.saving import check_weights_fit
+    from frontside.learning.checkpoint.validation import check_checkpoint_file
+    from frontside.store.dataset import check_dataset_folder, dataset_model
 
-    check_evaluation_numbers(out, max_faces)
+    checkpoints, data, florence = config.checkpoints, config.data, config.florence
+    check_evaluation_numbers(config.out, config.max_faces)
     if not checkpoints:
         raise ParameterError("checkpoints", "at least one checkpoint is needed")
     if bool(data) == bool(florence):
@@ -34,7 +36,7 @@ def check_evaluation(checkpoints: list[str], out: str, data: list[str] | None = 
         check_dataset_folder("data", root)
         dataset_model(root)
     if florence:
-        from frontside.datasets.florence import find_scans
+        from frontside.sources.florence import find_scans
 
         find_scans(checks.input_folder("florence", florence))
     for checkpoint, state in states.items():  # last: the only check that needs torch

@@ -13,13 +13,15 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import cKDTree
 
-from frontside.datasets.records import Pair
-from frontside.datasets.shards import decode_row, list_shards, read_shard
 from frontside.facemodel import MorphableModel, Region, load_model
 from frontside.geometry.icp import apply_transform, icp, landmark_alignment
 from frontside.geometry.metrics import bbox_size, nme, nme_to_surface
 from frontside.geometry.posmap import sample_posmap
 from frontside.io import write_atomic
+from frontside.store.dataset import dataset_model
+from frontside.store.manifest import list_shards
+from frontside.store.records import Pair
+from frontside.store.shards import decode_row, read_shard
 
 
 @dataclass(frozen=True)
@@ -57,21 +59,6 @@ class ModelScores:
     def load(cls, path: str | Path) -> ModelScores:
         body = json.loads(Path(path).read_text())
         return cls(body["name"], body["checkpoint"], body["arch"], [FaceScore(**f) for f in body["faces"]])
-
-
-def dataset_model_spec(root: str) -> str:
-    """The spec of the face model a shard folder was made with, exactly as its manifest records it."""
-    from frontside.datasets.manifest import dataset_model_spec as recorded_spec
-
-    return recorded_spec(root)
-
-
-def dataset_model(root: str) -> MorphableModel:
-    """The face model a shard folder was made with (the UVs define the posmap): exactly the model spec its
-    manifest records, its content checked against the recorded sha256; an error naming the file otherwise."""
-    from frontside.datasets.manifest import dataset_model as recorded_model
-
-    return recorded_model(root)
 
 
 def face_vertex_mask(model: MorphableModel) -> np.ndarray:
@@ -153,7 +140,7 @@ def evaluate_mean_face(pairs: list[Pair], model: MorphableModel) -> ModelScores:
 
 def checkpoint_face_model(checkpoint: str) -> MorphableModel:
     """The face model a network was trained with (its training data's manifest), the built-in one otherwise."""
-    from frontside.model.checkpoint import load_checkpoint
+    from frontside.learning.checkpoint.saving import load_checkpoint
 
     data = load_checkpoint(checkpoint)["config"].get("data") or []
     for root in data:

@@ -66,7 +66,7 @@ def mesh_picture(meshes: list[dict], triangles: np.ndarray, path: Path, views: t
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from frontside.geometry.shading import shade_mesh
+    from frontside.geometry.mesh_pictures import shade_mesh
 
     names = list(meshes[0]["predictions"])
     columns = [(label, yaw) for label in ["ground truth", *names] for yaw in views]

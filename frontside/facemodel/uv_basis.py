@@ -3,7 +3,7 @@
 A position map is the barycentric blend of per-vertex xyz over a fixed UV layout, so it is linear in the
 vertices: rasterising the mean and each component once gives every face of the model, at any pose, as
 `pose(mean_uv + sum_k c_k component_uv[k])`. A structured network predicts the pose and the coefficients and
-composes its position map from this basis (`frontside.model.structured`).
+composes its position map from this basis (`frontside.learning.networks.structured`).
 
 Coordinates are the model's world frame (x right, y up, z toward a frontal camera), centred on the mean shape's
 bounding-box centre and divided by its largest extent, so values are O(1) whatever the model's units.

@@ -66,3 +66,17 @@ def warp_vertices(vertices: np.ndarray, a: np.ndarray, shift_depth: bool = True)
     if shift_depth:
         out[:, 2] -= out[:, 2].min()
     return out.astype(np.float32)
+
+
+def crop_from_landmark_box(centre: np.ndarray, size: float, out_size: int) -> np.ndarray:
+    """(3, 3) photo -> crop similarity of the training rule for a landmark box with this centre (2,) and size
+    ((w + h) / 2): `landmark_crop` itself, given the box's two corners."""
+    half = np.array([size, size]) / 2.0
+    return landmark_crop(np.stack([centre - half, centre + half]), out_size=out_size)
+
+
+def crop_to_photo(points: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """(N, 2) float64 photo pixels of crop pixels (N, >= 2) under the photo -> crop similarity `a`."""
+    inverse = np.linalg.inv(a)
+    p = np.asarray(points, np.float64)[:, :2]
+    return p @ inverse[:2, :2].T + inverse[:2, 2]

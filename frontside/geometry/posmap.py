@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from frontside.geometry.bounds import bounds
 from frontside.geometry.raster import rasterize_values
 
 
@@ -64,3 +65,17 @@ def posmap_to_mesh(posmap: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np
     tri1 = np.stack([a[full], c[full], b[full]], axis=1)
     tri2 = np.stack([b[full], c[full], d[full]], axis=1)
     return vertices, np.concatenate([tri1, tri2]).astype(np.int32)
+
+
+def posmap_to_rgb(posmap: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """(H, W, 3) uint8 picture of a position map: x, y, z each scaled over the covered pixels to 0..255."""
+    if mask is None:
+        mask = np.any(posmap != 0, axis=-1)
+    out = np.zeros(posmap.shape, np.uint8)
+    if not mask.any():
+        return out
+    covered = posmap[mask]
+    lo, hi = bounds(covered)
+    scaled = (covered - lo) / np.maximum(hi - lo, 1e-6)
+    out[mask] = np.clip(scaled * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return out

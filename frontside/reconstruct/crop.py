@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from frontside.geometry.crop import CropJitter, landmark_crop
+from frontside.geometry.crop import CropJitter, crop_from_landmark_box, crop_to_photo, landmark_crop
 from frontside.reconstruct.detect import PROFILE_LEFT, Detection
 
 
@@ -35,13 +35,6 @@ BOX_TO_LANDMARKS: dict[str, BoxToLandmarks] = {
 }
 
 
-def crop_from_landmark_box(centre: np.ndarray, size: float, out_size: int) -> np.ndarray:
-    """(3, 3) photo -> crop similarity of the training rule for a landmark box with this centre (2,) and size
-    ((w + h) / 2): `landmark_crop` itself, given the box's two corners."""
-    half = np.array([size, size]) / 2.0
-    return landmark_crop(np.stack([centre - half, centre + half]), out_size=out_size)
-
-
 def crop_from_detection(detection: Detection, out_size: int) -> np.ndarray:
     """(3, 3) photo -> crop similarity: the training rule applied to the detection's landmarks (the locator's),
     or else to the landmark box its box implies."""
@@ -60,13 +53,6 @@ def refined_crop(landmarks_xy: np.ndarray, out_size: int) -> np.ndarray:
     """(3, 3) photo -> crop similarity from 68 landmarks (68, 2) in photo pixels: exactly training's crop
     (`landmark_crop`, margin 1.5, no jitter)."""
     return landmark_crop(landmarks_xy, out_size=out_size)
-
-
-def crop_to_photo(points: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """(N, 2) float64 photo pixels of crop pixels (N, >= 2) under the photo -> crop similarity `a`."""
-    inverse = np.linalg.inv(a)
-    p = np.asarray(points, np.float64)[:, :2]
-    return p @ inverse[:2, :2].T + inverse[:2, 2]
 
 
 def crop_box(a: np.ndarray, out_size: int) -> list[float]:

@@ -27,8 +27,7 @@ import torch
 from torch import nn
 
 from frontside.errors import DataIntegrityError
-from frontside.geometry.crop import warp_image
-from frontside.reconstruct.crop import crop_from_landmark_box, crop_to_photo
+from frontside.geometry.crop import crop_from_landmark_box, crop_to_photo, warp_image
 
 WEIGHTS = Path(__file__).with_name("locator.npz")
 FORMAT = 1

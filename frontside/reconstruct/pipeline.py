@@ -13,9 +13,9 @@ import numpy as np
 from PIL import Image
 
 from frontside.errors import FrontsideError, InputFormatError
-from frontside.geometry.crop import warp_image
+from frontside.geometry.crop import crop_to_photo, warp_image
 from frontside.geometry.posmap import posmap_to_mesh, sample_posmap
-from frontside.reconstruct.crop import crop_box, crop_from_detection, crop_to_photo, refined_crop
+from frontside.reconstruct.crop import crop_box, crop_from_detection, refined_crop
 from frontside.reconstruct.detect import Detection, detect_face
 from frontside.reconstruct.outputs import MESH_FRAME, to_mesh_frame, uv_texture, write_face_json, write_mesh
 from frontside.reconstruct.pose import HeadPose, head_pose, head_pose_2d, in_photo
@@ -79,7 +79,7 @@ class Reconstructor:
     (or `face_mask`, e.g. from a dataset's uv_regions.png). Loaded once; `reconstruct` per pair."""
 
     def __init__(self, checkpoint: str | os.PathLike, detector: str = "auto", face_mask: np.ndarray | None = None):
-        from frontside.model.inference import Predictor
+        from frontside.learning.inference import Predictor
 
         self.checkpoint = str(checkpoint)
         self.detector = detector
@@ -175,8 +175,8 @@ class Reconstructor:
               preview: str | os.PathLike | None = None) -> dict[str, Path]:
         """The mesh at `out` (.obj/.ply/.glb), face.json beside it (or at `face_json`), the preview if asked.
         Returns the paths written."""
-        from frontside.datasets.shards import code_version
         from frontside.pictures import write_png
+        from frontside.store.manifest import code_version
 
         t = time.perf_counter()
         out = Path(out)

@@ -1,0 +1,20 @@
+"""`EvaluateConfig`: what `frontside evaluate` and the evaluation flow take (torch-free)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from frontside.configs import cli
+
+
+@dataclass
+class EvaluateConfig:
+    """Checkpoints scored on one test set (synthetic shards, or a MICC Florence tree), beside the mean face."""
+
+    checkpoints: list[str] = field(metadata=cli("a best.pt/last.pt to evaluate", flag="--checkpoint",
+                                                metavar="CKPT"))
+    out: str = field(metadata=cli("report folder: report.md, report.json, ced.png, meshes.png", metavar="DIR"))
+    data: list[str] = field(default_factory=list, metadata=cli("held-out shard folder", metavar="DIR"))
+    florence: str | None = field(default=None, metadata=cli(
+        "MICC Florence root (subject_XX/Model/frontal1/obj/*.obj), instead of --data", metavar="ROOT"))
+    max_faces: int | None = field(default=None, metadata=cli("score only the first N faces"))

@@ -1,0 +1,137 @@
+"""`TrainConfig`: everything a training run depends on (saved in every checkpoint), and the check of each of its
+fields (`rules`). Torch-free, so the command line and the flows check a configuration at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from frontside import checks
+from frontside.configs import cli
+from frontside.errors import ParameterError
+from frontside.learning.networks.options import DECODER_NORMS, FUSIONS
+from frontside.learning.networks.registry import ARCHS, NetworkSpec, get_arch
+
+PRECISIONS = ("auto", "fp32", "bf16")
+SCHEDULES = (None, "onecycle", "step")
+WEIGHT_INITS = ("he", "keras")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on (saved in every checkpoint); the flags of `frontside train`. None
+    means the arch's own default (`registry.Arch`: lr, schedule, shape_weight, augment)."""
+
+    data: list[str] = field(metadata=cli("shard folder to train on", metavar="DIR"))
+    out: str = field(metadata=cli("run folder: best.pt, last.pt, metrics.csv, loss_curve.png, tensorboard/",
+                                  metavar="RUN"))
+    val: list[str] = field(default_factory=list, metadata=cli(
+        "validation shard folder (default: hold out --val-fraction of --data)", metavar="DIR"))
+    val_fraction: float = field(default=0.1, metadata=cli("the share of --data held out when no --val is given"))
+    arch: str = field(default="twoview", metadata=cli(
+        "twoview/frontonly: pose + face-model coefficients (default); *-thesis: table 4.1; prn", choices=ARCHS))
+    epochs: int = field(default=50, metadata=cli("epochs (thesis 4.3.3: 50)"))
+    batch_size: int = field(default=16, metadata=cli("pairs per step"))
+    lr: float | None = field(default=None, metadata=cli(
+        "learning rate; default: the arch's (twoview/frontonly 2e-3 one-cycle peak; thesis and prn 1e-4); for "
+        "transfer (--init) about a tenth of it"))
+    schedule: str | None = field(default=None, metadata=cli(
+        "onecycle: AdamW, warm-up then cosine (twoview/frontonly); step: Adam halved every --lr-halving-epochs "
+        "(thesis, prn); default: the arch's", choices=SCHEDULES))
+    lr_halving_epochs: int = field(default=5, metadata=cli("step schedule: epochs between halvings (thesis 4.3.3)"))
+    warmup_fraction: float = field(default=0.15, metadata=cli("onecycle schedule: the share of steps warming up"))
+    weight_decay: float = field(default=0.05, metadata=cli(
+        "onecycle schedule: AdamW's weight decay (1e-4 before: held-out shape loss 4% higher, NME 0.5%)"))
+    shape_weight: float | None = field(default=None, metadata=cli(
+        "weight of the loss's pose-free shape term (default: the arch's: 100 for twoview/frontonly, 0 else)"))
+    patience: int = field(default=10, metadata=cli("stop after this many epochs without a better validation loss"))
+    init: str | None = field(default=None, metadata=cli(
+        "start from another run's weights (the transfer step of thesis 4.3.4)", metavar="CKPT"))
+    resume: bool = field(default=False, metadata=cli("continue the interrupted run in --out from its last.pt"))
+    overwrite: bool = field(default=False, metadata=cli("replace the run already in --out"))
+    augment: bool | None = field(default=None, metadata=cli(
+        "rotation, colour and occlusion augmentation (default: the arch's: off for twoview/frontonly, whose short "
+        "CPU runs learn shape faster without it; on for the thesis networks and prn)"))
+    workers: int = field(default=0, metadata=cli("DataLoader worker processes"))
+    max_steps_per_epoch: int | None = field(default=None, metadata=cli("cap on the steps of an epoch"))
+    max_val_batches: int | None = field(default=None, metadata=cli("cap on the validation batches of an epoch"))
+    seed: int = field(default=0, metadata=cli("seed of the initialisation, the split and the shuffles"))
+    device: str | None = field(default=None, metadata=cli("cpu, cuda, cuda:1, ... (default: cuda when present)"))
+    precision: str = field(default="auto", metadata=cli(
+        "auto: bf16 autocast where the device runs it natively (CUDA, AVX512-BF16/AMX CPUs), else fp32",
+        choices=PRECISIONS))
+    width: float = field(default=1.0, metadata=cli("channel multiplier of the thesis networks (1.0: the paper's)"))
+    input_size: int = field(default=128, metadata=cli("twoview/frontonly: the encoder's resolution"))
+    fusion: str = field(default="stack", metadata=cli(
+        "twoview: one encoder on 6 stacked channels, one shared by both views, or one per view", choices=FUSIONS))
+    weight_init: str = field(default="he", metadata=cli(
+        "thesis/prn: he (default) or keras (the originals' Glorot, under which the decoder starts input-blind)",
+        choices=WEIGHT_INITS))
+    decoder_norm: str | None = field(default=None, metadata=cli(
+        "thesis/prn: none (the thesis's decoder) or batch (PRN's); default: the architecture's own",
+        choices=DECODER_NORMS))
+    shuffle_window: int | None = field(default=None, metadata=cli(
+        "shuffle within runs of this many shards (default: every row when they fit in the shard cache, else as "
+        "many shards as fit)"))
+    progress: bool = field(default=True, metadata=cli(hidden=True))
+
+    def network_spec(self) -> NetworkSpec:
+        return NetworkSpec(arch=self.arch, width=float(self.width), weight_init=self.weight_init,
+                           decoder_norm=self.decoder_norm, input_size=self.input_size, fusion=self.fusion)
+
+    def recipe(self) -> tuple[float, str, float, bool]:
+        """(lr, schedule, shape_weight, augment), the arch's defaults where this config leaves them None."""
+        arch = get_arch(self.arch)
+        schedule = self.schedule or arch.schedule
+        if schedule not in SCHEDULES[1:]:
+            raise ValueError(f"schedule must be one of {SCHEDULES[1:]}, not {schedule!r}")
+        return (self.lr if self.lr is not None else arch.lr, schedule,
+                self.shape_weight if self.shape_weight is not None else arch.shape_weight,
+                self.augment if self.augment is not None else arch.augment)
+
+
+def _fraction(name: str, value: object) -> float:
+    value = checks.positive_number(name, value)
+    if value >= 1:
+        raise ParameterError(name, f"must be between 0 and 1, got {value:g}")
+    return value
+
+
+def _folders(name: str, value: object) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ParameterError(name, f"expected a list of dataset folders, got {value!r}")
+    return [checks.text(name, v) for v in value]
+
+
+def rules() -> dict:
+    """The check of each `TrainConfig` field that has one (by name; for `checks.values`)."""
+    optional_count = lambda n, v: checks.integer(n, v, minimum=1, optional=True)  # noqa: E731
+    return {
+        "data": lambda n, v: _folders(n, v) or _required(n),
+        "val": _folders,
+        "val_fraction": _fraction,
+        "epochs": lambda n, v: checks.integer(n, v, minimum=1),
+        "batch_size": lambda n, v: checks.integer(n, v, minimum=1),
+        "lr": lambda n, v: None if v is None else checks.positive_number(n, v, maximum=1.0),
+        "schedule": lambda n, v: checks.one_of(n, v, SCHEDULES),
+        "warmup_fraction": lambda n, v: v if v == 0 else _fraction(n, v),
+        "weight_decay": lambda n, v: v if v == 0 else checks.positive_number(n, v),
+        "shape_weight": lambda n, v: None if v is None or v == 0 else checks.positive_number(n, v),
+        "input_size": lambda n, v: checks.integer(n, v, minimum=32, maximum=1024),
+        "fusion": lambda n, v: checks.one_of(n, v, FUSIONS),
+        "lr_halving_epochs": lambda n, v: checks.integer(n, v, minimum=1),
+        "patience": lambda n, v: checks.integer(n, v, minimum=1),
+        "workers": lambda n, v: checks.integer(n, v, minimum=0),
+        "max_steps_per_epoch": optional_count,
+        "max_val_batches": optional_count,
+        "shuffle_window": optional_count,
+        "seed": lambda n, v: checks.integer(n, v, minimum=0),
+        "precision": lambda n, v: checks.one_of(n, v, PRECISIONS),
+        "weight_init": lambda n, v: checks.one_of(n, v, WEIGHT_INITS),
+        "decoder_norm": lambda n, v: checks.one_of(n, v, (None,) + DECODER_NORMS),
+        "width": lambda n, v: checks.positive_number(n, v, maximum=4.0),
+        "arch": lambda n, v: checks.text(n, v),  # which archs exist: `check_training` asks the registry
+    }
+
+
+def _required(name: str):
+    raise ParameterError(name, "at least one dataset folder is needed")

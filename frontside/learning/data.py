@@ -1,0 +1,290 @@
+"""A PyTorch Dataset over shard folders: random access by (shard, row), safe with DataLoader workers.
+
+Augmentation follows thesis 2.3 and 4.3.3: a rotation within ±45° applied to both images and to the position
+map's x, y about the image centre (z unchanged); a per-channel colour scale in 0.9-1.2; random black occlusion
+boxes ("image dropout"). Inputs and targets follow `network_io` (images / 255 at the network's input size,
+position map / 1.1 S, as PRN).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from frontside.errors import DataIntegrityError
+from frontside.learning.network_io import network_input, posmap_target, resize_image
+from frontside.store.dataset import read_uv_regions
+from frontside.store.manifest import ShardInfo, list_shards
+from frontside.store.records import Pair
+from frontside.store.shards import TRAINING_COLUMNS, decode_row, read_shard
+
+VIEWS = ("both", "front")
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """The ranges of the training augmentation (thesis 4.3.3: ±45°, colour scale 0.9-1.2)."""
+
+    rotation_deg: float = 45.0
+    colour_scale: tuple[float, float] = (0.9, 1.2)
+    occlusion_probability: float = 0.5  # per image
+    max_boxes: int = 3
+    box_fraction: tuple[float, float] = (0.05, 0.35)  # box side as a fraction of the image side
+
+
+def rotation_about_centre(angle_deg: float, size: int = 256) -> np.ndarray:
+    """(2, 3) float64 affine on pixel coordinates (centres at +0.5, y down): rotation by `angle_deg`
+    counter-clockwise on screen about the image centre (size / 2, size / 2)."""
+    c = size / 2.0
+    a = np.deg2rad(angle_deg)
+    r = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])  # y points down: this turns counter-clockwise
+    return np.column_stack([r, np.array([c, c]) - r @ np.array([c, c])])
+
+
+def rotate_image(image: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """(H, W, C) uint8 image moved by `affine` (our +0.5 pixel-centre frame), bilinear, black outside."""
+    # OpenCV puts pixel centres at integers: conjugate by the half-pixel shift
+    shift = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1]])
+    cv = np.linalg.inv(shift) @ np.vstack([affine, [0, 0, 1]]) @ shift
+    h, w = image.shape[:2]
+    return cv2.warpAffine(image, cv[:2], (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=0)
+
+
+def rotate_posmap(posmap: np.ndarray, affine: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """(S, S, 3) float32 position map with x, y moved by `affine` and z unchanged; uncovered pixels (mask
+    False) stay 0. The UV layout itself does not move: a pixel still names the same surface point."""
+    out = posmap.astype(np.float32, copy=True)
+    out[..., :2] = posmap[..., :2] @ affine[:, :2].T.astype(np.float32) + affine[:, 2].astype(np.float32)
+    if mask is not None:
+        out[~mask] = 0.0
+    return out
+
+
+def scale_and_occlude(image: np.ndarray, rng: np.random.Generator, aug: Augmentation) -> np.ndarray:
+    """(H, W, 3) uint8: each channel times a factor in `aug.colour_scale`, then maybe black boxes."""
+    out = image.astype(np.float32) * rng.uniform(*aug.colour_scale, size=3).astype(np.float32)
+    if rng.random() < aug.occlusion_probability:
+        h, w = image.shape[:2]
+        for _ in range(int(rng.integers(1, aug.max_boxes + 1))):
+            bh, bw = (rng.uniform(*aug.box_fraction, size=2) * [h, w]).astype(int)
+            top, left = int(rng.integers(0, h - bh + 1)), int(rng.integers(0, w - bw + 1))
+            out[top:top + bh, left:left + bw] = 0.0
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def augment_views(front: np.ndarray, side: np.ndarray, posmap: np.ndarray, mask: np.ndarray,
+                  rng: np.random.Generator, aug: Augmentation = Augmentation(), posmap_size: int | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(front, side, posmap) rotated together about their centres, then colour-scaled and occluded per image.
+
+    The images may be smaller than the position map (a network's input size): each turns about its own centre,
+    which is the same point of the crop. `posmap_size` is the image size S the posmap's x, y are pixels of (default:
+    its own side; give it for a posmap of every t-th row and column)."""
+    angle = float(rng.uniform(-aug.rotation_deg, aug.rotation_deg))
+    image_turn = rotation_about_centre(angle, front.shape[0])
+    front, side = rotate_image(front, image_turn), rotate_image(side, image_turn)
+    posmap = rotate_posmap(posmap, rotation_about_centre(angle, posmap_size or posmap.shape[0]), mask)
+    return scale_and_occlude(front, rng, aug), scale_and_occlude(side, rng, aug), posmap
+
+
+class ShardDataset(Dataset):
+    """Pairs from one or more dataset folders, indexed through their manifests.
+
+    views:   "both" -> (6, R, R) input (front then side); "front" -> (3, R, R).
+    input_size: R, the network's input size (None: the data's own size S).
+    augment: apply `augmentation`; the draw for an item is a function of (seed, epoch, index) only, so a run is
+             reproducible whichever worker loads the item.
+    indices: optional subset of the global row indices (a train/validation split).
+    target_stride: t; targets keep every t-th posmap row and column only, (3, S/t, S/t): what a structured
+             network trains on (`PosedBasis`), and the sample cache then holds a quarter of each posmap at t = 2
+             (~0.21 MB a pair at S = 256, R = 128, instead of ~0.56 MB: about 10,000 pairs in the 2 GiB default).
+    Keys are an int index, or (epoch, index) from `EpochShuffleSampler` (persistent workers never see
+    `set_epoch`, so the epoch travels with the key). Each worker process reads shards lazily (nothing open is
+    pickled; only the columns a training pair needs) and keeps the most recently used ones in memory up to
+    `cache_bytes` (~0.55 MB a pair decoded at S = 256, so the 2 GiB default holds ~3,900 pairs); `fits_in_cache`
+    tells the trainer whether a full shuffle is affordable.
+    Items: (input (C, R, R) float32, target (3, S/t, S/t) float32).
+    """
+
+    def __init__(self, roots: str | list[str], views: str = "both", augment: bool = False, seed: int = 0,
+                 augmentation: Augmentation = Augmentation(), indices: list[int] | None = None,
+                 cache_bytes: int = 2 << 30, input_size: int | None = None, sample_cache_bytes: int = 2 << 30,
+                 target_stride: int = 1):
+        self.roots = [roots] if isinstance(roots, str) else list(roots)
+        if not self.roots:
+            raise ValueError("ShardDataset needs at least one dataset folder")
+        if views not in VIEWS:
+            raise ValueError(f"views must be one of {VIEWS}, not {views!r}")
+        self.views, self.augment, self.seed, self.augmentation = views, augment, seed, augmentation
+        self.input_size = input_size
+        if target_stride < 1:
+            raise ValueError(f"target_stride must be >= 1, not {target_stride}")
+        self.target_stride = target_stride
+        self.shards: list[tuple[str, ShardInfo]] = [s for root in self.roots for s in list_shards(root)]
+        self.rows: list[tuple[int, int]] = [(k, r) for k, (_, info) in enumerate(self.shards)
+                                            for r in range(info.rows)]
+        if indices is not None:
+            self.rows = [self.rows[i] for i in indices]
+        self.cache_bytes, self.sample_cache_bytes = cache_bytes, sample_cache_bytes
+        self._tables: OrderedDict[int, object] = OrderedDict()
+        self._cached_bytes = 0
+        self._samples: OrderedDict[int, tuple[np.ndarray, ...]] = OrderedDict()
+        self._sample_bytes = 0
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_tables"], state["_cached_bytes"] = OrderedDict(), 0  # each worker reads its own copies
+        state["_samples"], state["_sample_bytes"] = OrderedDict(), 0
+        return state
+
+    def used_shards(self) -> list[int]:
+        return sorted({shard for shard, _ in self.rows})
+
+    def _bytes_per_row(self) -> float:
+        """A decoded table's bytes per row, measured on the first shard this dataset reads (files compress the
+        posmaps: a decoded table is ~1.3x its file, ~2x with the depth columns it does not read)."""
+        first = self.used_shards()[0] if self.rows else 0
+        return self._table(first).nbytes / max(self.shards[first][1].rows, 1)
+
+    def fits_in_cache(self) -> bool:
+        """Whether every shard this dataset reads fits in `cache_bytes` once decoded."""
+        rows = sum(self.shards[k][1].rows for k in self.used_shards())
+        return rows * self._bytes_per_row() <= self.cache_bytes
+
+    def shards_per_window(self) -> int:
+        """How many of this dataset's (largest) shards fit in the cache at once, decoded: a shuffle window that
+        reads each shard once per epoch."""
+        largest = max((self.shards[k][1].rows for k in self.used_shards()), default=1)
+        return max(1, int(self.cache_bytes // (largest * self._bytes_per_row())))
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch used for plain int keys (in-process loading)."""
+        self.epoch = epoch
+
+    def uv_regions(self) -> np.ndarray:
+        """(S, S) uint8 region map shared by every root (they must agree: one UV layout, one loss mask)."""
+        first = read_uv_regions(self.roots[0])
+        for root in self.roots[1:]:
+            if not np.array_equal(read_uv_regions(root), first):
+                raise DataIntegrityError(f"{root}: uv_regions.png differs from {self.roots[0]}'s "
+                                         "(datasets of different face-model UV layouts cannot be mixed)")
+        return first
+
+    def _table(self, shard: int):
+        if shard in self._tables:
+            self._tables.move_to_end(shard)
+            return self._tables[shard]
+        url, info = self.shards[shard]
+        table = read_shard(url, info, columns=TRAINING_COLUMNS)  # no view labels or depth: training reads none
+        self._tables[shard] = table
+        self._cached_bytes += table.nbytes
+        while self._cached_bytes > self.cache_bytes and len(self._tables) > 1:
+            self._cached_bytes -= self._tables.popitem(last=False)[1].nbytes
+        return table
+
+    def shard_of(self, index: int) -> int:
+        return self.rows[index][0]
+
+    def pair(self, index: int) -> Pair:
+        shard, row = self.rows[index]
+        return decode_row(self._table(shard), row)
+
+    def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(front, side) uint8 at the input size, posmap (S/t, S/t, 3) float16 as stored, mask (S/t, S/t) bool
+        (t = `target_stride`): what an item is made from, decoded once and kept (PNG decoding is ~60% of an item's
+        cost) up to `sample_cache_bytes`."""
+        if index in self._samples:
+            self._samples.move_to_end(index)
+            return self._samples[index]
+        shard, row = self.rows[index]
+        pair = decode_row(self._table(shard), row)
+        size = self.input_size or pair.front.shape[0]
+        t = self.target_stride
+        if pair.posmap.shape[0] % t:
+            raise ValueError(f"target_stride {t} does not divide the posmap size {pair.posmap.shape[0]}")
+        sample = (resize_image(pair.front, size), resize_image(pair.side, size),
+                  np.ascontiguousarray(pair.posmap[::t, ::t]).astype(np.float16), np.ascontiguousarray(pair.mask[::t, ::t]))
+        self._samples[index] = sample
+        self._sample_bytes += sum(a.nbytes for a in sample)
+        while self._sample_bytes > self.sample_cache_bytes and self._samples:
+            self._sample_bytes -= sum(a.nbytes for a in self._samples.popitem(last=False)[1])
+        return sample
+
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        epoch, index = (key if isinstance(key, tuple) else (self.epoch, key))
+        front, side, posmap, mask = self.sample(int(index))
+        posmap = posmap.astype(np.float32)
+        size = posmap.shape[0] * self.target_stride
+        if self.augment:
+            rng = np.random.default_rng(np.random.SeedSequence([self.seed, int(epoch), int(index)]))
+            front, side, posmap = augment_views(front, side, posmap, mask, rng, self.augmentation, size)
+        return network_input(front, side, self.views, front.shape[0]), posmap_target(posmap, size)
+
+
+class EpochShuffleSampler(Sampler):
+    """Yields (epoch, index) keys: a new order each epoch, fixed by (seed, epoch).
+
+    window=None shuffles all rows (thesis 4.3.3). A window of k shards shuffles the order of shards, then the
+    rows of each run of k shards together: every shard is read once per epoch per worker instead of once per
+    row, which matters when shards are many and rows large (16 rows per shard: ~5 MB read per row otherwise).
+    """
+
+    def __init__(self, dataset: ShardDataset, seed: int = 0, window: int | None = None):
+        self.dataset, self.seed, self.window = dataset, seed, window
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def order(self) -> list[int]:
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch, 0x5A4D]))
+        n = len(self.dataset)
+        if self.window is None:
+            return [int(i) for i in rng.permutation(n)]
+        by_shard: dict[int, list[int]] = {}
+        for i in range(n):
+            by_shard.setdefault(self.dataset.shard_of(i), []).append(i)
+        shards = list(by_shard)
+        shards = [shards[k] for k in rng.permutation(len(shards))]
+        out: list[int] = []
+        for start in range(0, len(shards), self.window):
+            group = [i for s in shards[start:start + self.window] for i in by_shard[s]]
+            out += [group[k] for k in rng.permutation(len(group))]
+        return out
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return iter([(self.epoch, i) for i in self.order()])
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+
+def _worker_init(_: int) -> None:
+    # two cores are shared by the trainer and its workers: one thread each
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+def make_loader(dataset: ShardDataset, batch_size: int, shuffle: bool = False, workers: int = 0, seed: int = 0,
+                drop_last: bool = False, window: int | None = None) -> DataLoader:
+    """A DataLoader over `dataset`; shuffle=True draws a new (seed, epoch) order each epoch: call
+    `loader.sampler.set_epoch(e)` (keys carry the epoch, so augmentation follows it in every worker).
+
+    Workers are spawned, not forked: forking a process that holds Prefect's threads and event loop, or an
+    OpenGL context, kills workers at random. They persist across epochs, so the spawn cost (~2 s) is paid once.
+    """
+    sampler = EpochShuffleSampler(dataset, seed, window) if shuffle else None
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, drop_last=drop_last,
+                      multiprocessing_context="spawn" if workers > 0 else None, persistent_workers=workers > 0,
+                      worker_init_fn=_worker_init if workers > 0 else None)

@@ -1,0 +1,82 @@
+"""A trained network as a function: photos in, position map (in pixels of the S x S front crop) out."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from frontside.errors import DataIntegrityError
+from frontside.facemodel.uv_basis import UVBasis
+from frontside.learning.checkpoint.saving import checkpoint_basis, load_checkpoint, network_from_checkpoint
+from frontside.learning.network_io import face_mask, network_input, posmaps_from_output
+from frontside.learning.networks.registry import get_arch
+from frontside.learning.precision import autocast, resolve_precision
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@dataclass
+class Predictor:
+    """network: the trained module (eval mode); basis: the UV layout it was trained on (size, regions, landmark
+    UVs); precision: "bf16" or "fp32" (see `frontside.learning.precision`)."""
+
+    network: torch.nn.Module
+    arch: str
+    basis: UVBasis
+    device: torch.device
+    precision: str = "fp32"
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, device: str | torch.device | None = None,
+                        precision: str = "auto") -> Predictor:
+        device = torch.device(device) if device is not None else default_device()
+        state = load_checkpoint(path, map_location="cpu")
+        basis = checkpoint_basis(state)
+        if basis is None:
+            raise DataIntegrityError(f"{path}: field 'basis' is missing (a checkpoint from an unfinished writer?)")
+        network = network_from_checkpoint(state, path)
+        network = network.to(device).to(memory_format=torch.channels_last).eval()
+        return cls(network, state["arch"], basis, device, resolve_precision(device, precision))
+
+    @property
+    def views(self) -> str:
+        return get_arch(self.arch).views
+
+    @property
+    def size(self) -> int:
+        """S: the side of the position maps it answers (and of the crops it was trained on)."""
+        return self.basis.size
+
+    @property
+    def input_size(self) -> int:
+        """The resolution the network reads; photos of any size are resized to it."""
+        return getattr(self.network, "input_size", self.size)
+
+    @property
+    def landmark_uv(self) -> np.ndarray:
+        """(68, 2) UVs of the 68 landmarks: `geometry.posmap.sample_posmap(posmap, landmark_uv)` gives them."""
+        return self.basis.landmark_uv
+
+    @property
+    def face_mask(self) -> np.ndarray:
+        """(S, S) bool: the posmap pixels of the face proper (no neck)."""
+        return face_mask(self.basis.regions)
+
+    @torch.no_grad()
+    def predict_batch(self, fronts: list[np.ndarray], sides: list[np.ndarray | None]) -> np.ndarray:
+        """(B, S, S, 3) float32 position maps in the pixels of the crops given: (N, N, 3) uint8 square crops of any
+        size N (resized to the network's input; the map's xyz scaled by N / S, so it lands on the crops given)."""
+        batch = torch.stack([network_input(f, s, self.views, self.input_size) for f, s in zip(fronts, sides)])
+        with autocast(self.device, self.precision):
+            out = self.network(batch.to(self.device).to(memory_format=torch.channels_last))
+        scale = self.size / float(fronts[0].shape[0])
+        return posmaps_from_output(out) / np.float32(scale) if scale != 1.0 else posmaps_from_output(out)
+
+    def predict(self, front: np.ndarray, side: np.ndarray | None = None) -> np.ndarray:
+        """(S, S, 3) float32 position map in the front crop's pixels (see `predict_batch`)."""
+        return self.predict_batch([front], [side])[0]

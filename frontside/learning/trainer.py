@@ -1,0 +1,370 @@
+"""The training of thesis 4.3.3 (synthetic) and 4.3.4 (transfer), for every network in `registry.ARCHS`.
+
+Each arch brings its recipe: frontside's structured networks train with AdamW under a one-cycle schedule (warm-up,
+then cosine decay) on the weighted posmap loss plus its pose-free shape term; the thesis's and PRN's networks with
+Adam at 1e-4 halved every 5 epochs on the weighted loss alone, as the thesis did. Validation each epoch (beside
+two fixed answers: the constant mean position map and the mean face posed by a similarity), early stop after
+`patience` epochs without improvement, best.pt and last.pt, resumable.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from frontside.errors import DataIntegrityError
+from frontside.facemodel.uv_basis import UVBasis, uv_basis
+from frontside.io import write_atomic
+from frontside.learning.checkpoint.saving import load_checkpoint, save_checkpoint
+from frontside.learning.config import TrainConfig
+from frontside.learning.data import ShardDataset, make_loader
+from frontside.learning.inference import default_device
+from frontside.learning.loss import (
+    ShapeAndPoseLoss,
+    WeightedPosmapLoss,
+    similarity_align,
+    weight_mask_from_regions,
+)
+from frontside.learning.network_io import posmap_scale, posmap_target
+from frontside.learning.networks.registry import build, get_arch
+from frontside.learning.networks.structured import TRAIN_STRIDE
+from frontside.learning.precision import autocast, resolve_precision
+from frontside.learning.runs import compatible_state, start_run
+from frontside.pictures import figure_png
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: str
+    best_val_loss: float
+    epochs_run: int
+    best_path: str
+    last_path: str
+    first_step_loss: float
+    last_step_loss: float
+
+
+def _split(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Deterministic train/validation split of n rows (by a hash of the index, stable as data grows)."""
+    keys = [hashlib.sha256(f"{seed}:{i}".encode()).digest()[0] / 256.0 for i in range(n)]
+    val = [i for i, k in enumerate(keys) if k < fraction] or [n - 1]
+    val_set = set(val)
+    return [i for i in range(n) if i not in val_set], val
+
+
+def _datasets(config: TrainConfig, views: str, input_size: int | None, target_stride: int
+              ) -> tuple[ShardDataset, ShardDataset]:
+    """(training set, whose targets keep every `target_stride`-th row and column; validation set, whole targets)."""
+    augment = config.recipe()[3]
+    if config.val:
+        return (ShardDataset(config.data, views, augment, config.seed, input_size=input_size,
+                             target_stride=target_stride),
+                ShardDataset(config.val, views, False, config.seed, input_size=input_size))
+    everything = ShardDataset(config.data, views, False, config.seed)
+    train_idx, val_idx = _split(len(everything), config.val_fraction, config.seed)
+    return (ShardDataset(config.data, views, augment, config.seed, indices=train_idx, input_size=input_size,
+                         target_stride=target_stride),
+            ShardDataset(config.data, views, False, config.seed, indices=val_idx, input_size=input_size))
+
+
+def dataset_basis(roots: list[str], uv_regions: np.ndarray) -> tuple[UVBasis, str]:
+    """(the UV basis of the face model the datasets were made with, at their posmap size; its model spec).
+
+    The spec comes from the first dataset's manifest; the basis's region map must be the datasets' own
+    `uv_regions.png` (otherwise the manifest names a different model than the one the posmaps were made with)."""
+    from frontside.facemodel import load_model
+    from frontside.store.dataset import dataset_model_spec
+
+    spec = dataset_model_spec(roots[0])
+    basis = uv_basis(load_model(spec), size=int(uv_regions.shape[0]))
+    if not np.array_equal(basis.regions, uv_regions):
+        raise DataIntegrityError(f"{roots[0]}: uv_regions.png is not the UV layout of the model its manifest "
+                                 f"names ({spec!r}): {int((basis.regions != uv_regions).sum())} pixels differ")
+    return basis, spec
+
+
+def _loss_curve(history: list[dict], baselines: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    epochs = [h["epoch"] for h in history]
+    left.plot(epochs, [h["train_loss"] for h in history], marker=".", label="train (objective)")
+    left.plot(epochs, [h["val_loss"] for h in history], marker=".", label="validation")
+    if baselines.get("constant_val_loss"):
+        left.axhline(baselines["constant_val_loss"], color="grey", linestyle="--", label="constant mean posmap")
+    left.set_ylabel("weighted posmap loss")
+    right.plot(epochs, [h["val_shape_loss"] for h in history], marker=".", color="C1",
+               label="validation, after similarity alignment")
+    if baselines.get("mean_face_val_shape_loss"):
+        right.axhline(baselines["mean_face_val_shape_loss"], color="grey", linestyle="--", label="mean face")
+    right.set_ylabel("weighted posmap loss, pose removed (shape)")
+    for ax in (left, right):
+        ax.set_xlabel("epoch")
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend()
+    fig.tight_layout()
+    write_atomic(path, figure_png(fig, dpi=100))
+    plt.close(fig)
+
+
+def _optimizer(network: torch.nn.Module, config: TrainConfig, lr: float, schedule: str, steps_per_epoch: int):
+    """(optimizer, scheduler, whether the scheduler steps per batch)."""
+    if schedule == "step":
+        optimizer = torch.optim.Adam(network.parameters(), lr=lr)
+        return optimizer, torch.optim.lr_scheduler.StepLR(optimizer, config.lr_halving_epochs, gamma=0.5), False
+    optimizer = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=config.weight_decay)
+    total = max(2, config.epochs * steps_per_epoch)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total,
+                                                    pct_start=config.warmup_fraction, anneal_strategy="cos")
+    return optimizer, scheduler, True
+
+
+def _mean_posmap(dataset: ShardDataset, count: int = 64) -> torch.Tensor:
+    """(3, S, S): the mean whole target over the first `count` rows as stored (the constant answer)."""
+    targets = [posmap_target(dataset.pair(i).posmap) for i in range(min(count, len(dataset)))]
+    return torch.stack(targets).mean(0)
+
+
+class Trainer:
+    """One training run, in the steps a reader looks for: `__init__` sets up (seeds, data, network, loss,
+    optimiser, the resumed or initial weights, the baselines), `run` trains epoch by epoch (`train_epoch`,
+    `validate`, `save`, early stop) and returns where the checkpoints are.
+
+    config: the run's `TrainConfig` (checked and its folder prepared by `runs.start_run`).
+    """
+
+    def __init__(self, config: TrainConfig):
+        start_run(config)  # checks numbers and the folder: never overwrites a run unless asked; clears temps
+        torch.manual_seed(config.seed)
+        np.random.seed(config.seed)
+        self.config = config
+        self.device = torch.device(config.device) if config.device else default_device()
+        self.arch = get_arch(config.arch)
+        self.lr, self.schedule, self.shape_weight, _ = config.recipe()
+        self.run_dir = Path(config.out)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.best_path, self.last_path = self.run_dir / "best.pt", self.run_dir / "last.pt"
+        self._data()
+        self._network()
+        self._optimiser()
+        self.start_epoch, self.best_val, self.history, self.baselines = 0, float("inf"), [], {}
+        self._restore()
+        if not self.baselines:
+            self.baselines = validation_baselines(self.val_loader, self.mean_target, self.basis, self.posmap_loss,
+                                                  self.device, config.max_val_batches)
+
+    def _data(self) -> None:
+        """The training and validation sets and loaders; the face model's UV basis they answer in."""
+        config, arch = self.config, self.arch
+        input_size = config.input_size if arch.structured else None
+        # structured networks train on every t-th posmap row and column (`PosedBasis`): a third of a step's time,
+        # and the training set's sample cache holds a quarter of each posmap
+        self.stride = TRAIN_STRIDE if arch.structured else 1
+        self.train_set, self.val_set = _datasets(config, arch.views, input_size, self.stride)
+        self.uv_regions = self.train_set.uv_regions()
+        self.basis, self.face_model_spec = dataset_basis(config.data, self.uv_regions)
+        window = config.shuffle_window
+        if window is None and not self.train_set.fits_in_cache():
+            window = self.train_set.shards_per_window()  # a full shuffle would re-read a whole shard for most rows
+            log.info("%s: training data exceeds the shard cache; shuffling within windows of %d shards",
+                     config.arch, window)
+        self.loader = make_loader(self.train_set, config.batch_size, shuffle=True, workers=config.workers,
+                                  seed=config.seed, drop_last=len(self.train_set) > config.batch_size, window=window)
+        self.val_loader = make_loader(self.val_set, config.batch_size, workers=config.workers)
+        self.steps_per_epoch = (len(self.loader) if config.max_steps_per_epoch is None
+                                else min(len(self.loader), config.max_steps_per_epoch))
+
+    def _network(self) -> None:
+        """The network (starting at the training set's mean answer where it is structured), precision, losses."""
+        self.network = build(self.config.network_spec(), self.basis)
+        weight_mask = weight_mask_from_regions(self.uv_regions)
+        self.mean_target = _mean_posmap(self.train_set)
+        if self.arch.structured:
+            self.network.start_at(self.mean_target[None] * posmap_scale(self.basis.size),
+                                  torch.from_numpy(weight_mask))
+        self.network = self.network.to(self.device).to(memory_format=torch.channels_last)
+        self.precision = resolve_precision(self.device, self.config.precision)
+        self.posmap_loss = WeightedPosmapLoss(weight_mask).to(self.device)
+        stride = self.stride
+        self.objective = ShapeAndPoseLoss(weight_mask[::stride, ::stride], self.shape_weight).to(self.device)
+
+    def _optimiser(self) -> None:
+        self.optimizer, self.scheduler, self.per_batch = _optimizer(self.network, self.config, self.lr,
+                                                                    self.schedule, self.steps_per_epoch)
+
+    def _restore(self) -> None:
+        """`--resume`: weights, optimiser, schedule, history and baselines of last.pt; `--init`: weights only."""
+        config = self.config
+        if config.resume and self.last_path.exists():
+            state = compatible_state(load_checkpoint(self.last_path, self.device), str(self.last_path), config)
+            self.network.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.start_epoch, self.best_val, self.history = state["epoch"], state["best_val"], state["history"]
+            self.baselines = state["config"].get("baselines", {})
+        elif config.init:
+            state = compatible_state(load_checkpoint(config.init, self.device), config.init, config)
+            self.network.load_state_dict(state["model"])
+
+    def train_epoch(self, epoch: int) -> tuple[list[float], float]:
+        """One epoch of steps; (each step's loss, seconds)."""
+        config, device = self.config, self.device
+        self.loader.sampler.set_epoch(epoch)
+        self.network.train()
+        losses = []
+        started = time.perf_counter()
+        bar = tqdm(self.loader, total=self.steps_per_epoch, desc=f"{config.arch} epoch {epoch}", unit="batch",
+                   disable=not config.progress, leave=False)
+        for step, (x, y) in enumerate(bar):
+            if step >= self.steps_per_epoch:
+                break
+            x, y = x.to(device).to(memory_format=torch.channels_last), y.to(device)
+            with autocast(device, self.precision):
+                prediction = self.network(x, coarse=True) if self.stride > 1 else self.network(x)
+                loss = self.objective(prediction.float(), y)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            if self.per_batch:
+                self.scheduler.step()
+            losses.append(float(loss.detach()))
+            bar.set_postfix(loss=f"{losses[-1]:.5f}")
+        bar.close()
+        if not self.per_batch:
+            self.scheduler.step()
+        return losses, time.perf_counter() - started
+
+    def validate(self) -> dict:
+        """{"val_loss", "val_shape_loss", "val_objective"} on the validation set."""
+        val = evaluate_losses(self.network, self.val_loader, self.posmap_loss, self.device,
+                              self.config.max_val_batches, self.precision)
+        return {**val, "val_objective": val["val_loss"] + self.shape_weight * val["val_shape_loss"]}
+
+    def save(self, epoch: int, improved: bool) -> None:
+        """last.pt (and best.pt when `improved`), metrics.csv: every file atomically."""
+        kwargs = dict(network=self.network, face_model=self.face_model_spec, optimizer=self.optimizer,
+                      scheduler=self.scheduler, epoch=epoch, best_val=self.best_val,
+                      config={**_plain(asdict(self.config)), "baselines": self.baselines}, history=self.history)
+        save_checkpoint(self.last_path, **kwargs)
+        if improved:
+            save_checkpoint(self.best_path, **kwargs)
+        _write_metrics(self.run_dir / "metrics.csv", self.history)
+
+    def run(self) -> TrainResult:
+        """Epochs from where the run stands to `config.epochs`, or until `patience` epochs bring no improvement."""
+        config = self.config
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+        first_step_loss = last_step_loss = float("nan")
+        stale = 0
+        if self.history:
+            best_epoch = min(self.history, key=lambda h: h["val_objective"])["epoch"]
+            stale = self.history[-1]["epoch"] - best_epoch
+        epoch = self.start_epoch
+        for epoch in range(self.start_epoch + 1, config.epochs + 1):
+            losses, seconds = self.train_epoch(epoch)
+            if losses:
+                first_step_loss = losses[0] if np.isnan(first_step_loss) else first_step_loss
+                last_step_loss = losses[-1]
+            val = self.validate()
+            record = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"), **val,
+                      "lr": self.optimizer.param_groups[0]["lr"], "seconds": seconds, "steps": len(losses),
+                      "precision": self.precision}
+            self.history.append(record)
+            for key in ("train_loss", "val_loss", "val_shape_loss", "lr"):
+                writer.add_scalar(key.replace("_loss", "").replace("val_shape", "val/shape"), record[key], epoch)
+            improved = val["val_objective"] < self.best_val
+            if improved:
+                self.best_val, stale = val["val_objective"], 0
+            else:
+                stale += 1
+            self.save(epoch, improved)
+            if config.progress:
+                log.info("%s epoch %d: train %.3g  val %.3g (constant %.3g)  val shape %.3g (mean face %.3g)%s",
+                         config.arch, epoch, record["train_loss"], val["val_loss"],
+                         self.baselines["constant_val_loss"], val["val_shape_loss"],
+                         self.baselines["mean_face_val_shape_loss"], "  (best)" if improved else "")
+            if stale >= config.patience:
+                log.info("%s: early stop, no improvement for %d epochs", config.arch, config.patience)
+                break
+        writer.close()
+        if self.history:
+            _loss_curve(self.history, self.baselines, self.run_dir / "loss_curve.png")
+        return TrainResult(str(self.run_dir), self.best_val, epoch, str(self.best_path), str(self.last_path),
+                           first_step_loss, last_step_loss)
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Train one network; returns where its checkpoints are and how it went (`Trainer(config).run()`)."""
+    return Trainer(config).run()
+
+
+@torch.no_grad()
+def evaluate_losses(network, loader, posmap_loss: WeightedPosmapLoss, device, max_batches: int | None = None,
+                    precision: str = "fp32") -> dict:
+    """{"val_loss", "val_shape_loss"}: mean weighted posmap loss per sample over `loader` (at most `max_batches`
+    batches), as is and after aligning each prediction to its target by a similarity; network in eval mode."""
+    network.eval()
+    total, shape, count = 0.0, 0.0, 0
+    for i, (x, y) in enumerate(loader):
+        if max_batches is not None and i >= max_batches:
+            break
+        with autocast(device, precision):
+            prediction = network(x.to(device).to(memory_format=torch.channels_last)).float()
+        y = y.to(device)
+        total += float(posmap_loss(prediction, y)) * len(x)
+        shape += float(posmap_loss(similarity_align(prediction, y, posmap_loss.weights), y)) * len(x)
+        count += len(x)
+    return {"val_loss": total / max(count, 1), "val_shape_loss": shape / max(count, 1)}
+
+
+@torch.no_grad()
+def validation_baselines(loader, mean_target: torch.Tensor, basis: UVBasis, posmap_loss: WeightedPosmapLoss,
+                         device, max_batches: int | None = None) -> dict:
+    """What two fixed answers score on the validation set: the constant mean position map (`val_loss`) and the
+    model's mean face placed on each target by a similarity (`val_shape_loss`; a network must beat it on shape)."""
+    from frontside.learning.networks.structured import PosedBasis
+
+    geometry = PosedBasis(basis)
+    frontal = torch.tensor([[1.0, 0, 0, 0, 1, 0, float(np.log(0.6)), 0, 0]])
+    mean_face = geometry(frontal, torch.zeros(1, geometry.n_components)) / posmap_scale(basis.size)
+    constant, shape, count = 0.0, 0.0, 0
+    for i, (_, y) in enumerate(loader):
+        if max_batches is not None and i >= max_batches:
+            break
+        y = y.to(device)
+        constant += float(posmap_loss(mean_target.to(device).expand_as(y), y)) * len(y)
+        aligned = similarity_align(mean_face.to(device).expand_as(y), y, posmap_loss.weights)
+        shape += float(posmap_loss(aligned, y)) * len(y)
+        count += len(y)
+    return {"constant_val_loss": constant / max(count, 1), "mean_face_val_shape_loss": shape / max(count, 1)}
+
+
+def _plain(d: dict) -> dict:
+    """Only JSON-like values, so the checkpoint loads with weights_only=True."""
+    return {k: (v if isinstance(v, (int, float, str, bool, type(None))) else [str(x) for x in v]
+                if isinstance(v, (list, tuple)) else str(v)) for k, v in d.items()}
+
+
+def _write_metrics(path: Path, history: list[dict]) -> None:
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(history[0]))
+    writer.writeheader()
+    writer.writerows(history)
+    write_atomic(path, text.getvalue())

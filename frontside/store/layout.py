@@ -1,0 +1,22 @@
+"""What a dataset folder holds and what its files are called: the one home of the shard format's version and
+of every name the store writes (`manifest.json`, `uv_regions.png`, `shard-00042.parquet`)."""
+
+from __future__ import annotations
+
+import re
+
+FORMAT_VERSION = "2"
+READABLE_FORMATS = ("1", "2")  # format 1: 256 x 256 only, PNGs and the posmap as plain binary, no view labels
+DEFAULT_SIZE = 256
+MANIFEST_NAME = "manifest.json"
+UV_REGIONS_NAME = "uv_regions.png"
+_SHARD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.parquet$")
+
+
+def shard_name(index: int) -> str:
+    return f"shard-{index:05d}.parquet"
+
+
+def is_plain_shard_name(name: object) -> bool:
+    """A file name inside the dataset folder: no folder part, no `..`, not hidden, ends in .parquet."""
+    return isinstance(name, str) and _SHARD_NAME.match(name) is not None and ".." not in name

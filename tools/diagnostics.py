@@ -1,0 +1,146 @@
+"""Looking inside a network while it trains: per-layer statistics, and the staged sanity targets of issue 11.
+
+`layer_statistics` runs one batch forward and backward and one optimiser step and reports, for every convolution,
+transposed convolution and linear layer: the mean and spread of its output, the fraction of its channels that
+never fire after the following ReLU (dead units), its weight gradient's norm, and the size of the step relative to
+the weights (update / weight; ~1e-3 is healthy for Adam, 1e-5 is a layer that does not learn, 1e-1 one that
+thrashes). These are what showed the thesis decoder's failure (issue 11): a decoder shrunk to an input-blind
+output, then 60% of its first layer's channels dead at lr 1e-3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from frontside.geometry.transforms import angles_from_matrix
+
+WATCHED = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    name: str
+    kind: str
+    output_mean: float
+    output_std: float
+    dead_fraction: float | None  # channels never positive after the next ReLU; None without one
+    grad_norm: float
+    update_ratio: float  # |weight step| / |weight| of one optimiser step
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def layer_statistics(network: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: nn.Module,
+                     optimizer: torch.optim.Optimizer) -> list[LayerStats]:
+    """One forward, backward and optimiser step on (x, y); statistics of every watched layer (see module doc).
+    The step is taken: call it on a copy of a network you do not want moved."""
+    names = {m: n for n, m in network.named_modules()}
+    order: list[nn.Module] = []
+    outputs: dict[nn.Module, torch.Tensor] = {}
+    relus: dict[nn.Module, torch.Tensor] = {}
+    last_watched: list[nn.Module | None] = [None]
+
+    def keep_output(module, _inputs, output):
+        order.append(module)
+        outputs[module] = output.detach()
+        last_watched[0] = module
+
+    def keep_relu(_module, _inputs, output):
+        if last_watched[0] is not None and last_watched[0] not in relus:
+            relus[last_watched[0]] = output.detach()
+
+    hooks = [m.register_forward_hook(keep_output) for m in network.modules() if isinstance(m, WATCHED)]
+    hooks += [m.register_forward_hook(keep_relu) for m in network.modules() if isinstance(m, (nn.ReLU, nn.ReLU6))]
+    network.train()
+    try:
+        loss = loss_fn(network(x).float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+    finally:
+        for h in hooks:
+            h.remove()
+    before = {m: m.weight.detach().clone() for m in order}
+    grads = {m: float(m.weight.grad.norm()) if m.weight.grad is not None else 0.0 for m in order}
+    optimizer.step()
+    stats = []
+    for m in order:
+        out = outputs[m]
+        dead = None
+        if m in relus:
+            fired = relus[m]
+            per_channel = fired.transpose(0, 1).reshape(fired.shape[1], -1) if fired.dim() > 2 else fired.T
+            dead = float((per_channel.max(dim=1).values <= 0).float().mean())
+        step = float((m.weight.detach() - before[m]).norm())
+        stats.append(LayerStats(names.get(m, "?"), type(m).__name__, float(out.mean()), float(out.std()), dead,
+                                grads[m], step / max(float(before[m].norm()), 1e-12)))
+    return stats
+
+
+def pose_from_posmaps(posmaps: np.ndarray, basis) -> np.ndarray:
+    """(B, 3) yaw, pitch, roll in degrees of each (B, S, S, 3) position map in pixels: the rotation that places the
+    model's mean shape on it (weighted Procrustes, `PosedBasis.fit_pose`); works for every network's output."""
+    from frontside.learning.network_io import face_mask
+    from frontside.learning.networks.structured import PosedBasis, rotation_from_6d
+
+    geometry = PosedBasis(basis)
+    weight = torch.from_numpy(face_mask(basis.regions).astype(np.float32))
+    angles = []
+    for posmap in posmaps:
+        pose = geometry.fit_pose(torch.from_numpy(np.ascontiguousarray(posmap.transpose(2, 0, 1)))[None], weight)
+        angles.append(angles_from_matrix(rotation_from_6d(pose[None, :6])[0].double().numpy()))
+    return np.asarray(angles)
+
+
+@dataclass(frozen=True)
+class Memorised:
+    """S1: how far a network got in memorising a fixed batch (weighted posmap losses)."""
+
+    steps: int
+    first_loss: float
+    final_loss: float
+    constant_loss: float  # the batch's own mean position map, answered for every pair
+
+    @property
+    def ratio(self) -> float:
+        """final / constant: S1 asks for < 0.1 within 300 steps."""
+        return self.final_loss / self.constant_loss
+
+
+def memorise(network: nn.Module, x: torch.Tensor, y: torch.Tensor, weight_mask: np.ndarray, steps: int = 300,
+             lr: float | None = None, shape_weight: float | None = None) -> Memorised:
+    """Train `network` (from `registry.build`) on one fixed batch (x (B, C, R, R), y (B, 3, S, S)) with its arch's
+    recipe for `steps` steps; the S1 sanity check: a network that cannot memorise 8 pairs will not learn 20,000."""
+    from frontside.learning.loss import ShapeAndPoseLoss, WeightedPosmapLoss
+    from frontside.learning.networks.registry import get_arch
+
+    arch = get_arch(network.arch)
+    lr = lr if lr is not None else arch.lr
+    objective = ShapeAndPoseLoss(weight_mask, arch.shape_weight if shape_weight is None else shape_weight)
+    posmap_loss = WeightedPosmapLoss(weight_mask)
+    if hasattr(network, "start_at"):
+        network.start_at(y * (1.1 * y.shape[-1]), torch.from_numpy(np.asarray(weight_mask, np.float32)))
+    if arch.schedule == "onecycle":
+        optimizer = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=1e-4)
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.15)
+    else:
+        optimizer, scheduler = torch.optim.Adam(network.parameters(), lr=lr), None
+    network.train()
+    with torch.no_grad():
+        first = float(posmap_loss(network(x).float(), y))
+    for _ in range(steps):
+        loss = objective(network(x).float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+    network.eval()  # batch norm's running statistics: what inference will see
+    with torch.no_grad():
+        final = float(posmap_loss(network(x).float(), y))
+        constant = float(posmap_loss(y.mean(0, keepdim=True).expand_as(y), y))
+    return Memorised(steps, first, final, constant)

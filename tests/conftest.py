@@ -38,14 +38,15 @@ def builtin_model(tmp_path_factory):
     return load_builtin(cache)
 
 
-def synthetic_dataset(out: str, n_faces: int, shard_size: int, seed: int, size: int = 256) -> str:
+def synthetic_dataset(out: str, n_faces: int, shard_size: int, seed: int, size: int = 256, views: int = 2) -> str:
     """A real synthetic dataset at `out`, made by the dataset driver in this process (no Prefect): the bytes
     `frontside generate` writes with these parameters."""
     from frontside.store.driver import make_dataset
     from frontside.synthesis.config import GenerateParams
     from frontside.synthesis.generate import GenerateSource
 
-    make_dataset(GenerateSource(GenerateParams(n_faces=n_faces, shard_size=shard_size, seed=seed, size=size)), out)
+    make_dataset(GenerateSource(GenerateParams(n_faces=n_faces, shard_size=shard_size, seed=seed, size=size,
+                                               views=views)), out)
     return out
 
 

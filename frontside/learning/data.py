@@ -1,4 +1,6 @@
-"""A PyTorch Dataset over shard folders: random access by (shard, row), safe with DataLoader workers.
+"""A PyTorch Dataset over shard folders: random access by (shard, row), safe with DataLoader workers. Items are
+(front, side) inputs and posmap targets for today's networks; `ShardDataset.face_views` gives every view of a face
+with its labels, camera and the true coefficients, for a network of N views (`ShardDataset.face_views`).
 
 Augmentation follows thesis 2.3 and 4.3.3: a rotation within ±45° applied to both images and to the position
 map's x, y about the image centre (z unchanged); a per-channel colour scale in 0.9-1.2; random black occlusion
@@ -21,8 +23,8 @@ from frontside.errors import DataIntegrityError
 from frontside.learning.network_io import network_input, posmap_target, resize_image
 from frontside.store.dataset import read_uv_regions
 from frontside.store.manifest import ShardInfo, list_shards
-from frontside.store.records import Pair
-from frontside.store.shards import TRAINING_COLUMNS, decode_row, read_shard
+from frontside.store.records import Face
+from frontside.store.shards import TRAINING_COLUMNS, VIEW_COLUMNS, decode_row, read_shard
 
 VIEWS = ("both", "front")
 
@@ -94,8 +96,75 @@ def augment_views(front: np.ndarray, side: np.ndarray, posmap: np.ndarray, mask:
     return scale_and_occlude(front, rng, aug), scale_and_occlude(side, rng, aug), posmap
 
 
+@dataclass(frozen=True)
+class FaceViews:
+    """Every view of one face at a network's input size R (N views, front first; a format-1 or 2 row has two).
+
+    images:       (N, R, R, 3) uint8.
+    kinds:        N names: "front", then "left" / "right".
+    poses:        (N, 3) float32 yaw, pitch, roll in degrees (`renderers.view.Pose`'s convention).
+    landmarks:    (N, 68, 3) float32 in each view's crop at R: the row's landmarks (S-pixel crop frame, z in the
+                  same pixels) times R / S.
+    visible:      (N, 68) bool: inside the crop and not hidden by the face.
+    segmentation: (N, R, R) uint8 `Part` per pixel, the row's map sampled at the R-pixel centres (nearest).
+    world_to_eye, eye_to_clip, clip_to_image: (N, 4, 4) float64, the view's camera (eq. 4.1 of the uncropped
+                  render); crop: (N, 3, 3) float64, the row's crop similarity followed by the scale R / S, so a
+                  world point lands at crop @ [x, y, 1] in R pixels. NaN for a view without a camera (300W-LP,
+                  FaceGen).
+    identity:     (K,) float32, expression: (E,) float32: the face model's coefficients the face was drawn with,
+                  in its standard deviations; None where the row has none.
+    """
+
+    images: np.ndarray
+    kinds: tuple[str, ...]
+    poses: np.ndarray
+    landmarks: np.ndarray
+    visible: np.ndarray
+    segmentation: np.ndarray
+    world_to_eye: np.ndarray
+    eye_to_clip: np.ndarray
+    clip_to_image: np.ndarray
+    crop: np.ndarray
+    identity: np.ndarray | None
+    expression: np.ndarray | None
+
+    @property
+    def nbytes(self) -> int:
+        return sum(getattr(self, name).nbytes for name in self.__dataclass_fields__
+                   if isinstance(getattr(self, name), np.ndarray))
+
+
+def views_at_size(face: Face, size: int) -> FaceViews:
+    """`FaceViews` of a decoded face with its labels at input size `size`."""
+    if any(view.labels is None for view in face.views):
+        raise ValueError(f"face {face.meta.face_id}: its views carry no labels (read with VIEW_COLUMNS)")
+    scale = size / face.size
+    centres = ((np.arange(size) + 0.5) * face.size / size).astype(np.int64)  # nearest source pixel centre
+    labels = [view.labels for view in face.views]
+    nan = np.full((4, 4), np.nan)
+    cameras = [label.camera for label in labels]
+
+    def matrices(name: str) -> np.ndarray:
+        return np.stack([nan if c is None else np.asarray(getattr(c, name), np.float64) for c in cameras])
+
+    to_input = np.diag([scale, scale, 1.0])
+    coefficients = face.coefficients
+    return FaceViews(
+        images=np.stack([resize_image(view.image, size) for view in face.views]),
+        kinds=tuple(view.kind for view in face.views),
+        poses=np.array([[view.yaw, view.pitch, view.roll] for view in face.views], np.float32),
+        landmarks=np.stack([label.landmarks for label in labels]).astype(np.float32) * np.float32(scale),
+        visible=np.stack([label.visible for label in labels]).astype(bool),
+        segmentation=np.stack([label.segmentation[centres][:, centres] for label in labels]),
+        world_to_eye=matrices("world_to_eye"), eye_to_clip=matrices("eye_to_clip"),
+        clip_to_image=matrices("clip_to_image"),
+        crop=np.stack([nan[:3, :3] if c is None else to_input @ np.asarray(c.crop, np.float64) for c in cameras]),
+        identity=None if coefficients is None else np.asarray(coefficients.identity, np.float32),
+        expression=None if coefficients is None else np.asarray(coefficients.expression, np.float32))
+
+
 class ShardDataset(Dataset):
-    """Pairs from one or more dataset folders, indexed through their manifests.
+    """Faces from one or more dataset folders, indexed through their manifests.
 
     views:   "both" -> (6, R, R) input (front then side); "front" -> (3, R, R).
     input_size: R, the network's input size (None: the data's own size S).
@@ -105,6 +174,9 @@ class ShardDataset(Dataset):
     target_stride: t; targets keep every t-th posmap row and column only, (3, S/t, S/t): what a structured
              network trains on (`PosedBasis`), and the sample cache then holds a quarter of each posmap at t = 2
              (~0.21 MB a pair at S = 256, R = 128, instead of ~0.56 MB: about 10,000 pairs in the 2 GiB default).
+    labels:  also read every view's landmarks, visibility, camera and parts and the coefficients
+             (`VIEW_COLUMNS`), for `face_views`; items stay (front, side) ones. Cached tables then hold every view's
+             segmentation too (they hold all N images of an N-view row either way: a Parquet list is read whole).
     Keys are an int index, or (epoch, index) from `EpochShuffleSampler` (persistent workers never see
     `set_epoch`, so the epoch travels with the key). Each worker process reads shards lazily (nothing open is
     pickled; only the columns a training pair needs) and keeps the most recently used ones in memory up to
@@ -116,7 +188,7 @@ class ShardDataset(Dataset):
     def __init__(self, roots: str | list[str], views: str = "both", augment: bool = False, seed: int = 0,
                  augmentation: Augmentation = Augmentation(), indices: list[int] | None = None,
                  cache_bytes: int = 2 << 30, input_size: int | None = None, sample_cache_bytes: int = 2 << 30,
-                 target_stride: int = 1):
+                 target_stride: int = 1, labels: bool = False):
         self.roots = [roots] if isinstance(roots, str) else list(roots)
         if not self.roots:
             raise ValueError("ShardDataset needs at least one dataset folder")
@@ -127,6 +199,7 @@ class ShardDataset(Dataset):
         if target_stride < 1:
             raise ValueError(f"target_stride must be >= 1, not {target_stride}")
         self.target_stride = target_stride
+        self.labels = labels
         self.shards: list[tuple[str, ShardInfo]] = [s for root in self.roots for s in list_shards(root)]
         self.rows: list[tuple[int, int]] = [(k, r) for k, (_, info) in enumerate(self.shards)
                                             for r in range(info.rows)]
@@ -135,7 +208,7 @@ class ShardDataset(Dataset):
         self.cache_bytes, self.sample_cache_bytes = cache_bytes, sample_cache_bytes
         self._tables: OrderedDict[int, object] = OrderedDict()
         self._cached_bytes = 0
-        self._samples: OrderedDict[int, tuple[np.ndarray, ...]] = OrderedDict()
+        self._samples: OrderedDict[tuple[str, int], tuple[np.ndarray, ...] | FaceViews] = OrderedDict()
         self._sample_bytes = 0
         self.epoch = 0
 
@@ -186,7 +259,8 @@ class ShardDataset(Dataset):
             self._tables.move_to_end(shard)
             return self._tables[shard]
         url, info = self.shards[shard]
-        table = read_shard(url, info, columns=TRAINING_COLUMNS)  # no view labels or depth: training reads none
+        # training reads no view labels or depth; `face_views` reads the labels but no depth
+        table = read_shard(url, info, columns=VIEW_COLUMNS if self.labels else TRAINING_COLUMNS)
         self._tables[shard] = table
         self._cached_bytes += table.nbytes
         while self._cached_bytes > self.cache_bytes and len(self._tables) > 1:
@@ -196,30 +270,55 @@ class ShardDataset(Dataset):
     def shard_of(self, index: int) -> int:
         return self.rows[index][0]
 
-    def pair(self, index: int) -> Pair:
+    def face(self, index: int) -> Face:
+        """Row `index` decoded: every view, with labels and coefficients when the dataset reads them (`labels`)."""
         shard, row = self.rows[index]
         return decode_row(self._table(shard), row)
 
-    def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(front, side) uint8 at the input size, posmap (S/t, S/t, 3) float16 as stored, mask (S/t, S/t) bool
-        (t = `target_stride`): what an item is made from, decoded once and kept (PNG decoding is ~60% of an item's
-        cost) up to `sample_cache_bytes`."""
-        if index in self._samples:
-            self._samples.move_to_end(index)
-            return self._samples[index]
-        shard, row = self.rows[index]
-        pair = decode_row(self._table(shard), row)
-        size = self.input_size or pair.front.shape[0]
-        t = self.target_stride
-        if pair.posmap.shape[0] % t:
-            raise ValueError(f"target_stride {t} does not divide the posmap size {pair.posmap.shape[0]}")
-        sample = (resize_image(pair.front, size), resize_image(pair.side, size),
-                  np.ascontiguousarray(pair.posmap[::t, ::t]).astype(np.float16), np.ascontiguousarray(pair.mask[::t, ::t]))
-        self._samples[index] = sample
-        self._sample_bytes += sum(a.nbytes for a in sample)
+    def _cached(self, key: tuple[str, int], make):
+        """The decoded value of `key`, made once and kept, most recently used last, up to `sample_cache_bytes`."""
+        if key in self._samples:
+            self._samples.move_to_end(key)
+            return self._samples[key]
+        value = make()
+        self._samples[key] = value
+        self._sample_bytes += _nbytes(value)
         while self._sample_bytes > self.sample_cache_bytes and self._samples:
-            self._sample_bytes -= sum(a.nbytes for a in self._samples.popitem(last=False)[1])
-        return sample
+            self._sample_bytes -= _nbytes(self._samples.popitem(last=False)[1])
+        return value
+
+    def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(front, side) uint8 at the input size (the side the row's first side view), posmap (S/t, S/t, 3)
+        float16 as stored, mask (S/t, S/t) bool (t = `target_stride`): what an item is made from, decoded once and
+        kept (PNG decoding is ~60% of an item's cost) up to `sample_cache_bytes`."""
+        def make() -> tuple[np.ndarray, ...]:
+            shard, row = self.rows[index]
+            face = decode_row(self._table(shard), row, n_views=2)
+            size = self.input_size or face.size
+            t = self.target_stride
+            if face.posmap.shape[0] % t:
+                raise ValueError(f"target_stride {t} does not divide the posmap size {face.posmap.shape[0]}")
+            return (resize_image(face.front, size), resize_image(face.side, size),
+                    np.ascontiguousarray(face.posmap[::t, ::t]).astype(np.float16),
+                    np.ascontiguousarray(face.mask[::t, ::t]))
+
+        return self._cached(("sample", index), make)
+
+    def face_views(self, index: int) -> FaceViews:
+        """Every view of face `index` at the input size with its landmarks, visibility, parts and camera, and the
+        face's coefficients (`FaceViews`), decoded once and kept in the same cache as `sample`'s. Needs
+        `labels=True`; a row without labels (format 1) is an error naming its shard."""
+        if not self.labels:
+            raise ValueError("ShardDataset.face_views reads the views' labels: make the dataset with labels=True")
+
+        def make() -> FaceViews:
+            face = self.face(index)
+            if face.front_view is None:
+                raise DataIntegrityError(f"{self.shards[self.rows[index][0]][0]}: row {self.rows[index][1]} has no "
+                                         "view labels (a format-1 shard): regenerate the dataset")
+            return views_at_size(face, self.input_size or face.size)
+
+        return self._cached(("views", index), make)
 
     def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         epoch, index = (key if isinstance(key, tuple) else (self.epoch, key))
@@ -230,6 +329,10 @@ class ShardDataset(Dataset):
             rng = np.random.default_rng(np.random.SeedSequence([self.seed, int(epoch), int(index)]))
             front, side, posmap = augment_views(front, side, posmap, mask, rng, self.augmentation, size)
         return network_input(front, side, self.views, front.shape[0]), posmap_target(posmap, size)
+
+
+def _nbytes(value: tuple[np.ndarray, ...] | FaceViews) -> int:
+    return value.nbytes if isinstance(value, FaceViews) else sum(a.nbytes for a in value)
 
 
 class EpochShuffleSampler(Sampler):

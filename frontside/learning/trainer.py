@@ -136,7 +136,7 @@ def _optimizer(network: torch.nn.Module, config: TrainConfig, lr: float, schedul
 
 def _mean_posmap(dataset: ShardDataset, count: int = 64) -> torch.Tensor:
     """(3, S, S): the mean whole target over the first `count` rows as stored (the constant answer)."""
-    targets = [posmap_target(dataset.pair(i).posmap) for i in range(min(count, len(dataset)))]
+    targets = [posmap_target(dataset.face(i).posmap) for i in range(min(count, len(dataset)))]
     return torch.stack(targets).mean(0)
 
 

@@ -60,7 +60,13 @@ class TrainConfig:
         "auto: bf16 autocast where the device runs it natively (CUDA, AVX512-BF16/AMX CPUs), else fp32",
         choices=PRECISIONS))
     width: float = field(default=1.0, metadata=cli("channel multiplier of the thesis networks (1.0: the paper's)"))
-    input_size: int = field(default=128, metadata=cli("twoview/frontonly: the encoder's resolution"))
+    input_size: int | None = field(default=None, metadata=cli(
+        "twoview/frontonly/multiview: the encoder's resolution (default: the arch's: 128; multiview 64)"))
+    views: int = field(default=3, metadata=cli(
+        "multiview: the views of a face each step reads (front, then side views on alternating sides; a dataset "
+        "made with generate --views N has N)"))
+    view_dropout: float = field(default=0.5, metadata=cli(
+        "multiview: the chance that each side view is left out of a step, so one network answers from 1..N views"))
     fusion: str = field(default="stack", metadata=cli(
         "twoview: one encoder on 6 stacked channels, one shared by both views, or one per view", choices=FUSIONS))
     weight_init: str = field(default="he", metadata=cli(
@@ -76,7 +82,11 @@ class TrainConfig:
 
     def network_spec(self) -> NetworkSpec:
         return NetworkSpec(arch=self.arch, width=float(self.width), weight_init=self.weight_init,
-                           decoder_norm=self.decoder_norm, input_size=self.input_size, fusion=self.fusion)
+                           decoder_norm=self.decoder_norm, input_size=self.encoder_size(), fusion=self.fusion)
+
+    def encoder_size(self) -> int:
+        """The encoder's resolution: `input_size`, or the arch's own."""
+        return self.input_size if self.input_size is not None else get_arch(self.arch).input_size
 
     def recipe(self) -> tuple[float, str, float, bool]:
         """(lr, schedule, shape_weight, augment), the arch's defaults where this config leaves them None."""
@@ -116,7 +126,9 @@ def rules() -> dict:
         "warmup_fraction": lambda n, v: v if v == 0 else _fraction(n, v),
         "weight_decay": lambda n, v: v if v == 0 else checks.positive_number(n, v),
         "shape_weight": lambda n, v: None if v is None or v == 0 else checks.positive_number(n, v),
-        "input_size": lambda n, v: checks.integer(n, v, minimum=32, maximum=1024),
+        "input_size": lambda n, v: checks.integer(n, v, minimum=32, maximum=1024, optional=True),
+        "views": lambda n, v: checks.integer(n, v, minimum=1, maximum=32),
+        "view_dropout": lambda n, v: v if v == 0 else _fraction(n, v),
         "fusion": lambda n, v: checks.one_of(n, v, FUSIONS),
         "lr_halving_epochs": lambda n, v: checks.integer(n, v, minimum=1),
         "patience": lambda n, v: checks.integer(n, v, minimum=1),

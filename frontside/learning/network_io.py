@@ -34,8 +34,9 @@ def resize_image(image: np.ndarray, size: int) -> np.ndarray:
 
 
 def network_input(front: np.ndarray, side: np.ndarray | None, views: str, input_size: int) -> torch.Tensor:
-    """(C, R, R) float32 in [0, 1] from uint8 (H, W, 3) photos: front, then side when views == "both"."""
-    images = [front] if views == "front" else [front, side]
+    """(C, R, R) float32 in [0, 1] from uint8 (H, W, 3) photos: front, then side when views == "both" (or "any"
+    and a side is given)."""
+    images = [front] if views == "front" or (views == "any" and side is None) else [front, side]
     if any(im is None for im in images):
         raise ValueError("this network needs both a front and a side image")
     stacked = np.concatenate([resize_image(np.asarray(im)[..., :3], input_size) for im in images], axis=2)

@@ -32,7 +32,7 @@ class NetworkSpec:
 
     width:        channel multiplier (thesis networks: 1.0 is the paper's; structured: scales the encoder).
     weight_init, decoder_norm: thesis/PRN networks only (see `networks.initialise`, `networks.decoder`).
-    input_size:   structured networks only: the encoder's resolution (images are area-resized to it).
+    input_size:   structured and multi-view networks only: the encoder's resolution (images are area-resized to it).
     fusion:       structured two-view only: "stack" (6 channels, one encoder), "siamese" (one encoder shared by the
                   views) or "dual" (an encoder per view).
     """
@@ -58,7 +58,7 @@ class Arch:
     """One buildable network family and its training recipe."""
 
     name: str
-    views: str  # "both" (front then side, 6 channels) or "front" (3 channels)
+    views: str  # "both" (front then side, 6 channels), "front" (3 channels) or "any" (front, then any sides: 3N)
     structured: bool  # composed from a face model's UV basis (needs one to build)
     factory: Callable[[NetworkSpec, UVBasis | None], nn.Module]
     lr: float  # default learning rate
@@ -66,10 +66,14 @@ class Arch:
     shape_weight: float  # weight of the pose-free shape term of the loss (`loss.ShapeAndPoseLoss`)
     augment: bool  # rotation, colour and occlusion augmentation by default (thesis 2.3)
     description: str
+    input_size: int = 128  # the encoder's resolution unless a run asks another (structured, multi-view)
+    objective: str = "posmap"  # "posmap": `ShapeAndPoseLoss` on (input, posmap) items; "multiview": a loss in every
+    #                            view on `multiview_data.ViewTargets` items (`multiview_loss.MultiViewLoss`)
 
     @property
     def in_channels(self) -> int:
-        return 6 if self.views == "both" else 3
+        """Channels of the validation and evaluation input (front and first side for "any")."""
+        return 3 if self.views == "front" else 6
 
 
 def _encoder_widths(width: float) -> tuple[int, ...]:
@@ -85,6 +89,14 @@ def _structured(views: str):
         return StructuredNet(basis, views, spec.fusion, spec.input_size, _encoder_widths(spec.width))
 
     return factory
+
+
+def _multiview(spec: NetworkSpec, basis: UVBasis | None) -> nn.Module:
+    from frontside.learning.networks.multiview import MultiViewNet
+
+    if basis is None:
+        raise ValueError("multiview composes its output from a face model's UV basis: pass basis=")
+    return MultiViewNet(basis, spec.input_size, _encoder_widths(spec.width))
 
 
 def _thesis(in_channels: int):
@@ -107,6 +119,9 @@ ARCHS: dict[str, Arch] = {
                     "front + side -> pose and face-model coefficients -> position map (default)"),
     "frontonly": Arch("frontonly", "front", True, _structured("front"), 2e-3, "onecycle", 100.0, False,
                       "the default network on the front view only (the ablation the thesis never ran)"),
+    "multiview": Arch("multiview", "any", True, _multiview, 2e-3, "onecycle", 100.0, False,
+                      "1..N photos (front first) -> every view's landmarks and pose -> one face fitted to all "
+                      "(issue 21)", input_size=64, objective="multiview"),
     "twoview-thesis": Arch("twoview-thesis", "both", False, _thesis(6), 1e-4, "step", 0.0, True,
                            "thesis table 4.1, front + side stacked (6 channels)"),
     "frontonly-thesis": Arch("frontonly-thesis", "front", False, _thesis(3), 1e-4, "step", 0.0, True,

@@ -71,9 +71,11 @@ class PosedBasis(nn.Module):
         offsets = coefficients @ components.reshape(len(components), -1)
         return mean + offsets.view(len(coefficients), -1, 3)
 
-    def forward(self, pose: torch.Tensor, coefficients: torch.Tensor, coarse: bool = False) -> torch.Tensor:
+    def forward(self, pose: torch.Tensor, coefficients: torch.Tensor, coarse: bool = False,
+                rho: torch.Tensor | None = None) -> torch.Tensor:
         """pose (B, 9): 6-D rotation, log scale (of S), translation (in units of S/2 from the centre);
-        coefficients (B, K) in standard deviations. Returns (B, 3, S, S) float32 posmaps in pixels (0 uncovered);
+        coefficients (B, K) in standard deviations; rho (B, 1): each face's own perspective strength (default:
+        the learned `rho`). Returns (B, 3, S, S) float32 posmaps in pixels (0 uncovered);
         with coarse, (B, 3, S/t, S/t): every t-th row and column of it (t = `train_stride`; z's shift to 0 is
         then the minimum over those pixels only, at most about a pixel off)."""
         size = self.size
@@ -83,7 +85,7 @@ class PosedBasis(nn.Module):
         shift = pose[:, 7:9] * (size / 2.0) + size / 2.0
         posed = torch.einsum("bij,bpj->bpi", rotation, self.shape(coefficients, coarse))
         depth = posed[..., 2]
-        magnify = scale / (1.0 - self.rho * depth).clamp_min(0.2)
+        magnify = scale / (1.0 - (self.rho if rho is None else rho) * depth).clamp_min(0.2)
         x = magnify * posed[..., 0] + shift[:, :1]
         y = shift[:, 1:] - magnify * posed[..., 1]  # image y points down
         z = scale * depth

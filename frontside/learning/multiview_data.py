@@ -1,0 +1,89 @@
+"""Training items for the multi-view network: a face's N views as one input, and a target in every view.
+
+`ViewTargets` wraps a `MultiViewDataset` (every view with its landmarks, visibility, camera and the face's
+coefficients) into the (input, targets) items `Trainer` steps on:
+
+    input   (3N, R, R) float32: the N views stacked, front first; a dropped view is zeros (and absent)
+    targets target (3, S/t, S/t): the front's posmap target; landmarks (N, 68, 2) float32 in S-frame pixels;
+            visible (N, 68) bool; pose (N, 10) float32: the pose (`landmark_fit.POSE`) placing the face's true
+            landmarks on each view's (NaN where the row has no coefficients); coefficients (K,) float32 in the
+            order of the network's UV basis (NaN where none); present (N,) bool
+
+View dropout (`view_dropout`): each side view is absent with that probability, drawn from (seed, epoch, index), so
+one network learns to answer from 1..N views and a run is reproducible in any worker.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from frontside.facemodel.uv_basis import UVBasis
+from frontside.learning.data import MultiViewDataset
+from frontside.learning.networks import landmark_fit
+
+
+def basis_coefficients(basis: UVBasis, identity: np.ndarray, expression: np.ndarray) -> np.ndarray:
+    """(K,) float32: a face's coefficients in the basis's order (its names: "identity-k", "expression-k")."""
+    out = np.empty(basis.n_components, np.float32)
+    for i, name in enumerate(basis.names):
+        kind, k = name.rsplit("-", 1)
+        out[i] = (identity if kind == "identity" else expression)[int(k)]
+    return out
+
+
+class ViewTargets(Dataset):
+    """(input, targets) items of a `MultiViewDataset` for `MultiViewNet` (see the module's docstring).
+
+    basis: the network's UV basis (S the frame of landmarks and poses; the coefficients' order).
+    """
+
+    def __init__(self, views: MultiViewDataset, basis: UVBasis, view_dropout: float = 0.0, seed: int = 0):
+        if not 0.0 <= view_dropout < 1.0:
+            raise ValueError(f"view_dropout must be in [0, 1), not {view_dropout}")
+        self.views, self.basis, self.view_dropout, self.seed = views, basis, view_dropout, seed
+        lmk = landmark_fit.landmark_basis(basis)
+        self.landmark_mean, self.landmark_components = lmk.mean, lmk.components
+        self._poses: dict[int, np.ndarray] = {}  # fitted per face once (a few ms a view)
+
+    def __len__(self) -> int:
+        return len(self.views)
+
+    def shard_of(self, index: int) -> int:
+        return self.views.shard_of(index)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.views.set_epoch(epoch)
+
+    def _pose_targets(self, index: int, landmarks: np.ndarray, coefficients: np.ndarray | None) -> np.ndarray:
+        if index not in self._poses:
+            poses = np.full((len(landmarks), landmark_fit.POSE), np.nan, np.float32)
+            if coefficients is not None:
+                points = self.landmark_mean + np.einsum("k,kpj->pj", coefficients, self.landmark_components)
+                for v, view in enumerate(landmarks):
+                    poses[v] = landmark_fit.fit_pose_to_points(points, view, self.basis.size)[0]
+            self._poses[index] = poses
+        return self._poses[index]
+
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        epoch, index = key if isinstance(key, tuple) else (self.views.faces.epoch, key)
+        index = int(index)
+        item = self.views[index]
+        images = item["images"]
+        n, size = images.shape[0], images.shape[-1]
+        landmarks = item["landmarks"].numpy() * np.float32(self.basis.size / size)  # (N, 68, 3) in the S frame
+        coefficients = None
+        if bool(item["has_coefficients"]):
+            coefficients = basis_coefficients(self.basis, item["identity"].numpy(), item["expression"].numpy())
+        present = torch.ones(n, dtype=torch.bool)
+        if self.view_dropout and n > 1:
+            rng = np.random.default_rng(np.random.SeedSequence([self.seed, int(epoch), index, 21]))
+            present[1:] = torch.from_numpy(rng.random(n - 1) >= self.view_dropout)
+        images = images * present[:, None, None, None]
+        targets = {"target": item["target"], "landmarks": torch.from_numpy(landmarks[..., :2].copy()),
+                   "visible": item["visible"], "present": present,
+                   "pose": torch.from_numpy(self._pose_targets(index, landmarks, coefficients)),
+                   "coefficients": torch.from_numpy(coefficients if coefficients is not None
+                                                     else np.full(self.basis.n_components, np.nan, np.float32))}
+        return images.reshape(n * 3, size, size), targets

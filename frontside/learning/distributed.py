@@ -205,4 +205,4 @@ def wrap(network: nn.Module, world: World, device: torch.device, synced_batchnor
     from torch.nn.parallel import DistributedDataParallel
 
     return DistributedDataParallel(network, device_ids=[device.index] if device.type == "cuda" else None,
-                                   broadcast_buffers=not synced_batchnorm)
+                                   forward_sync_buffers=not synced_batchnorm)

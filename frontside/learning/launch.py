@@ -64,13 +64,14 @@ def train_in_processes(config: TrainConfig) -> dict:
             raise
         if code == 0 and result_path.is_file():
             return json.loads(result_path.read_text())
-        errors = sorted(Path(folder).glob("error-rank*.json"))
-        if errors:
-            first = json.loads(errors[0].read_text())
-            raise TrainingFailed(first["message"], first["exit_code"])
+        reports = [json.loads(path.read_text()) for path in sorted(Path(folder).glob("error-rank*.json"))]
+        ours = [r for r in reports if r["frontside"]]  # a rank refused its input: that is the news
+        if ours:
+            raise TrainingFailed(ours[0]["message"], ours[0]["exit_code"])
         how = f"was ended by signal {-code}" if code < 0 else f"exited with code {code}"
-        raise TrainingFailed(f"{config.out}: the training process {how} (its report is above; --resume continues "
-                             "from the last checkpoint)")
+        because = f": {reports[0]['message']}" if reports else " (its report is above)"
+        raise TrainingFailed(f"{config.out}: a training process {how}{because}; --resume continues from the last "
+                             "checkpoint")
 
 
 def run_training(config: TrainConfig, own_process: bool = False) -> dict:
@@ -97,7 +98,8 @@ def main(argv: list[str]) -> int:
     except BaseException as exc:
         exit_code = getattr(exc, "exit_code", 1)
         write_atomic(Path(result_path).with_name(f"error-rank{world.rank:05d}.json"),
-                     json.dumps({"message": one_line(exc), "exit_code": exit_code}))
+                     json.dumps({"message": one_line(exc), "exit_code": exit_code,
+                                 "frontside": isinstance(exc, FrontsideError)}))
         if isinstance(exc, FrontsideError):
             print(f"frontside train (rank {world.rank}): error: {one_line(exc)}", file=sys.stderr)
             return exit_code

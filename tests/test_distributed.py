@@ -134,3 +134,19 @@ def test_a_failing_training_process_reports_its_own_error(stream_dataset, tmp_pa
     # ... and an error inside a rank reaches the caller as that rank's one line
     with pytest.raises(TrainingFailed, match="larger than the data"):
         train_in_processes(_config(stream_dataset, tmp_path / "big", batch_size=512, epochs=1))
+
+
+@pytest.mark.slow
+def test_train_then_evaluate_trains_each_network_in_a_process_of_its_own(stream_dataset, tmp_path, prefect_harness,
+                                                                        monkeypatch):
+    import frontside.learning.launch as launch
+    from frontside.orchestration.flows.pipeline import train_then_evaluate
+
+    launched = []
+    real = launch.train_in_processes
+    monkeypatch.setattr(launch, "train_in_processes", lambda config: launched.append(config.arch) or real(config))
+    report = train_then_evaluate(train_data=[stream_dataset], test_data=[stream_dataset], out=str(tmp_path),
+                                 archs=["frontonly", "twoview"], epochs=1, batch_size=8, max_steps_per_epoch=2,
+                                 max_test_faces=2)
+    assert launched == ["frontonly", "twoview"]
+    assert Path(report).exists() and (tmp_path / "runs" / "twoview" / "best.pt").exists()

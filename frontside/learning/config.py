@@ -140,10 +140,17 @@ def _fraction(name: str, value: object) -> float:
     return value
 
 
-def _folders(name: str, value: object) -> list[str]:
-    if isinstance(value, str) or not isinstance(value, (list, tuple)):
-        raise ParameterError(name, f"expected a list of dataset folders, got {value!r}")
-    return [checks.text(name, v) for v in value]
+def _list_of(what: str, each):
+    """The check of a list field whose items `each` checks."""
+    def check(name: str, value: object) -> list:
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise ParameterError(name, f"expected a list of {what}, got {value!r}")
+        return [each(name, v) for v in value]
+    return check
+
+
+_folders = _list_of("dataset folders", checks.text)
+_weights = _list_of("weights", checks.positive_number)
 
 
 def rules() -> dict:
@@ -191,11 +198,6 @@ def _device(name: str, value: object) -> str:
         raise ParameterError(name, f"must be auto, cpu, cuda or cuda:N, got {value!r}")
     return value
 
-
-def _weights(name: str, value: object) -> list[float]:
-    if isinstance(value, str) or not isinstance(value, (list, tuple)):
-        raise ParameterError(name, f"expected a list of weights, got {value!r}")
-    return [checks.positive_number(name, v) for v in value]
 
 
 def check_parallel(config: TrainConfig) -> None:

@@ -249,6 +249,12 @@ class Trainer:
             self.baselines = state["config"].get("baselines", {})
             position = state.get("position") or {}
             self.start_step, self.epoch_losses = int(position.get("step", 0)), list(position.get("losses", []))
+            saved = state["config"]
+            if self.start_step and (saved.get("streaming", False), saved.get("data_streams", 1)) != (
+                    self.streaming, self.streams):  # another order of batches: that epoch starts over
+                log.info("%s: saved mid-epoch with other data streams; epoch %d starts over", self.last_path,
+                         self.start_epoch + 1)
+                self.start_step, self.epoch_losses = 0, []
             if position.get("scaler"):
                 self.scaler.load_state_dict(position["scaler"])
         elif config.init:

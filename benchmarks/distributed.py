@@ -6,7 +6,9 @@ torch.compile does to a step. Not part of CI; prints JSON.
 
 Each configuration trains in processes of its own (`learning.launch`, as `frontside train --nproc N`), two
 epochs of `--steps` steps; samples/s is the second epoch's (the first includes start-up, allocation and, with
-compile, compilation), from the run's own timing of its steps (validation excluded). Rounds alternate the
+compile, compilation), from the run's own timing of its steps (validation excluded), beside the CPU time its
+processes spent per sample (summed over them: on a shared machine the wall-clock figure measures the scheduler as
+much as the run, the CPU time what a second process costs). Rounds alternate the
 configurations so drift in the machine's load hits all of them; the load average is recorded around each run.
 Without `--data` a 192-face 256 x 256 dataset is made in `--out` first.
 """
@@ -47,6 +49,7 @@ def run(name: str, data: str, out: Path, steps: int, batch: int, arch: str) -> d
     history = load_checkpoint(result["last_path"])["history"]
     second = history[1]
     return {"samples_per_s": second["steps"] * batch / second["seconds"],
+            "cpu_ms_per_sample": 1000 * second["cpu_seconds"] / (second["steps"] * batch),
             "first_epoch_samples_per_s": history[0]["steps"] * batch / history[0]["seconds"],
             "wall_s": wall, "precision": second["precision"], "load_before": load_before,
             "load_after": os.getloadavg()[0], "train_loss": [h["train_loss"] for h in history]}
@@ -78,8 +81,10 @@ def main() -> None:
     summary = {}
     for name, runs in rounds.items():
         speeds = [r["samples_per_s"] for r in runs if "samples_per_s" in r]
+        cpu = [r["cpu_ms_per_sample"] for r in runs if "cpu_ms_per_sample" in r]
         summary[name] = {"samples_per_s_median": statistics.median(speeds) if speeds else None,
-                         "samples_per_s": speeds, "errors": [r["error"] for r in runs if "error" in r]}
+                         "samples_per_s": speeds, "cpu_ms_per_sample_median": statistics.median(cpu) if cpu else None,
+                         "cpu_ms_per_sample": cpu, "errors": [r["error"] for r in runs if "error" in r]}
     one, two = summary.get("1 process", {}), summary.get("2 processes", {})
     result = {"data": data, "arch": args.arch, "global_batch": args.batch_size, "steps_per_epoch": args.steps,
               "cpus": len(os.sched_getaffinity(0)), "configurations": summary, "runs": rounds,
@@ -87,6 +92,9 @@ def main() -> None:
     if one.get("samples_per_s_median") and two.get("samples_per_s_median"):
         result["scaling_efficiency_2_processes"] = two["samples_per_s_median"] / (2 * one["samples_per_s_median"])
         result["speed_up_2_processes"] = two["samples_per_s_median"] / one["samples_per_s_median"]
+        # the same work's CPU time, summed over the processes: what a second process costs beyond its share,
+        # whatever else runs on the machine
+        result["cpu_efficiency_2_processes"] = one["cpu_ms_per_sample_median"] / two["cpu_ms_per_sample_median"]
     emit(result)
 
 

@@ -73,7 +73,8 @@ def peak_rss(command: list[str]) -> dict:
 
 def train_command(data: str, out: Path, steps: int, extra: list[str] = ()) -> list[str]:
     return [sys.executable, "-m", "frontside.cli", "train", "--no-prefect", "--data", data, "--out", str(out),
-            "--epochs", "2", "--max-steps-per-epoch", str(steps), "--stream", "--overwrite", *extra]
+            "--epochs", "2", "--max-steps-per-epoch", str(steps), "--max-val-batches", "10", "--stream", "--overwrite",
+            *extra]
 
 
 PIPELINE = """

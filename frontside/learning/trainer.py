@@ -299,7 +299,7 @@ class Trainer:
         self.start_step, self.epoch_losses = 0, []
         self.network.train()
         losses = []
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         bar = tqdm(self._batches(epoch, start), initial=start, total=self.steps_per_epoch, unit="batch",
                    desc=f"{config.arch} epoch {epoch}", disable=not (config.progress and self.world.main),
                    leave=False)
@@ -319,6 +319,7 @@ class Trainer:
         bar.close()
         if not self.per_batch:
             self.scheduler.step()
+        self.epoch_cpu_seconds = distributed.sum_over_ranks([time.process_time() - cpu_started])[0]
         return done + distributed.mean_over_ranks(losses), time.perf_counter() - started
 
     def validate(self) -> dict:
@@ -368,7 +369,8 @@ class Trainer:
                 last_step_loss = losses[-1]
             val = self.validate()
             record = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"), **val,
-                      "lr": self.optimizer.param_groups[0]["lr"], "seconds": seconds, "steps": len(losses),
+                      "lr": self.optimizer.param_groups[0]["lr"], "seconds": seconds,
+                      "cpu_seconds": self.epoch_cpu_seconds, "steps": len(losses),
                       "precision": self.precision}
             self.history.append(record)
             for key in ("train_loss", "val_loss", "val_shape_loss", "lr") if writer else ():
@@ -460,7 +462,9 @@ def _plain(d: dict) -> dict:
 
 def _write_metrics(path: Path, history: list[dict]) -> None:
     text = io.StringIO(newline="")
-    writer = csv.DictWriter(text, fieldnames=list(history[0]))
+    # every key of every epoch, in order of first appearance: a resumed run's epochs may record more than the
+    # epochs its previous version wrote
+    writer = csv.DictWriter(text, fieldnames=list(dict.fromkeys(k for record in history for k in record)), restval="")
     writer.writeheader()
     writer.writerows(history)
     write_atomic(path, text.getvalue())

@@ -29,6 +29,7 @@ from frontside.learning.launch import train_in_processes
 
 CONFIGS = {
     "1 process": dict(nproc=1),
+    "1 process, 1 thread": dict(nproc=1),  # OMP_NUM_THREADS=1, as torchrun gives each of its processes
     "2 processes": dict(nproc=2),
     "2 processes, batch norm per process": dict(nproc=2, sync_batchnorm=False),
     "1 process, torch.compile": dict(nproc=1, compile=True),
@@ -41,10 +42,18 @@ def run(name: str, data: str, out: Path, steps: int, batch: int, arch: str) -> d
                          streams=2, progress=False, overwrite=True, patience=100, **CONFIGS[name])
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
+    threads = os.environ.get("OMP_NUM_THREADS")
+    if "1 thread" in name:
+        os.environ["OMP_NUM_THREADS"] = "1"
     try:
         result = train_in_processes(config)
     except Exception as exc:  # noqa: BLE001  (a configuration that cannot run here is reported, not fatal)
         return {"error": str(exc)[:300]}
+    finally:
+        if threads is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = threads
     wall = time.perf_counter() - started
     history = load_checkpoint(result["last_path"])["history"]
     second = history[1]

@@ -7,8 +7,8 @@ Not part of CI; prints JSON.
 `--small` and `--large` are datasets of the same parameters, the second with 10x the faces. Every figure is the
 peak, sampled every 0.1 s, of the summed RSS of the command's process tree (the command, its training
 processes, their DataLoader workers), leaving out Prefect's temporary API server, which every flow run has
-whatever it trains. Each run trains two epochs of `--steps` steps: the small dataset's epochs go round it, the
-large one's do not (streaming holds a shuffle buffer and a shard, never the dataset).
+whatever it trains. Each run trains two epochs of `--steps` steps (validation: 10 batches an epoch), streamed
+(`--stream`): memory is the shuffle buffer and a shard per stream, never the dataset.
 """
 
 from __future__ import annotations

@@ -94,16 +94,19 @@ def main() -> None:
         summary[name] = {"samples_per_s_median": statistics.median(speeds) if speeds else None,
                          "samples_per_s": speeds, "cpu_ms_per_sample_median": statistics.median(cpu) if cpu else None,
                          "cpu_ms_per_sample": cpu, "errors": [r["error"] for r in runs if "error" in r]}
-    one, two = summary.get("1 process", {}), summary.get("2 processes", {})
+    two = summary.get("2 processes", {})
     result = {"data": data, "arch": args.arch, "global_batch": args.batch_size, "steps_per_epoch": args.steps,
               "cpus": len(os.sched_getaffinity(0)), "configurations": summary, "runs": rounds,
               "load_average_end": os.getloadavg()}
-    if one.get("samples_per_s_median") and two.get("samples_per_s_median"):
-        result["scaling_efficiency_2_processes"] = two["samples_per_s_median"] / (2 * one["samples_per_s_median"])
-        result["speed_up_2_processes"] = two["samples_per_s_median"] / one["samples_per_s_median"]
-        # the same work's CPU time, summed over the processes: what a second process costs beyond its share,
-        # whatever else runs on the machine
-        result["cpu_efficiency_2_processes"] = one["cpu_ms_per_sample_median"] / two["cpu_ms_per_sample_median"]
+    for base in ("1 process", "1 process, 1 thread"):
+        one = summary.get(base, {})
+        if one.get("samples_per_s_median") and two.get("samples_per_s_median"):
+            result[f"against {base}"] = {
+                "speed_up_2_processes": two["samples_per_s_median"] / one["samples_per_s_median"],
+                "scaling_efficiency_2_processes": two["samples_per_s_median"] / (2 * one["samples_per_s_median"]),
+                # the same work's CPU time, summed over the processes: what a second process costs beyond its
+                # share, whatever else runs on the machine
+                "cpu_efficiency_2_processes": one["cpu_ms_per_sample_median"] / two["cpu_ms_per_sample_median"]}
     emit(result)
 
 

@@ -1,6 +1,12 @@
 """A PyTorch Dataset over shard folders: random access by (shard, row), safe with DataLoader workers. Items are
-(front, side) inputs and posmap targets for today's networks; `ShardDataset.face_views` gives every view of a face
-with its labels, camera and the true coefficients, for a network of N views (`ShardDataset.face_views`).
+(front, side) inputs and posmap targets for today's networks (`twoview`, `frontonly`, `prn`: the front and the
+first side view, whatever N a row holds). For a network of N views, `ShardDataset.face_views` gives every view of
+a face with its labels, camera and the true coefficients as arrays (`FaceViews`), and `MultiViewDataset` the same
+as tensors, batched by `collate_views`:
+
+    data = MultiViewDataset(ShardDataset(roots, labels=True, input_size=128), n_views=3)
+    batch = next(iter(make_loader(data, batch_size=8, shuffle=True)))   # batch["images"]: (8, 3, 3, 128, 128)
+    xy = project_views(points, batch["world_to_input"])                # (8, 3, P, 2): a loss in every view
 
 Augmentation follows thesis 2.3 and 4.3.3: a rotation within ±45° applied to both images and to the position
 map's x, y about the image centre (z unchanged); a per-channel colour scale in 0.9-1.2; random black occlusion
@@ -343,6 +349,134 @@ def _nbytes(value: tuple[np.ndarray, ...] | FaceViews) -> int:
     return value.nbytes if isinstance(value, FaceViews) else sum(a.nbytes for a in value)
 
 
+# an item's tensors, first dimension N (the views) except the face's own
+VIEW_KEYS = ("images", "side", "poses", "landmarks", "visible", "segmentation", "world_to_eye", "eye_to_clip",
+             "clip_to_image", "crop", "world_to_input", "has_camera")
+FACE_KEYS = ("identity", "expression", "has_coefficients", "target")
+
+
+def world_to_input(views: FaceViews) -> np.ndarray:
+    """(N, 4, 4) float64: each view's whole camera at the input size, crop @ M_CSS->VCS @ M_ECS->CSS @ M_WCS->ECS
+    with the crop acting on x, y: a world point p lands at (h[0], h[1]) / h[3] in input pixels, h = M @ [p, 1]
+    (`project_views`). NaN for a view without a camera."""
+    crop = np.zeros((len(views.kinds), 4, 4))
+    crop[:, :2, :2], crop[:, :2, 3] = views.crop[:, :2, :2], views.crop[:, :2, 2]
+    crop[:, 2, 2] = crop[:, 3, 3] = 1.0
+    return crop @ views.clip_to_image @ views.eye_to_clip @ views.world_to_eye
+
+
+def project_views(points: torch.Tensor, world_to_input: torch.Tensor) -> torch.Tensor:
+    """(B, N, P, 2) pixels in each view's input crop (centres at +0.5, y down) of world points (B, P, 3) through
+    (B, N, 4, 4) `world_to_input` matrices (differentiable; computed in the matrices' dtype)."""
+    p = points.to(world_to_input.dtype)
+    h = torch.einsum("bnij,bpj->bnpi", world_to_input[..., :3], p) + world_to_input[..., None, :, 3]
+    return h[..., :2] / h[..., 3:4]
+
+
+class MultiViewDataset(Dataset):
+    """The faces of a `ShardDataset` made with `labels=True` (its shards, split, input size R, target stride t
+    and bounded cache), each as the tensors of its first `n_views` views.
+
+    n_views: N, the views an item keeps: the front, then side views in row order (format 3: the first side view on
+             a random side, then alternating sides, so 3 views are front, one side, the other); None keeps every
+             view of each face. A face with fewer views than `n_views` is an error naming its shard.
+    Keys as `ShardDataset`'s: an int index, or (epoch, index) from `EpochShuffleSampler` (unused: no augmentation
+    yet, since a rotation would have to turn the cameras and landmarks with the images).
+
+    An item is a dict of tensors (R the input size, K, E the face model's coefficient counts, S/t the target's side):
+      images:        (N, 3, R, R) float32 in [0, 1] (`network_io`'s convention), front first.
+      side:          (N,) int64: 0 for the front, -1 left, +1 right (the sign of a side view's yaw).
+      poses:         (N, 3) float32 yaw, pitch, roll in degrees.
+      landmarks:     (N, 68, 3) float32 in input pixels of each view's crop (z in the same pixels).
+      visible:       (N, 68) bool, in the crop and not hidden by the face.
+      segmentation:  (N, R, R) uint8 `records.Part` per pixel.
+      world_to_eye, eye_to_clip, clip_to_image: (N, 4, 4) float64; crop: (N, 3, 3) float64 to input pixels;
+      world_to_input: (N, 4, 4) float64, all four at once (`world_to_input`, `project_views`); NaN where a view
+                     has no camera (300W-LP, FaceGen), has_camera: (N,) bool says which.
+      identity:      (K,) float32, expression: (E,) float32: the coefficients the face was drawn with in the
+                     model's standard deviations; (0,) where the row has none (a batch fills in zeros),
+                     has_coefficients: () bool says which.
+      target:        (3, S/t, S/t) float32, the front view's posmap target (`network_io.posmap_target`), as
+                     `ShardDataset`'s items.
+    Batches (`collate_views`, what `make_loader` uses for this dataset) add a first dimension B to each.
+    """
+
+    def __init__(self, faces: ShardDataset, n_views: int | None = None):
+        if not faces.labels:
+            raise ValueError("MultiViewDataset reads the views' labels: make its ShardDataset with labels=True")
+        if n_views is not None and n_views < 1:
+            raise ValueError(f"n_views must be >= 1, not {n_views}")
+        self.faces, self.n_views = faces, n_views
+
+    def __len__(self) -> int:
+        return len(self.faces)
+
+    def shard_of(self, index: int) -> int:
+        return self.faces.shard_of(index)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.faces.set_epoch(epoch)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        index = int(key[1] if isinstance(key, tuple) else key)
+        views = self.faces.face_views(index)
+        n = len(views.kinds) if self.n_views is None else self.n_views
+        if len(views.kinds) < n:
+            shard, row = self.faces.rows[index]
+            raise DataIntegrityError(f"{self.faces.shards[shard][0]}: row {row} has {len(views.kinds)} views, "
+                                     f"fewer than n_views={n}")
+        _, _, posmap, _ = self.faces.sample(index)
+        size = posmap.shape[0] * self.faces.target_stride
+        to_input = world_to_input(views)
+        coefficients = views.identity is not None
+        return {
+            "images": torch.from_numpy(np.ascontiguousarray(views.images[:n].transpose(0, 3, 1, 2))).float()
+            .div_(255.0),
+            "side": torch.tensor([0 if kind == "front" else (-1 if kind == "left" else 1)
+                                  for kind in views.kinds[:n]], dtype=torch.int64),
+            "poses": torch.from_numpy(views.poses[:n].copy()),
+            "landmarks": torch.from_numpy(views.landmarks[:n].copy()),
+            "visible": torch.from_numpy(views.visible[:n].copy()),
+            "segmentation": torch.from_numpy(views.segmentation[:n].copy()),
+            "world_to_eye": torch.from_numpy(views.world_to_eye[:n].copy()),
+            "eye_to_clip": torch.from_numpy(views.eye_to_clip[:n].copy()),
+            "clip_to_image": torch.from_numpy(views.clip_to_image[:n].copy()),
+            "crop": torch.from_numpy(views.crop[:n].copy()),
+            "world_to_input": torch.from_numpy(to_input[:n].copy()),
+            "has_camera": torch.from_numpy(np.isfinite(to_input[:n]).all(axis=(1, 2))),
+            "identity": torch.from_numpy(views.identity.copy()) if coefficients else torch.zeros(0),
+            "expression": torch.from_numpy(views.expression.copy()) if coefficients else torch.zeros(0),
+            "has_coefficients": torch.tensor(coefficients),
+            "target": posmap_target(posmap.astype(np.float32), size),
+        }
+
+    @staticmethod
+    def collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        return collate_views(items)
+
+
+def collate_views(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """A batch of `MultiViewDataset` items: each tensor stacked along a new first dimension B. Faces must have
+    one view count (give `n_views`); a face without coefficients gets zeros of the batch's K and E with
+    has_coefficients False (a batch of faces without any has K = E = 0)."""
+    counts = sorted({len(item["images"]) for item in items})
+    if len(counts) > 1:
+        raise ValueError(f"faces of {counts} views in one batch: make the MultiViewDataset with n_views="
+                         f"{counts[0]} (or fewer) to read that many views of each")
+    batch = {}
+    for name in ("identity", "expression"):
+        present = {tuple(item[name].shape) for item in items if item["has_coefficients"]}
+        if len(present) > 1:
+            raise ValueError(f"{name} coefficients of different lengths {sorted(present)} in one batch "
+                             "(datasets of different face models)")
+        shape = present.pop() if present else (0,)
+        batch[name] = torch.stack([item[name] if item["has_coefficients"] else torch.zeros(shape)
+                                   for item in items])
+    for name in VIEW_KEYS + ("has_coefficients", "target"):
+        batch[name] = torch.stack([item[name] for item in items])
+    return batch
+
+
 class EpochShuffleSampler(Sampler):
     """Yields (epoch, index) keys: a new order each epoch, fixed by (seed, epoch).
 
@@ -387,15 +521,17 @@ def _worker_init(_: int) -> None:
     cv2.setNumThreads(1)
 
 
-def make_loader(dataset: ShardDataset, batch_size: int, shuffle: bool = False, workers: int = 0, seed: int = 0,
+def make_loader(dataset: Dataset, batch_size: int, shuffle: bool = False, workers: int = 0, seed: int = 0,
                 drop_last: bool = False, window: int | None = None) -> DataLoader:
     """A DataLoader over `dataset`; shuffle=True draws a new (seed, epoch) order each epoch: call
     `loader.sampler.set_epoch(e)` (keys carry the epoch, so augmentation follows it in every worker).
 
+    `dataset` is a `ShardDataset` or a `MultiViewDataset` (batched by its `collate`).
     Workers are spawned, not forked: forking a process that holds Prefect's threads and event loop, or an
     OpenGL context, kills workers at random. They persist across epochs, so the spawn cost (~2 s) is paid once.
     """
     sampler = EpochShuffleSampler(dataset, seed, window) if shuffle else None
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, drop_last=drop_last,
+                      collate_fn=getattr(dataset, "collate", None),  # `MultiViewDataset`'s own
                       multiprocessing_context="spawn" if workers > 0 else None, persistent_workers=workers > 0,
                       worker_init_fn=_worker_init if workers > 0 else None)

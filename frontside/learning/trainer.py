@@ -59,18 +59,18 @@ class TrainResult:
 _split = holdout_split
 
 
-def _datasets(config: TrainConfig, views: str, input_size: int | None, target_stride: int
+def _datasets(config: TrainConfig, views: str, input_size: int | None, target_stride: int, labels: bool = False
               ) -> tuple[ShardDataset, ShardDataset]:
     """(training set, whose targets keep every `target_stride`-th row and column; validation set, whole targets)."""
     augment = config.recipe()[3]
     if config.val:
         return (ShardDataset(config.data, views, augment, config.seed, input_size=input_size,
-                             target_stride=target_stride),
+                             target_stride=target_stride, labels=labels),
                 ShardDataset(config.val, views, False, config.seed, input_size=input_size))
     everything = ShardDataset(config.data, views, False, config.seed)
     train_idx, val_idx = _split(len(everything), config.val_fraction, config.seed)
     return (ShardDataset(config.data, views, augment, config.seed, indices=train_idx, input_size=input_size,
-                         target_stride=target_stride),
+                         target_stride=target_stride, labels=labels),
             ShardDataset(config.data, views, False, config.seed, indices=val_idx, input_size=input_size))
 
 
@@ -176,17 +176,22 @@ class Trainer:
     def _data(self) -> None:
         """The training and validation sets and loaders; the face model's UV basis they answer in."""
         config, arch = self.config, self.arch
-        input_size = config.input_size if arch.structured else None
+        input_size = config.encoder_size() if arch.structured else None
+        views = "both" if arch.views == "any" else arch.views  # a multi-view network validates on front + side
         # structured networks train on every t-th posmap row and column (`PosedBasis`): a third of a step's time,
         # and the training set's sample cache holds a quarter of each posmap
         self.stride = TRAIN_STRIDE if arch.structured else 1
         self.workers = loader_workers(config.workers, self.device, self.world)
-        self.streaming, self.streams = run_layout(config, self.world, self.last_path, arch.views, input_size,
+        self.streaming, self.streams = run_layout(config, self.world, self.last_path, views, input_size,
                                                   self.stride)
         if self.streaming:
+            if arch.objective == "multiview":
+                raise DataIntegrityError(f"{config.data[0]}: {config.arch} reads every view's labels, which "
+                                         "streamed training does not: train from local shards that fit the cache")
             self._stream_data(input_size)
             return
-        self.train_set, self.val_set = _datasets(config, arch.views, input_size, self.stride)
+        self.train_set, self.val_set = _datasets(config, views, input_size, self.stride,
+                                                 labels=arch.objective == "multiview")
         self.uv_regions = self.train_set.uv_regions()
         self.basis, self.face_model_spec = dataset_basis(config.data, self.uv_regions)
         window = config.shuffle_window
@@ -194,7 +199,14 @@ class Trainer:
             window = self.train_set.shards_per_window()  # a full shuffle would re-read a whole shard for most rows
             log.info("%s: training data exceeds the shard cache; shuffling within windows of %d shards",
                      config.arch, window)
-        self.loader = make_loader(self.train_set, config.batch_size, shuffle=True, workers=self.workers,
+        steps_on = self.train_set
+        if arch.objective == "multiview":  # every view of a face and a target in each (`multiview_data`)
+            from frontside.learning.data import MultiViewDataset
+            from frontside.learning.multiview_data import ViewTargets
+
+            steps_on = ViewTargets(MultiViewDataset(self.train_set, config.views), self.basis, config.view_dropout,
+                                   config.seed)
+        self.loader = make_loader(steps_on, config.batch_size, shuffle=True, workers=self.workers,
                                   seed=config.seed, drop_last=len(self.train_set) > config.batch_size, window=window)
         self.val_loader = make_loader(self.val_set, config.batch_size, workers=self.workers)
         self._steps()
@@ -231,7 +243,12 @@ class Trainer:
         self.scaler = grad_scaler(self.device, self.precision)
         self.posmap_loss = WeightedPosmapLoss(weight_mask).to(self.device)
         stride = self.stride
-        self.objective = ShapeAndPoseLoss(weight_mask[::stride, ::stride], self.shape_weight).to(self.device)
+        if self.arch.objective == "multiview":
+            from frontside.learning.multiview_loss import MultiViewLoss
+
+            self.objective = MultiViewLoss(self.basis, weight_mask, self.shape_weight, stride).to(self.device)
+        else:
+            self.objective = ShapeAndPoseLoss(weight_mask[::stride, ::stride], self.shape_weight).to(self.device)
 
     def _optimiser(self) -> None:
         self.optimizer, self.scheduler, self.per_batch = _optimizer(self.network, self.config, self.lr,
@@ -291,6 +308,21 @@ class Trainer:
         if self.per_batch:
             self.scheduler.step()
 
+    def step_loss(self, x: torch.Tensor, y: torch.Tensor | dict) -> torch.Tensor:
+        """The objective of one batch: inputs x (B, C, R, R), targets y (B, 3, S/t, S/t), or for a multi-view
+        network a dict of targets in every view (`multiview_data.ViewTargets`)."""
+        device = self.device
+        x = x.to(device, non_blocking=True).to(memory_format=torch.channels_last)
+        if isinstance(y, dict):
+            y = {k: v.to(device, non_blocking=True) for k, v in y.items()}
+            with autocast(device, self.precision):
+                outputs = self.step_network(x, coarse=True, present=y["present"], details=True)
+            return self.objective(outputs, y)
+        y = y.to(device, non_blocking=True)
+        with autocast(device, self.precision):
+            prediction = self.step_network(x, coarse=True) if self.stride > 1 else self.step_network(x)
+            return self.objective(prediction.float(), y)
+
     def train_epoch(self, epoch: int) -> tuple[list[float], float]:
         """One epoch of steps (from `start_step` when the run saved mid-epoch); (each step's loss over the global
         batch, seconds)."""
@@ -306,11 +338,7 @@ class Trainer:
         for step, (x, y) in bar:
             if step >= self.steps_per_epoch:
                 break
-            x = x.to(device, non_blocking=True).to(memory_format=torch.channels_last)
-            y = y.to(device, non_blocking=True)
-            with autocast(device, self.precision):
-                prediction = self.step_network(x, coarse=True) if self.stride > 1 else self.step_network(x)
-                loss = self.objective(prediction.float(), y)
+            loss = self.step_loss(x, y)
             self._update(loss)
             losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{losses[-1]:.5f}")

@@ -52,6 +52,7 @@ class MultiViewNet(nn.Module):
             raise ValueError(f"input_size {input_size} must be a multiple of 32 with 5 encoder widths")
         self.input_size, self.iterations, self.pose_sigma = input_size, iterations, tuple(pose_sigma)
         self.geometry = PosedBasis(basis)
+        self.geometry.rho.requires_grad_(False)  # each view answers its own perspective strength
         self.frame = basis.size
         k = self.geometry.n_components
         self.encoder = ConvEncoder(3, tuple(widths), 1)

@@ -61,3 +61,9 @@ def learning_split(tmp_path_factory, builtin_model) -> tuple[str, str]:
     """(training, held-out) datasets at 128 x 128: 128 faces, and 24 faces of another seed."""
     return (synthetic_dataset(str(tmp_path_factory.mktemp("learn-train")), 128, 64, seed=11, size=128),
             synthetic_dataset(str(tmp_path_factory.mktemp("learn-test")), 24, 24, seed=1_000_003, size=128))
+
+
+@pytest.fixture(scope="session")
+def stream_dataset(tmp_path_factory, builtin_model) -> str:
+    """A real 48-pair synthetic dataset at 64 x 64 in 8 shards of 6: enough shards for streams and ranks."""
+    return synthetic_dataset(str(tmp_path_factory.mktemp("stream-dataset")), 48, 6, seed=23, size=64)

@@ -102,6 +102,15 @@ class MorphableModel:
     name: str = "model"
     metadata: dict = field(default_factory=dict)
 
+    def component_names(self) -> tuple[list[str], list[str]]:
+        """(identity names (K,), expression names (E,)): the model's own where it names them (the built-in
+        model does), else "identity k" / "expression k"."""
+        ids = list(self.metadata.get("identity_names", ()))[:self.n_identity]
+        exps = list(self.metadata.get("expression_names", ()))[:self.n_expression]
+        ids += [f"identity {k}" for k in range(len(ids), self.n_identity)]
+        exps += [f"expression {k}" for k in range(len(exps), self.n_expression)]
+        return ids, exps
+
     @property
     def n_vertices(self) -> int:
         return int(self.mean.shape[0])

@@ -264,14 +264,24 @@ class ShardDataset(Dataset):
         if shard in self._tables:
             self._tables.move_to_end(shard)
             return self._tables[shard]
-        url, info = self.shards[shard]
-        # training reads no view labels or depth; `face_views` reads the labels but no depth
-        table = read_shard(url, info, columns=VIEW_COLUMNS if self.labels else TRAINING_COLUMNS)
+        table = self.read_table(shard)
         self._tables[shard] = table
         self._cached_bytes += table.nbytes
         while self._cached_bytes > self.cache_bytes and len(self._tables) > 1:
             self._cached_bytes -= self._tables.popitem(last=False)[1].nbytes
         return table
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns this dataset reads: a training pair's (no view labels or depth: training reads none), and
+        with `labels` every view's labels too, for `face_views` (still no depth)."""
+        return VIEW_COLUMNS if self.labels else TRAINING_COLUMNS
+
+    def read_table(self, shard: int):
+        """Shard `shard`'s table, only `columns`; `streaming.StreamedShards` reads shards behind URLs through its
+        local cache."""
+        url, info = self.shards[shard]
+        return read_shard(url, info, columns=self.columns)
 
     def shard_of(self, index: int) -> int:
         return self.rows[index][0]
@@ -328,7 +338,11 @@ class ShardDataset(Dataset):
 
     def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         epoch, index = (key if isinstance(key, tuple) else (self.epoch, key))
-        front, side, posmap, mask = self.sample(int(index))
+        return self.item(self.sample(int(index)), int(epoch), int(index))
+
+    def item(self, sample: tuple[np.ndarray, ...], epoch: int, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(input, target) of row `index` from its `sample`, augmented as epoch `epoch` draws it."""
+        front, side, posmap, mask = sample
         posmap = posmap.astype(np.float32)
         size = posmap.shape[0] * self.target_stride
         if self.augment:

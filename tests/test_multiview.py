@@ -129,3 +129,15 @@ def test_two_view_networks_read_the_same_items_from_three_view_rows(three, two):
                 x2, y2 = ShardDataset(two, views=views, input_size=32, target_stride=2)[i]
                 assert torch.equal(x3, x2) and torch.equal(y3, y2)
                 assert x3.shape == ((6 if views == "both" else 3), 32, 32)
+
+
+def test_streamed_shards_give_the_same_views(three, tmp_path):
+    """`streaming.StreamedShards` (one shard at a time, read through its fetcher) reads the views' labels too."""
+    from frontside.learning.streaming import ShardFetcher, StreamedShards
+
+    streamed = MultiViewDataset(StreamedShards(three, input_size=32, labels=True,
+                                               fetcher=ShardFetcher(str(tmp_path / "cache"))))
+    memory = MultiViewDataset(ShardDataset(three, labels=True, input_size=32))
+    for i in (3, 0):
+        a, b = streamed[i], memory[i]
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

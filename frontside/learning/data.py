@@ -271,11 +271,17 @@ class ShardDataset(Dataset):
             self._cached_bytes -= self._tables.popitem(last=False)[1].nbytes
         return table
 
+    @property
+    def columns(self) -> list[str]:
+        """The columns this dataset reads: a training pair's (no view labels or depth: training reads none), and
+        with `labels` every view's labels too, for `face_views` (still no depth)."""
+        return VIEW_COLUMNS if self.labels else TRAINING_COLUMNS
+
     def read_table(self, shard: int):
-        """Shard `shard`'s table, only the columns a training pair needs (no depth; view labels only with `labels`:
-        `face_views` reads them); `streaming.StreamedShards` reads shards behind URLs through its local cache."""
+        """Shard `shard`'s table, only `columns`; `streaming.StreamedShards` reads shards behind URLs through its
+        local cache."""
         url, info = self.shards[shard]
-        return read_shard(url, info, columns=VIEW_COLUMNS if self.labels else TRAINING_COLUMNS)
+        return read_shard(url, info, columns=self.columns)
 
     def shard_of(self, index: int) -> int:
         return self.rows[index][0]

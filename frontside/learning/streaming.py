@@ -38,7 +38,7 @@ from frontside.errors import DataIntegrityError, ParameterError
 from frontside.io import is_url, temp_name, url_to_fs
 from frontside.learning.data import ShardDataset, _worker_init
 from frontside.store.manifest import ShardInfo
-from frontside.store.shards import TRAINING_COLUMNS, read_shard
+from frontside.store.shards import read_shard
 
 log = logging.getLogger(__name__)
 
@@ -115,20 +115,20 @@ class StreamedShards(ShardDataset):
 
     def __init__(self, roots: str | list[str], views: str = "both", augment: bool = False, seed: int = 0,
                  indices: list[int] | None = None, input_size: int | None = None, target_stride: int = 1,
-                 fetcher: ShardFetcher | None = None):
+                 fetcher: ShardFetcher | None = None, labels: bool = False):
         super().__init__(roots, views, augment, seed, indices=indices, cache_bytes=1, input_size=input_size,
-                         sample_cache_bytes=0, target_stride=target_stride)
+                         sample_cache_bytes=0, target_stride=target_stride, labels=labels)
         self.fetcher = fetcher or ShardFetcher()
 
     def read_table(self, shard: int):
         url, info = self.shards[shard]
         try:
-            return read_shard(self.fetcher.local(url, info), info, columns=TRAINING_COLUMNS)
+            return read_shard(self.fetcher.local(url, info), info, columns=self.columns)
         except DataIntegrityError:
             if not is_url(url):
                 raise
             self.fetcher.forget(url, info)  # a damaged local copy: fetch it once more
-            return read_shard(self.fetcher.local(url, info), info, columns=TRAINING_COLUMNS)
+            return read_shard(self.fetcher.local(url, info), info, columns=self.columns)
 
     def fresh(self) -> StreamedShards:
         """A copy with its own (empty) shard cache: one per stream, so streams never evict each other's shard."""

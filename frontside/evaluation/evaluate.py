@@ -37,6 +37,7 @@ class ModelScores:
     checkpoint: str | None
     arch: str | None
     faces: list[FaceScore]
+    views: dict | None = None  # `diagnostics.view_diagnostics`: does the network use every view it is given?
 
     @property
     def icp_errors(self) -> np.ndarray:
@@ -48,17 +49,19 @@ class ModelScores:
         return {"name": self.name, "arch": self.arch, "checkpoint": self.checkpoint, "faces": len(e),
                 "mean_nme": float(e.mean()) if len(e) else None,
                 "median_nme": float(np.median(e)) if len(e) else None,
-                "mean_nme_exact": float(np.mean(exact)) if exact else None}
+                "mean_nme_exact": float(np.mean(exact)) if exact else None,
+                **({"views": self.views} if self.views else {})}
 
     def save(self, path: str | Path) -> Path:
         return Path(write_atomic(Path(path), json.dumps({"name": self.name, "checkpoint": self.checkpoint,
-                                                          "arch": self.arch, "faces": [asdict(f) for f in self.faces]},
-                                                         indent=1)))
+                                                          "arch": self.arch, "faces": [asdict(f) for f in self.faces],
+                                                          "views": self.views}, indent=1)))
 
     @classmethod
     def load(cls, path: str | Path) -> ModelScores:
         body = json.loads(Path(path).read_text())
-        return cls(body["name"], body["checkpoint"], body["arch"], [FaceScore(**f) for f in body["faces"]])
+        return cls(body["name"], body["checkpoint"], body["arch"], [FaceScore(**f) for f in body["faces"]],
+                   body.get("views"))
 
 
 def face_vertex_mask(model: MorphableModel) -> np.ndarray:
@@ -77,14 +80,15 @@ def mean_face_in_image_frame(model: MorphableModel) -> np.ndarray:
     return model.mean_face().vertices.astype(np.float64) * np.array([1.0, -1.0, 1.0])
 
 
-def load_pairs(roots: list[str], max_faces: int | None = None) -> list[Face]:
-    """The faces of the datasets at `roots` in order (at most `max_faces`), their front and first side view."""
+def load_pairs(roots: list[str], max_faces: int | None = None, n_views: int | None = 2) -> list[Face]:
+    """The faces of the datasets at `roots` in order (at most `max_faces`), their first `n_views` views (None:
+    all; the front and first side by default)."""
     pairs: list[Face] = []
     for root in roots:
         for url, info in list_shards(root):
             table = read_shard(url, info)
             for i in range(table.num_rows):
-                pairs.append(decode_row(table, i, n_views=2))
+                pairs.append(decode_row(table, i, n_views=n_views))
                 if max_faces is not None and len(pairs) >= max_faces:
                     return pairs
     return pairs
@@ -125,6 +129,13 @@ def evaluate_predictor(predictor, pairs: list[Face], model: MorphableModel, name
             icp_nme, exact = score_vertices(predicted, truth, model.landmarks, face, exact=True)
             scores.append(FaceScore(pair.meta.face_id, icp_nme, exact))
     return ModelScores(name, checkpoint, predictor.arch, scores)
+
+
+def score_posmaps(posmaps: np.ndarray, faces: list[Face], model: MorphableModel) -> np.ndarray:
+    """(N,) NME after landmark + ICP alignment of predicted posmaps (N, S, S, 3) against the faces' own."""
+    face = face_vertex_mask(model)
+    return np.array([score_vertices(sample_posmap(p, model.uv), sample_posmap(f.posmap, model.uv), model.landmarks,
+                                    face, exact=False)[0] for p, f in zip(posmaps, faces)])
 
 
 def evaluate_mean_face(pairs: list[Face], model: MorphableModel) -> ModelScores:

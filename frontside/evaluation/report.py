@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from frontside.evaluation.diagnostics import markdown as views_markdown
 from frontside.evaluation.evaluate import ModelScores
 from frontside.geometry.metrics import ced_plot
 from frontside.io import write_atomic
@@ -42,6 +43,9 @@ def write_report(scores: list[ModelScores], out: str | Path, title: str = "front
         lines.append(f"| {s['name']} | {s['arch'] or '–'} | {s['faces']} | {s['mean_nme']:.4f} | "
                      f"{s['median_nme']:.4f} | {exact} |")
     lines += ["", "![CED](ced.png)", ""]
+    for score in scores:
+        if score.views:
+            lines += views_markdown(score.name, score.views)
     if meshes:
         lines += ["Shaded meshes (front and turned), every model's in the same frame as the truth:", "",
                   "![meshes](meshes.png)", ""]

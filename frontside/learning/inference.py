@@ -80,3 +80,36 @@ class Predictor:
     def predict(self, front: np.ndarray, side: np.ndarray | None = None) -> np.ndarray:
         """(S, S, 3) float32 position map in the front crop's pixels (see `predict_batch`)."""
         return self.predict_batch([front], [side])[0]
+
+    @torch.no_grad()
+    def predict_views(self, views: list[list[np.ndarray]], present: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray | None]:
+        """(posmaps (B, S, S, 3) float32 in the pixels of the crops given, coefficients (B, K) float32 or None) of
+        B faces, each a list of V square uint8 crops, front first (the same V for every face).
+
+        How many views a network reads: a front-only network the first, a two-view network the first two, a
+        multi-view one all V (present (B, V) bool marks views to leave out: side-only answers, dropped views).
+        Coefficients are the face model's (in its standard deviations, the order of `basis.names`) where the
+        network answers them (structured and multi-view networks), else None."""
+        from frontside.learning.networks.structured import POSE_OUTPUTS
+
+        arch = self.views
+        count = 1 if arch == "front" else 2 if arch == "both" else len(views[0])
+        if any(len(v) < count for v in views) or len({len(v) for v in views}) > 1 and arch == "any":
+            raise ValueError(f"{self.arch} reads {count} views a face; every face needs as many")
+        batch = torch.stack([torch.cat([network_input(photo, None, "front", self.input_size)
+                                        for photo in face[:count]]) for face in views]).to(self.device)
+        mask = None if present is None else torch.as_tensor(np.asarray(present)[:, :count], device=self.device)
+        coefficients = None
+        with autocast(self.device, self.precision):
+            if arch == "any":
+                posmaps, details = self.network(batch, present=mask, details=True)
+                coefficients = details["coefficients"]
+            else:
+                posmaps = self.network(batch.to(memory_format=torch.channels_last))
+                if hasattr(self.network, "outputs"):
+                    coefficients = self.network.outputs(batch)[:, POSE_OUTPUTS:]
+        scale = self.size / float(views[0][0].shape[0])
+        posmaps = posmaps_from_output(posmaps) / np.float32(scale)
+        return posmaps, None if coefficients is None else coefficients.float().cpu().numpy()
+

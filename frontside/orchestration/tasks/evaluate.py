@@ -24,9 +24,15 @@ def evaluate_checkpoint_task(checkpoint: str, name: str, data: list[str], out: s
                              max_faces: int | None = None) -> str:
     from frontside.learning.inference import Predictor
 
+    from dataclasses import replace
+
+    from frontside.evaluation.diagnostics import view_diagnostics
+
     model = dataset_model(data[0])
-    scores = evaluate_predictor(Predictor.from_checkpoint(checkpoint), load_pairs(data, max_faces), model, name,
-                                checkpoint=checkpoint)
+    predictor = Predictor.from_checkpoint(checkpoint)
+    faces = load_pairs(data, max_faces, n_views=None)
+    scores = evaluate_predictor(predictor, faces, model, name, checkpoint=checkpoint)
+    scores = replace(scores, views=view_diagnostics(predictor, faces, model, scores.icp_errors))
     return str(scores.save(Path(out) / "scores" / f"{name}.json"))
 
 

@@ -1,0 +1,175 @@
+"""Does a multi-view network use every view it is given? Two diagnostics every multi-view report carries.
+
+* Side-shuffle: the NME with each face's own side photos against the NME with another face's side photos in their
+  place (a fixed derangement: face i gets the views of face i + 1). A network that uses its side view gets worse
+  when given someone else's; one that ignores it does not move.
+* Per-component R²: how much of each face-model component's variance on held-out faces the network's coefficients
+  explain (`component_r2`: its coefficients against the true ones, in the same units, the face model's standard
+  deviations), for the components that move the surface most (`surface_effect`), named
+  (`MorphableModel.component_names`). Head depth, the component a profile shows and a front view hardly does, is
+  the one to watch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from frontside.facemodel.model import MorphableModel, Region
+from frontside.store.records import Face
+
+
+def derangement(n: int) -> np.ndarray:
+    """(n,) int: face i takes the side views of face (i + 1) mod n (no face keeps its own when n > 1)."""
+    return (np.arange(n) + 1) % max(n, 1)
+
+
+def relative_change(own: float, other: float) -> float:
+    """(other - own) / own: how much worse (positive) another face's views make the score."""
+    return float((other - own) / own) if own > 0 else float("nan")
+
+
+def surface_effect(model: MorphableModel) -> np.ndarray:
+    """(K + E,) float64: the RMS displacement over the face's vertices (not the neck) of one standard deviation of
+    each identity then expression component, in the model's units (mm for the built-in model)."""
+    face = model.regions != int(Region.NECK)
+    out = []
+    for basis, std in ((model.id_basis, model.id_std), (model.exp_basis, model.exp_std)):
+        moved = basis.reshape(model.n_vertices, 3, -1)[face] * np.asarray(std, np.float64)
+        out.append(np.sqrt((moved.astype(np.float64) ** 2).sum(axis=1).mean(axis=0)))
+    return np.concatenate(out)
+
+
+def component_r2(predicted: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """(C,) R² of predicted coefficients (N, C) against the true ones (N, C), same units: 1 - MSE / the truth's
+    variance over the faces; 0 is answering the held-out mean, negative is worse than that."""
+    predicted, true = np.asarray(predicted, np.float64), np.asarray(true, np.float64)
+    if predicted.shape != true.shape or predicted.ndim != 2:
+        raise ValueError(f"predicted {predicted.shape} and true {true.shape} must both be (N, C)")
+    return 1.0 - ((predicted - true) ** 2).mean(axis=0) / np.maximum(true.var(axis=0), 1e-12)
+
+
+@dataclass(frozen=True)
+class ComponentR2:
+    """R² per named component and condition ("1 view", "2 views", "2 views, another face's side", ...), the
+    components ranked by `surface_effect`."""
+
+    names: list[str]
+    effect: list[float]
+    r2: dict[str, list[float]]  # condition -> (C,) in `names` order
+
+    @classmethod
+    def of(cls, model: MorphableModel, basis_names: list[str] | tuple[str, ...], true: np.ndarray,
+           predicted: dict[str, np.ndarray], largest: int = 10) -> ComponentR2:
+        """The `largest` components by surface effect among a network's (`basis_names`: "identity-k",
+        "expression-k", the order of its coefficients); `true` (N, K) and each `predicted[condition]` alike."""
+        identity, expression = model.component_names()
+        effect_all = surface_effect(model)
+        names, effect = [], []
+        for name in basis_names:
+            kind, k = name.rsplit("-", 1)
+            k = int(k)
+            names.append(f"{(identity if kind == 'identity' else expression)[k]} ({name})")
+            effect.append(effect_all[k if kind == "identity" else model.n_identity + k])
+        keep = [int(k) for k in np.argsort(-np.asarray(effect))[:largest]]
+        return cls([names[k] for k in keep], [float(effect[k]) for k in keep],
+                   {c: [float(v) for v in component_r2(p, true)[keep]] for c, p in predicted.items()})
+
+    def as_dict(self) -> dict:
+        return {"names": self.names, "effect": self.effect, "r2": self.r2}
+
+    def markdown(self) -> str:
+        """A table: component, its effect, R² per condition."""
+        conditions = list(self.r2)
+        lines = ["| component | 1 SD moves the face by | " + " | ".join(conditions) + " |",
+                 "|---|---|" + "---|" * len(conditions)]
+        for i, name in enumerate(self.names):
+            lines.append(f"| {name} | {self.effect[i]:.2f} | "
+                         + " | ".join(f"{self.r2[c][i]:.2f}" for c in conditions) + " |")
+        return "\n".join(lines)
+
+
+# the conditions a report names, in order
+FRONT, SIDE, TWO, SHUFFLED, THREE = ("front", "side only", "front + side", "front + another face's side",
+                                     "front + 2 sides")
+
+
+def view_diagnostics(predictor, faces: list[Face], model: MorphableModel, own_nme: np.ndarray,
+                     batch_size: int = 8, largest: int = 10) -> dict | None:
+    """Whether a network uses every view it is given, on held-out faces (each with its posmap, views and, for R²,
+    its true coefficients), as a report prints it:
+
+    side_shuffle: {"own", "other", "change"}: mean NME after ICP with each face's own side photo (own_nme, the
+        evaluation's scores) and with another face's (`derangement`), for networks that read a side photo;
+    nme_by_views: {condition: mean NME} for a multi-view network given the front only, and (faces with three views)
+        the front and both sides;
+    component_r2: `ComponentR2.as_dict()` for every condition the network answers coefficients in (front-only,
+        two-view, multi-view networks), on the faces whose rows carry coefficients (at least 3).
+    None for a network that reads neither a side photo nor answers coefficients (thesis networks, PRN, front-only
+    thesis networks)."""
+    from frontside.evaluation.evaluate import score_posmaps
+
+    arch = predictor.views
+    n = len(faces)
+    order = derangement(n)
+    conditions: dict[str, tuple[list[list[np.ndarray]], np.ndarray | None]] = {}
+    if arch == "front":
+        conditions[FRONT] = ([[f.front] for f in faces], None)
+    else:
+        conditions[TWO] = ([[f.front, f.side] for f in faces], None)
+        conditions[SHUFFLED] = ([[f.front, faces[j].side] for f, j in zip(faces, order)], None)
+    if arch == "any":
+        conditions[FRONT] = ([[f.front] for f in faces], None)
+        conditions[SIDE] = ([[f.front, f.side] for f in faces], np.tile([False, True], (n, 1)))
+        if all(len(f.views) >= 3 for f in faces):
+            conditions[THREE] = ([[v.image for v in f.views[:3]] for f in faces], None)
+    posmaps, coefficients = {}, {}
+    for name, (views, present) in conditions.items():
+        out_p, out_c = [], []
+        for start in range(0, n, batch_size):
+            p, c = predictor.predict_views(views[start:start + batch_size],
+                                           None if present is None else present[start:start + batch_size])
+            out_p.append(p)
+            out_c.append(c)
+        posmaps[name] = np.concatenate(out_p)
+        coefficients[name] = None if out_c[0] is None else np.concatenate(out_c)
+    result: dict = {"faces": n}
+    if arch != "front" and n > 1:
+        other = score_posmaps(posmaps[SHUFFLED], faces, model)
+        result["side_shuffle"] = {"own": float(np.mean(own_nme)), "other": float(np.mean(other)),
+                                  "change": relative_change(float(np.mean(own_nme)), float(np.mean(other)))}
+    if arch == "any":
+        result["nme_by_views"] = {name: float(np.mean(score_posmaps(posmaps[name], faces, model)))
+                                  for name in (FRONT, THREE) if name in posmaps}
+        result["nme_by_views"][TWO] = float(np.mean(own_nme))
+    known = [i for i, f in enumerate(faces) if f.coefficients is not None]
+    if coefficients.get(FRONT if arch == "front" else TWO) is not None and len(known) >= 3:
+        from frontside.learning.multiview_data import basis_coefficients
+
+        names = predictor.basis.names
+        true = np.stack([basis_coefficients(predictor.basis, faces[i].coefficients.identity,
+                                            faces[i].coefficients.expression) for i in known])
+        r2 = ComponentR2.of(model, names, true, {c: v[known] for c, v in coefficients.items() if v is not None},
+                            largest)
+        result["component_r2"] = r2.as_dict()
+    return result if len(result) > 1 else None
+
+
+def markdown(name: str, diagnostics: dict) -> list[str]:
+    """Report lines: the side-shuffle score, NME by views given, the R² table."""
+    lines = [f"### {name}: does it use every view?", ""]
+    shuffle = diagnostics.get("side_shuffle")
+    if shuffle:
+        lines.append(f"Side-shuffle: NME {shuffle['own']:.5f} with each face's own side photo, {shuffle['other']:.5f}"
+                     f" with another face's: **{100 * shuffle['change']:+.1f}%** (a network that ignores its side "
+                     "photo scores +0%).")
+    by_views = diagnostics.get("nme_by_views")
+    if by_views:
+        lines.append("NME by the photos given: " + ", ".join(f"{k} {v:.5f}" for k, v in by_views.items()) + ".")
+    r2 = diagnostics.get("component_r2")
+    if r2:
+        lines += ["", f"Held-out R² of the face model's largest components ({diagnostics['faces']} faces; 1 is "
+                  "exact, 0 the held-out mean):", "",
+                  ComponentR2(r2["names"], r2["effect"], r2["r2"]).markdown()]
+    return lines + [""]

@@ -30,6 +30,7 @@ class Predictor:
     basis: UVBasis
     device: torch.device
     precision: str = "fp32"
+    trained_views: int | None = None  # a multi-view network: the views a face it was trained on (1: fronts only)
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, device: str | torch.device | None = None,
@@ -41,11 +42,15 @@ class Predictor:
             raise DataIntegrityError(f"{path}: field 'basis' is missing (a checkpoint from an unfinished writer?)")
         network = network_from_checkpoint(state, path)
         network = network.to(device).to(memory_format=torch.channels_last).eval()
-        return cls(network, state["arch"], basis, device, resolve_precision(device, precision))
+        trained_views = state["config"].get("views") if get_arch(state["arch"]).views == "any" else None
+        return cls(network, state["arch"], basis, device, resolve_precision(device, precision), trained_views)
 
     @property
     def views(self) -> str:
-        return get_arch(self.arch).views
+        """What it reads: "front", "both" (front and side) or "any" (front and any sides); a multi-view network
+        trained on fronts alone reads the front ("front")."""
+        views = get_arch(self.arch).views
+        return "front" if views == "any" and self.trained_views == 1 else views
 
     @property
     def size(self) -> int:
@@ -102,7 +107,7 @@ class Predictor:
         mask = None if present is None else torch.as_tensor(np.asarray(present)[:, :count], device=self.device)
         coefficients = None
         with autocast(self.device, self.precision):
-            if arch == "any":
+            if hasattr(self.network, "details"):  # multi-view
                 posmaps, details = self.network(batch, present=mask, details=True)
                 coefficients = details["coefficients"]
             else:

@@ -177,7 +177,8 @@ class Trainer:
         """The training and validation sets and loaders; the face model's UV basis they answer in."""
         config, arch = self.config, self.arch
         input_size = config.encoder_size() if arch.structured else None
-        views = "both" if arch.views == "any" else arch.views  # a multi-view network validates on front + side
+        # a multi-view network validates on the front and a side (on the front alone when it trains on fronts)
+        views = ("both" if config.views > 1 else "front") if arch.views == "any" else arch.views
         # structured networks train on every t-th posmap row and column (`PosedBasis`): a third of a step's time,
         # and the training set's sample cache holds a quarter of each posmap
         self.stride = TRAIN_STRIDE if arch.structured else 1

@@ -1,0 +1,117 @@
+"""The multi-view network (issue 21): the landmark fit that joins the views, the network's 1..N views and absent
+views, its training through `Trainer` on format-3 data, and the view diagnostics every report prints."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from frontside.learning.networks import landmark_fit
+from frontside.learning.networks.registry import build, default_basis
+
+
+def _pose(yaw: float, log_scale: float = 0.49, rho: float = 0.1) -> torch.Tensor:
+    r = torch.tensor([[math.cos(yaw), 0, math.sin(yaw)], [0, 1, 0], [-math.sin(yaw), 0, math.cos(yaw)]],
+                     dtype=torch.float32)
+    return torch.cat([r[:, 0], r[:, 1], torch.tensor([log_scale, 0.02, -0.03, rho])])
+
+
+@pytest.fixture(scope="module")
+def landmarks():
+    lmk = landmark_fit.landmark_basis(default_basis())
+    return torch.from_numpy(lmk.mean), torch.from_numpy(lmk.components), torch.from_numpy(lmk.prior_std ** 2)
+
+
+def test_the_fit_finds_the_face_from_exact_landmarks_and_a_profile_adds_what_a_front_cannot(landmarks):
+    mean, components, prior_var = landmarks
+    torch.manual_seed(0)
+    faces = 6
+    true = torch.randn(faces, len(components)) * prior_var.sqrt()
+    poses = torch.stack([_pose(0.05), _pose(1.2)] * faces)  # a front and a profile of each face
+    owner = torch.arange(faces).repeat_interleave(2)
+    xy = landmark_fit.project(mean, components, poses, true[owner], 256)
+    errors = {}
+    for name, keep in (("front", owner * 0 + torch.arange(2 * faces) % 2 == 0), ("both", torch.ones(2 * faces) > 0)):
+        coef, delta = landmark_fit.fit(mean, components, prior_var, xy[keep], torch.ones(int(keep.sum()), 68),
+                                       poses[keep], owner[keep], faces, torch.tensor(0.5), 256, iterations=3)
+        errors[name] = float((coef - true).abs().mean())
+        assert coef.shape == (faces, len(components)) and delta.shape == (int(keep.sum()), 6)
+    # from a front and a profile the face is found; from a front alone depth stays at the prior's guess
+    assert errors["both"] < 0.15 and errors["front"] > 3 * errors["both"], errors
+    # the fit is differentiable in the landmarks (the network learns through it)
+    xy_leaf = xy.clone().requires_grad_(True)
+    coef, _ = landmark_fit.fit(mean, components, prior_var, xy_leaf, torch.ones(2 * faces, 68), poses, owner, faces,
+                               torch.tensor(1.0), 256)
+    coef.sum().backward()
+    assert torch.isfinite(xy_leaf.grad).all() and float(xy_leaf.grad.abs().sum()) > 0
+
+
+def test_a_view_pose_is_recovered_from_its_landmarks(landmarks):
+    mean, components, _ = landmarks
+    for yaw in (0.1, -1.1):
+        pose = _pose(yaw, 0.45, 0.12)
+        points = mean.numpy()
+        xy = landmark_fit.project(mean, components, pose[None], torch.zeros(1, len(components)), 256)[0].numpy()
+        rotated = points @ np.stack([pose[:3].numpy(), pose[3:6].numpy(),
+                                     np.cross(pose[:3].numpy(), pose[3:6].numpy())], 1).T
+        depth = 256 * math.exp(0.45) * rotated[:, 2] + 7.0  # depth in pixels, up to a shift
+        fitted, rms = landmark_fit.fit_pose_to_points(points, np.column_stack([xy, depth]), 256)
+        assert rms < 0.05 and np.abs(fitted - pose.numpy()).max() < 1e-3, (fitted, pose)
+
+
+def test_one_network_takes_one_to_n_views_and_an_absent_view_changes_nothing():
+    torch.manual_seed(0)
+    network = build("multiview").eval()
+    size = network.size
+    photos = torch.rand(2, 9, 64, 64)
+    with torch.no_grad():
+        for views in (1, 2, 3):
+            out = network(photos[:, :3 * views])
+            assert out.shape == (2, 3, size, size) and torch.isfinite(out).all()
+        present = torch.tensor([[True, True, False]] * 2)
+        first = network(photos, present=present, details=True)
+        changed = photos.clone()
+        changed[:, 6:] = torch.rand(2, 3, 64, 64)  # another third photo, absent
+        second = network(changed, present=present, details=True)
+        assert torch.equal(first[0], second[0])
+        assert torch.equal(first[1]["coefficients"], second[1]["coefficients"])
+        third = network(changed)  # present, it counts
+        assert not torch.equal(first[0], third)
+        assert first[1]["landmarks"].shape == (2, 3, 68, 2) and first[1]["pose"].shape == (2, 3, 10)
+        assert float(first[1]["landmarks"][:, 2].abs().sum()) == 0  # absent views answer nothing
+
+
+@pytest.mark.slow
+def test_multiview_trains_on_three_view_data_and_reports_whether_it_uses_its_views(tmp_path, tmp_path_factory,
+                                                                                    builtin_model):
+    from conftest import synthetic_dataset
+
+    from frontside.evaluation.diagnostics import FRONT, SHUFFLED, THREE, TWO, view_diagnostics
+    from frontside.evaluation.evaluate import evaluate_predictor, load_pairs
+    from frontside.learning.config import TrainConfig
+    from frontside.learning.inference import Predictor
+    from frontside.learning.trainer import train
+    from frontside.store.dataset import dataset_model
+
+    data = synthetic_dataset(str(tmp_path_factory.mktemp("mv3") / "ds"), 24, 12, seed=3, size=64, views=3)
+    config = TrainConfig(data=[data], out=str(tmp_path / "run"), arch="multiview", epochs=2, batch_size=4,
+                         input_size=32, progress=False, max_val_batches=1)
+    result = train(config)
+    assert np.isfinite(result.last_step_loss) and result.epochs_run == 2
+    predictor = Predictor.from_checkpoint(result.best_path)
+    assert predictor.arch == "multiview" and predictor.views == "any"
+    faces = load_pairs([data], 6, n_views=None)
+    for views in (1, 2, 3):
+        posmaps, coefficients = predictor.predict_views([[v.image for v in f.views[:views]] for f in faces])
+        assert posmaps.shape == (6, 64, 64, 3) and np.isfinite(posmaps).all()
+        assert coefficients.shape == (6, predictor.basis.n_components)
+    model = dataset_model(data)
+    scores = evaluate_predictor(predictor, faces, model, "mv")
+    report = view_diagnostics(predictor, faces, model, scores.icp_errors)
+    assert set(report["nme_by_views"]) == {FRONT, TWO, THREE}
+    assert report["side_shuffle"]["own"] == pytest.approx(float(scores.icp_errors.mean()))
+    assert set(report["component_r2"]["r2"]) >= {FRONT, TWO, SHUFFLED}
+    assert report["component_r2"]["names"][0].endswith("(identity-17)")  # head depth moves the face most

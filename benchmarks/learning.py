@@ -8,8 +8,9 @@ evaluation) is a flag.
     python benchmarks/learning.py --minutes 60 --out bench-learning
     python benchmarks/learning.py --runs twoview frontonly      # the structured networks of before (stacked views)
 
-Runs (`RUNS`): multiview (front + 2 sides a face, each side left out half the time), multiview-front (the same
-network trained on fronts only: the fair front-only baseline), twoview, frontonly, and any other arch by name.
+Runs by name: multiview (front + 2 sides a face, each side left out half the time), multiview-front (the same
+network trained on fronts only: the fair front-only baseline, `learning.config.VARIANTS`), twoview, frontonly, any
+arch.
 
 Two training runs go at a time, one thread each (on two cores that beats one run on two threads). Writes
 `<out>/learning.json` (every NME, mean and spread per network, the mean face, per-epoch curves) and
@@ -34,14 +35,13 @@ from pathlib import Path
 from _common import emit
 
 from frontside.io import write_atomic
+from frontside.learning.config import run_fields
 from frontside.pictures import figure_png
 from frontside.store import driver
 from frontside.synthesis.config import GenerateParams
 from frontside.synthesis.generate import GenerateSource
 
 TEST_SEED = 1_000_003  # held-out faces come from another seed than any training set
-# run name -> TrainConfig fields; any other name is an arch with its own defaults
-RUNS = {"multiview": {"arch": "multiview"}, "multiview-front": {"arch": "multiview", "views": 1}}
 # (run, the front-only run it is compared with): the first pair present is the headline
 COMPARISONS = (("multiview", "multiview-front"), ("twoview", "frontonly"))
 
@@ -183,7 +183,7 @@ def main() -> None:
     parser.add_argument("--test-faces", type=int, default=48)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--runs", nargs="+", default=["multiview", "multiview-front"],
-                        help=f"run names ({', '.join(RUNS)}) or arch names")
+                        help="arch names or named variants (learning.config.VARIANTS)")
     parser.add_argument("--views", type=int, default=3, help="views a face in the generated data")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=None, help="training steps per run (default: what fits)")
@@ -208,7 +208,7 @@ def main() -> None:
         # measured here and now (the CPU may be shared), the costlier network on 1 thread: steps on data already
         # decoded (the held-out faces, a few epochs), and apart from them one decoding pass over the training faces
         probe = _train_and_score({"config": dict(data=[test_dir], val=[test_dir], out=str(root / "probe"),
-                                                 **RUNS.get(args.runs[0], {"arch": args.runs[0]}), epochs=6,
+                                                 **run_fields(args.runs[0]), epochs=6,
                                                  batch_size=args.batch_size,
                                                  max_val_batches=1, progress=False), "test": None})
         step_s = probe["step_s"] * 1.15  # contention of two runs at a time
@@ -219,7 +219,7 @@ def main() -> None:
     epochs = max(1, round(args.steps / steps_per_epoch))
     jobs = [{"name": name,
              "config": dict(data=[train_dir], out=str(root / f"{name}-seed{seed}-e{epochs}"),
-                            **RUNS.get(name, {"arch": name}), seed=seed, epochs=epochs, batch_size=args.batch_size,
+                            **run_fields(name), seed=seed, epochs=epochs, batch_size=args.batch_size,
                             max_val_batches=4, patience=10_000, progress=False,
                             resume=(root / f"{name}-seed{seed}-e{epochs}" / "last.pt").exists()),
              "test": test_dir} for seed in args.seeds for name in args.runs]

@@ -115,3 +115,29 @@ def test_multiview_trains_on_three_view_data_and_reports_whether_it_uses_its_vie
     assert report["side_shuffle"]["own"] == pytest.approx(float(scores.icp_errors.mean()))
     assert set(report["component_r2"]["r2"]) >= {FRONT, TWO, SHUFFLED}
     assert report["component_r2"]["names"][0].endswith("(identity-17)")  # head depth moves the face most
+
+
+def test_items_carry_a_target_in_every_view_and_pad_a_face_of_fewer_views(tmp_path, builtin_model):
+    from conftest import synthetic_dataset
+
+    from frontside.learning.data import MultiViewDataset, ShardDataset
+    from frontside.learning.multiview_data import ViewTargets
+
+    basis = default_basis()
+    data = synthetic_dataset(str(tmp_path / "two"), 2, 2, seed=4, size=64, views=2)
+    faces = ShardDataset(data, labels=True, input_size=32, target_stride=2)
+    items = ViewTargets(MultiViewDataset(faces), basis, n_views=3)
+    x, y = items[0]
+    assert x.shape == (9, 32, 32) and float(x[6:].abs().sum()) == 0  # the third view is padding
+    assert y["present"].tolist() == [True, True, False] and not y["visible"][2].any()
+    assert torch.isfinite(y["pose"][:2]).all() and torch.isnan(y["pose"][2]).all()
+    # each view's pose target puts the face's true landmarks where the row has them (S-frame pixels)
+    lmk = landmark_fit.landmark_basis(basis)
+    projected = landmark_fit.project(torch.from_numpy(lmk.mean), torch.from_numpy(lmk.components), y["pose"][:2],
+                                     y["coefficients"][None].expand(2, -1), basis.size)
+    assert float((projected - y["landmarks"][:2]).norm(dim=-1).mean()) < 2.0
+    # view dropout leaves the front and drops sides, the same way for the same (seed, epoch, index)
+    dropping = ViewTargets(MultiViewDataset(faces), basis, n_views=2, view_dropout=0.5, seed=1)
+    draws = [bool(dropping[(epoch, 0)][1]["present"][1]) for epoch in range(12)]
+    assert all(dropping[(epoch, 0)][1]["present"][0] for epoch in range(3)) and 0 < sum(draws) < 12
+    assert draws == [bool(dropping[(epoch, 0)][1]["present"][1]) for epoch in range(12)]

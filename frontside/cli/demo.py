@@ -28,6 +28,11 @@ def run(args: argparse.Namespace) -> int:
     checks.integer("shard_size", config.shard_size, minimum=1)
     checks.integer("batch_size", config.batch_size, minimum=1)
     checks.integer("seed", config.seed, minimum=0)
+    checks.integer("views", config.views, minimum=2, maximum=32)
+    from frontside.learning.config import run_fields
+
+    for name in config.networks:
+        run_fields(name)
     out = checks.output_folder("out", config.out)
     if "://" in out:
         raise ParameterError("out", f"{out}: the demo writes to a local folder")

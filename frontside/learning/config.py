@@ -13,6 +13,9 @@ from frontside.learning.networks.options import DECODER_NORMS, FUSIONS
 from frontside.learning.networks.registry import ARCHS, NetworkSpec, get_arch
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# Named variants of an arch, what train-then-evaluate, the demo and the learning benchmark train by name (a run
+# folder takes the name): the multi-view network trained on fronts alone is the fair front-only baseline of it.
+VARIANTS: dict[str, dict] = {"multiview-front": {"arch": "multiview", "views": 1}}
 LR_SCALINGS = ("none", "linear", "sqrt")
 REFERENCE_BATCH = 16  # the global batch every arch's recipe learning rate was tuned at (`--lr-scaling`)
 DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
@@ -233,3 +236,13 @@ def check_parallel(config: TrainConfig) -> None:
 
 def _required(name: str):
     raise ParameterError(name, "at least one dataset folder is needed")
+
+
+def run_fields(name: str) -> dict:
+    """`TrainConfig` fields of a run name: an arch (`registry.ARCHS`) or a named variant of one (`VARIANTS`)."""
+    if name in VARIANTS:
+        return dict(VARIANTS[name])
+    if name not in ARCHS:
+        raise ParameterError("archs", f"unknown network {name!r}: choose one of {', '.join([*ARCHS, *VARIANTS])}")
+    return {"arch": name}
+

@@ -9,8 +9,9 @@ coefficients) into the (input, targets) items `Trainer` steps on:
             landmarks on each view's (NaN where the row has no coefficients); coefficients (K,) float32 in the
             order of the network's UV basis (NaN where none); present (N,) bool
 
-View dropout (`view_dropout`): each side view is absent with that probability, drawn from (seed, epoch, index), so
-one network learns to answer from 1..N views and a run is reproducible in any worker.
+N is `n_views`: a face with more views gives its first N, a face with fewer (a two-view dataset, 300W-LP) is padded
+with absent views. View dropout (`view_dropout`): each side view is absent with that probability, drawn from
+(seed, epoch, index), so one network learns to answer from 1..N views and a run is reproducible in any worker.
 """
 
 from __future__ import annotations
@@ -39,10 +40,11 @@ class ViewTargets(Dataset):
     basis: the network's UV basis (S the frame of landmarks and poses; the coefficients' order).
     """
 
-    def __init__(self, views: MultiViewDataset, basis: UVBasis, view_dropout: float = 0.0, seed: int = 0):
+    def __init__(self, views: MultiViewDataset, basis: UVBasis, n_views: int, view_dropout: float = 0.0,
+                 seed: int = 0):
         if not 0.0 <= view_dropout < 1.0:
             raise ValueError(f"view_dropout must be in [0, 1), not {view_dropout}")
-        self.views, self.basis, self.view_dropout, self.seed = views, basis, view_dropout, seed
+        self.views, self.basis, self.n_views, self.view_dropout, self.seed = views, basis, n_views, view_dropout, seed
         lmk = landmark_fit.landmark_basis(basis)
         self.landmark_mean, self.landmark_components = lmk.mean, lmk.components
         self._poses: dict[int, np.ndarray] = {}  # fitted per face once (a few ms a view)
@@ -56,9 +58,11 @@ class ViewTargets(Dataset):
     def set_epoch(self, epoch: int) -> None:
         self.views.set_epoch(epoch)
 
-    def _pose_targets(self, index: int, landmarks: np.ndarray, coefficients: np.ndarray | None) -> np.ndarray:
+    def _pose_targets(self, index: int, landmarks: np.ndarray, coefficients: np.ndarray | None, n: int
+                      ) -> np.ndarray:
+        """(n, 10): each view's pose fitted to its true landmarks (N, 68, 3), NaN for padding or no coefficients."""
         if index not in self._poses:
-            poses = np.full((len(landmarks), landmark_fit.POSE), np.nan, np.float32)
+            poses = np.full((n, landmark_fit.POSE), np.nan, np.float32)
             if coefficients is not None:
                 points = self.landmark_mean + np.einsum("k,kpj->pj", coefficients, self.landmark_components)
                 for v, view in enumerate(landmarks):
@@ -70,20 +74,25 @@ class ViewTargets(Dataset):
         epoch, index = key if isinstance(key, tuple) else (self.views.faces.epoch, key)
         index = int(index)
         item = self.views[index]
-        images = item["images"]
-        n, size = images.shape[0], images.shape[-1]
-        landmarks = item["landmarks"].numpy() * np.float32(self.basis.size / size)  # (N, 68, 3) in the S frame
+        have, n = min(len(item["images"]), self.n_views), self.n_views
+        size = item["images"].shape[-1]
+        images = torch.zeros(n, 3, size, size)
+        images[:have] = item["images"][:have]
+        landmarks = np.zeros((n, 68, 3), np.float32)  # in the S frame
+        landmarks[:have] = item["landmarks"][:have].numpy() * np.float32(self.basis.size / size)
+        visible = torch.zeros(n, 68, dtype=torch.bool)
+        visible[:have] = item["visible"][:have]
         coefficients = None
         if bool(item["has_coefficients"]):
             coefficients = basis_coefficients(self.basis, item["identity"].numpy(), item["expression"].numpy())
-        present = torch.ones(n, dtype=torch.bool)
+        present = torch.arange(n) < have
         if self.view_dropout and n > 1:
             rng = np.random.default_rng(np.random.SeedSequence([self.seed, int(epoch), index, 21]))
-            present[1:] = torch.from_numpy(rng.random(n - 1) >= self.view_dropout)
+            present[1:] &= torch.from_numpy(rng.random(n - 1) >= self.view_dropout)
         images = images * present[:, None, None, None]
         targets = {"target": item["target"], "landmarks": torch.from_numpy(landmarks[..., :2].copy()),
-                   "visible": item["visible"], "present": present,
-                   "pose": torch.from_numpy(self._pose_targets(index, landmarks, coefficients)),
+                   "visible": visible, "present": present,
+                   "pose": torch.from_numpy(self._pose_targets(index, landmarks[:have], coefficients, n)),
                    "coefficients": torch.from_numpy(coefficients if coefficients is not None
                                                      else np.full(self.basis.n_components, np.nan, np.float32))}
         return images.reshape(n * 3, size, size), targets

@@ -205,8 +205,8 @@ class Trainer:
             from frontside.learning.data import MultiViewDataset
             from frontside.learning.multiview_data import ViewTargets
 
-            steps_on = ViewTargets(MultiViewDataset(self.train_set, config.views), self.basis, config.view_dropout,
-                                   config.seed)
+            steps_on = ViewTargets(MultiViewDataset(self.train_set), self.basis, config.views,
+                                   config.view_dropout, config.seed)
         self.loader = make_loader(steps_on, config.batch_size, shuffle=True, workers=self.workers,
                                   seed=config.seed, drop_last=len(self.train_set) > config.batch_size, window=window)
         self.val_loader = make_loader(self.val_set, config.batch_size, workers=self.workers)

@@ -8,7 +8,7 @@ from pathlib import Path
 from prefect import flow
 
 from frontside.evaluation.config import EvaluateConfig
-from frontside.learning.config import TrainConfig
+from frontside.learning.config import TrainConfig, run_fields
 from frontside.learning.networks.registry import get_arch
 from frontside.orchestration.flows.demo_config import DemoConfig
 from frontside.orchestration.flows.evaluate import evaluate_models
@@ -23,7 +23,7 @@ def train_then_evaluate(train_data: list[str], test_data: list[str], out: str,
                         max_steps_per_epoch: int | None = None, transfer_data: list[str] | None = None,
                         transfer_epochs: int = 20, transfer_lr: float | None = None, seed: int = 0,
                         max_test_faces: int | None = None, overwrite: bool = False) -> str:
-    """Pre-train each arch on synthetic shards, optionally fine-tune on 300W-LP shards from those weights
+    """Pre-train each arch (or named variant: `learning.config.VARIANTS`) on synthetic shards, optionally fine-tune on 300W-LP shards from those weights
     (`--init`; lr `transfer_lr`, default a tenth of the arch's own: the thesis's 1e-5 for its network), then
     evaluate every final network and the mean face on the test shards. Each training runs in a process of its
     own (`learning.launch`): the flow peaks at one network's memory, however many it trains.
@@ -31,14 +31,16 @@ def train_then_evaluate(train_data: list[str], test_data: list[str], out: str,
     out_path = Path(out)
     finals: list[str] = []
     for arch in archs:
-        pre = train_task(TrainConfig(data=list(train_data), out=str(out_path / "runs" / arch), arch=arch,
+        fields = run_fields(arch)
+        pre = train_task(TrainConfig(data=list(train_data), out=str(out_path / "runs" / arch), **fields,
                                      epochs=epochs, batch_size=batch_size, max_steps_per_epoch=max_steps_per_epoch,
                                      seed=seed, overwrite=overwrite, progress=True), own_process=True)
         final = pre["best_path"]
         if transfer_data:
             transfer = train_task(TrainConfig(data=list(transfer_data), out=str(out_path / "runs" / f"{arch}-300wlp"),
-                                              arch=arch, epochs=transfer_epochs, batch_size=batch_size,
-                                              lr=transfer_lr if transfer_lr is not None else get_arch(arch).lr / 10,
+                                              **fields, epochs=transfer_epochs, batch_size=batch_size,
+                                              lr=(transfer_lr if transfer_lr is not None
+                                                  else get_arch(fields["arch"]).lr / 10),
                                               init=final, max_steps_per_epoch=max_steps_per_epoch,
                                               seed=seed, overwrite=overwrite, progress=True),
                                   own_process=True)
@@ -61,9 +63,9 @@ def demo(config: DemoConfig = DEMO_DEFAULTS) -> str:
     for out, faces, seed in ((train_dir, config.train_faces, config.seed),
                              (test_dir, config.test_faces, config.seed + 1_000_003)):
         generate_dataset(GenerateConfig(n_faces=faces, shard_size=config.shard_size, seed=seed, out=out,
-                                        progress=True))
+                                        views=config.views, progress=True))
     steps_per_epoch = max(1, int(config.train_faces * 0.9) // config.batch_size)  # 10% held out for validation
-    return train_then_evaluate(train_data=[train_dir], test_data=[test_dir], out=str(root),
+    return train_then_evaluate(train_data=[train_dir], test_data=[test_dir], out=str(root), archs=list(config.networks),
                                epochs=max(1, round(config.steps_per_model / steps_per_epoch)),
                                batch_size=config.batch_size, seed=config.seed, overwrite=True)
 

@@ -33,16 +33,21 @@ NEUTRAL_GREY = (128, 128, 128)  # what a transparent pixel of a photo becomes
 def load_image(path: str | os.PathLike, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
     """The decoded image of a file (PIL, the file closed) that has at most `max_pixels` pixels. A missing,
     truncated, foreign or too large file is an InputFormatError naming it."""
+    import warnings
+
     from PIL import Image
 
     try:
-        with Image.open(path) as im:
-            width, height = im.size
-            if width * height > max_pixels:
-                raise InputFormatError(path, "image", f"declares {width} x {height} pixels, more than the "
-                                                      f"{max_pixels:,} allowed")
-            im.load()
-            return im
+        with warnings.catch_warnings():
+            # Pillow warns from 89 MP on (a second line on stderr); the size check below answers instead
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height = im.size
+                if width * height > max_pixels:
+                    raise InputFormatError(path, "image", f"declares {width} x {height} pixels, more than the "
+                                                          f"{max_pixels:,} allowed")
+                im.load()
+                return im
     except InputFormatError:
         raise
     except Image.DecompressionBombError:

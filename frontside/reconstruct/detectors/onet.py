@@ -75,7 +75,8 @@ def _crops(photo: torch.Tensor, boxes: np.ndarray) -> torch.Tensor:
 
 
 def _photo_tensor(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image[..., :3])).permute(2, 0, 1)[None].float()
+    pixels = np.require(image[..., :3], np.uint8, ["C_CONTIGUOUS", "WRITEABLE"])  # torch wants writable memory
+    return torch.from_numpy(pixels).permute(2, 0, 1)[None].float()
 
 
 @torch.no_grad()

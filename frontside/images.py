@@ -3,7 +3,8 @@
 `load_image` opens a file, checks its declared size from the header before a pixel is decoded (a "decompression
 bomb", a tiny file declaring a huge image, is refused without allocating it), decodes it, and turns every
 failure into one `InputFormatError` naming the file. `read_photo` adds what a photo needs: EXIF orientation
-honoured (a phone stores a portrait sideways with orientation 6), and any mode to 8-bit RGB: greyscale, palette
+honoured (a phone stores a portrait sideways with orientation 6; a malformed EXIF block or an orientation outside
+1-8 leaves the stored pixels, as browsers and viewers show them), and any mode to 8-bit RGB: greyscale, palette
 and CMYK converted, 16-bit scaled (65535 -> 255, not clipped), alpha composited on a neutral grey (what a
 transparent pixel hides does not show through).
 
@@ -41,6 +42,8 @@ def load_image(path: str | os.PathLike, max_pixels: int = MAX_IMAGE_PIXELS) -> I
         with warnings.catch_warnings():
             # Pillow warns from 89 MP on (a second line on stderr); the size check below answers instead
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # "Corrupt EXIF data" and the like: Pillow skips what it cannot parse, as viewers do
+            warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
             with Image.open(path) as im:
                 width, height = im.size
                 if width * height > max_pixels:
@@ -90,10 +93,14 @@ def read_photo(path: str | os.PathLike, orientation: bool = True, max_pixels: in
     `orientation` is False), any mode converted by `rgb8`. A bad file is an InputFormatError naming it."""
     im = load_image(path, max_pixels)
     if orientation:
+        import warnings
+
         from PIL import ImageOps
 
         try:
-            im = ImageOps.exif_transpose(im)
-        except Exception as exc:  # a malformed EXIF block: PIL raises several types
+            with warnings.catch_warnings():  # "Corrupt EXIF data": such a block is skipped, as viewers skip it
+                warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
+                im = ImageOps.exif_transpose(im)
+        except Exception as exc:  # an EXIF block Pillow cannot skip: PIL raises several types
             raise InputFormatError(path, "EXIF orientation", f"cannot be read ({type(exc).__name__}: {exc})") from None
     return rgb8(im)

@@ -52,8 +52,9 @@ def face_size(a: np.ndarray, size: int) -> float:
 class ViewResult:
     """One photo's part of a reconstruction. `crops` holds each prediction's photo -> crop similarity (3, 3);
     `crop_sources` says where each came from ("locator landmarks", "detection" (a box detector's), "landmarks"
-    (the network's), "whole photo", or "previous crop" when the landmarks fell outside the photo); `landmarks`
-    (68, 2) come from the network (front photo) or the locator (side photo), `landmarks_from` says which."""
+    (the network's), "whole photo", "given" (by the caller), or "previous crop" when the landmarks fell outside
+    the photo); `landmarks` (68, 2) come from the network (front photo) or the locator (a side photo it found),
+    `landmarks_from` says which."""
 
     path: str
     image: np.ndarray
@@ -86,6 +87,15 @@ class Reconstruction:
     posmap: np.ndarray  # (S, S, 3) float32 in the final front crop's pixels
     landmarks_3d: np.ndarray  # (68, 3) float32 in the final front crop's pixels (image frame)
     timings: dict[str, float]
+
+    def in_photo(self, points: np.ndarray) -> np.ndarray:
+        """(N, 3) float64: points (N, 3) of the final front crop's frame in the front photo's (x, y through the
+        inverse crop, z divided by the crop's scale: photo pixels toward the camera)."""
+        a = self.front.crops[-1]
+        out = np.empty((len(points), 3))
+        out[:, :2] = crop_to_photo(points, a)
+        out[:, 2] = np.asarray(points, np.float64)[:, 2] / transform_scale(a)
+        return out
 
 
 class Reconstructor:
@@ -208,6 +218,21 @@ class Reconstructor:
             side.pose = head_pose_2d(self.reference_landmarks, side.landmarks)
         timings["pose"] += time.perf_counter() - t
         return Reconstruction(front, side, posmap, landmarks_3d, dict(timings))
+
+    def reconstruct_in_photo(self, path: str, fallback_landmarks: np.ndarray, uv: np.ndarray | None = None,
+                             iterations: int = 2) -> dict:
+        """One front photo reconstructed and answered in its own frame (what a benchmark with 3D truth scores):
+        {"landmarks": (68, 3), "points": (M, 3) the face's position-map pixels, "vertices": (N, 3) at `uv` (N, 2)
+        when given, else None, "detected": whether the first crop came from the detector}. Where no face is found
+        the first crop is training's crop of `fallback_landmarks` (68, >= 2) instead."""
+        try:
+            result, detected = self.reconstruct(path, iterations=iterations), True
+        except NoFaceError:
+            first = refined_crop(np.asarray(fallback_landmarks, np.float64)[:, :2], self.size)
+            result, detected = self.reconstruct(path, iterations=iterations, first_crop=first), False
+        return {"landmarks": result.in_photo(result.landmarks_3d), "points": result.in_photo(result.posmap[self.face_mask]),
+                "vertices": None if uv is None else result.in_photo(sample_posmap(result.posmap, uv)),
+                "detected": detected}
 
     def write(self, result: Reconstruction, out: str | os.PathLike, face_json: str | os.PathLike | None = None,
               preview: str | os.PathLike | None = None) -> dict[str, Path]:

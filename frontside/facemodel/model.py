@@ -51,6 +51,8 @@ class FaceMesh:
     face_id:   a stable name for this face (e.g. "builtin-000042").
     model:     the model's name ("builtin-v1", "BFM", "facegen:...").
     handle:    renderer-specific reference (FaceGen: path of the .fg file), or None.
+    coefficients: the `Coefficients` the model drew this face from (in its standard deviations), or None
+               (a face no model drew: FaceGen, a scan).
     """
 
     vertices: np.ndarray
@@ -62,6 +64,7 @@ class FaceMesh:
     face_id: str = ""
     model: str = ""
     handle: object | None = None
+    coefficients: Coefficients | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,7 @@ class MorphableModel:
             regions=self.regions,
             face_id=face_id,
             model=self.name,
+            coefficients=coeffs,
         )
 
     def mean_face(self, face_id: str = "mean") -> FaceMesh:

@@ -15,9 +15,8 @@ import socket
 from pathlib import Path
 
 from frontside.errors import InputFormatError, ParameterError
+from frontside.images import MAX_IMAGE_PIXELS, load_image
 
-# Images we open: at most 64 megapixels (a 8k x 8k photo); anything bigger is refused before it is decoded
-MAX_IMAGE_PIXELS = 64_000_000
 # A dataset's image side: one 4096 x 4096 pair holds ~200 MB of position map and depth already
 MAX_IMAGE_SIDE = 4096
 
@@ -224,32 +223,9 @@ def input_folder(name: str, location: str | os.PathLike) -> Path:
 
 
 def image_size(path: str | os.PathLike, max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[int, int]:
-    """(width, height) of an image file that decodes completely and has at most `max_pixels` pixels.
-
-    The size is read from the header and checked before any pixel is decoded, so a "decompression bomb"
-    (a tiny file declaring a huge image) is refused without allocating it.
-    """
-    from PIL import Image
-
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            width, height = im.size
-            if width * height > max_pixels:
-                raise InputFormatError(path, "image", f"declares {width} x {height} pixels, more than the "
-                                                      f"{max_pixels:,} allowed")
-            im.load()
-    except InputFormatError:
-        raise
-    except Image.DecompressionBombError:
-        raise InputFormatError(path, "image", f"declares more than {max_pixels:,} pixels (a decompression "
-                                              "bomb?)") from None
-    except FileNotFoundError:
-        raise InputFormatError(path, "file", "does not exist") from None
-    except Exception as exc:  # PIL raises many unrelated types for truncated or foreign files
-        raise InputFormatError(path, "image", f"cannot be decoded ({type(exc).__name__}: "
-                                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
-    return width, height
+    """(width, height) of an image file that decodes completely and has at most `max_pixels` pixels, checked
+    from the header before any pixel is decoded (`frontside.images.load_image`)."""
+    return load_image(path, max_pixels).size
 
 
 def address(name: str, value: str | None, timeout: float = 2.0) -> str | None:

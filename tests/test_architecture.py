@@ -16,8 +16,8 @@ PACKAGE = ROOT / "frontside"
 # floor -> the modules (prefixes) on it; a module imports only from its own floor or below (same-floor rooms
 # listed in SIDEWAYS may import each other in the direction given)
 FLOORS = [
-    ("base", ["frontside", "frontside.errors", "frontside.io", "frontside.checks", "frontside.pictures",
-              "frontside.threads", "frontside.configs"]),
+    ("base", ["frontside", "frontside.errors", "frontside.io", "frontside.checks", "frontside.images",
+              "frontside.pictures", "frontside.threads", "frontside.configs"]),
     ("geometry", ["frontside.geometry"]),
     ("face models", ["frontside.facemodel"]),
     ("renderers", ["frontside.renderers"]),

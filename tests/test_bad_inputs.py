@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
-from made_files import grid_model, png_declaring
+from made_files import N_EXP, N_ID, grid_model, png_declaring
 
 ROOT = Path(__file__).resolve().parents[1]
 TRUNCATIONS = [10, 64, 127, 128, 200, 400, 1000, 3000, 10000, "half", "last"]
@@ -220,6 +220,17 @@ def _cases() -> list[Case]:
         Case("eval-data-model-unloadable", (*E, "--data", "{ds_model_gone}"), "/nowhere/gone.mat", 1, "{new}"),
         Case("eval-florence-missing", (*E, "--florence", "/nowhere/florence"), "/nowhere/florence", 1, "{new}"),
         Case("eval-florence-empty", (*E, "--florence", "{folder}"), "a-folder: subject_XX", 1, "{new}"),
+        Case("eval-aflw2000-missing", (*E, "--aflw2000", "/nowhere/aflw"), "/nowhere/aflw", 1, "{new}"),
+        Case("eval-aflw2000-empty", (*E, "--aflw2000", "{folder}"), "a-folder: imageNNNNN.jpg: no AFLW2000-3D photo",
+             1, "{new}"),
+        Case("eval-aflw2000-no-pose", (*E, "--aflw2000", "{aflw_no_pose}"), "image00001.mat: Pose_Para: missing", 1,
+             "{new}"),
+        Case("eval-aflw2000-landmarks-shape", (*E, "--aflw2000", "{aflw_bad_pt3d}"),
+             "image00001.mat: pt3d_68: has shape (2, 68), expected 3 x 68", 1, "{new}"),
+        Case("eval-aflw2000-and-data", (*E, "--data", "{dataset}", "--aflw2000", "{aflw_no_pose}"),
+             "--data: give one test set", 2, "{new}"),
+        Case("eval-model-without-aflw2000", (*E, "--data", "{dataset}", "--model", "bfm:{good_mat}"),
+             "--model: goes with aflw2000", 2, "{new}"),
         Case("eval-out-is-a-file", ("evaluate", "--checkpoint", "{ckpt_good}", "--data", "{dataset}", "--out",
                                     "{text}"), "--out", 2, "{text}"),
         # info
@@ -270,6 +281,16 @@ def _cases() -> list[Case]:
              "{new}.obj"),
         Case("reconstruct-iterations-0", ("reconstruct", "--checkpoint", "{ckpt_good}", "--front", "{png}",
                                           "--iterations", "0", "--out", "{new}.obj"), "--iterations", 2, "{new}.obj"),
+        # reconstruct: photos as cameras write them that cannot be used (issue 22; the usable kinds, EXIF, CMYK,
+        # 16-bit, alpha, large photos, malformed EXIF, are reconstructed in tests/test_photo_files.py)
+        *[Case(f"reconstruct-photo-{name}", ("reconstruct", "--checkpoint", "{ckpt_good}", "--front", f"{{{name}}}",
+                                             "--out", "{new}.obj"), message, 1, "{new}.obj")
+          for name, message in (
+              ("tiny_photo", "tiny.png: 24 x 24 pixels: too small to hold a face of at least 32 px"),
+              ("small_face", "small-face.jpg: the face is"),
+              ("photo_bomb", "photo-bomb.png: image: declares more than 64,000,000 pixels"),
+              ("photo_90mp", "photo-90mp.png: image: declares 9500 x 9500 pixels, more than the 64,000,000 allowed"),
+              ("photo_cut", "photo-cut.jpg: image: not a readable image"))],
     ]
     return cases
 
@@ -421,6 +442,9 @@ def make_corpus(base: Path, tiny_dataset: str) -> dict[str, str]:
     files["ckpt_code"] = base / "code.pt"
     torch.save({"model": Path("/etc"), "arch": "prn"}, files["ckpt_code"])  # a pickled class: refused unread
 
+    _photo_files(base, files)
+    _aflw2000_files(base, files)
+
     # a `prefect` that cannot be imported, first on the path: a case that reaches Prefect fails visibly
     stub = base / "no-prefect" / "prefect"
     stub.mkdir(parents=True)
@@ -429,6 +453,41 @@ def make_corpus(base: Path, tiny_dataset: str) -> dict[str, str]:
     files["outputs"] = base / "outputs"
     files["outputs"].mkdir()
     return {k: str(v) for k, v in files.items()}
+
+
+def _photo_files(base: Path, files: dict) -> None:
+    """Photos that cannot be reconstructed: too small for a face, a face too small, more pixels than allowed
+    (over our budget; over Pillow's own bomb limit), truncated. (A malformed EXIF block is not refused: the photo is
+    read as stored, as viewers show it; tests/test_photo_files.py.)"""
+    from PIL import Image
+    from skimage import data
+
+    astronaut = Image.fromarray(data.astronaut())
+    files["tiny_photo"] = base / "tiny.png"
+    astronaut.resize((24, 24), Image.LANCZOS).save(files["tiny_photo"])
+    files["small_face"] = base / "small-face.jpg"  # her face ~20 px across in a 160 x 160 photo
+    astronaut.resize((160, 160), Image.LANCZOS).save(files["small_face"], quality=95)
+    files["photo_bomb"] = base / "photo-bomb.png"
+    files["photo_bomb"].write_bytes(png_declaring(200_000, 200_000))
+    files["photo_90mp"] = base / "photo-90mp.png"
+    files["photo_90mp"].write_bytes(png_declaring(9_500, 9_500))
+    files["photo_cut"] = base / "photo-cut.jpg"
+    astronaut.save(files["photo_cut"], quality=90)
+    files["photo_cut"].write_bytes(files["photo_cut"].read_bytes()[:3000])
+
+
+def _aflw2000_files(base: Path, files: dict) -> None:
+    """AFLW2000-3D roots whose one annotation lacks Pose_Para, or has pt3d_68 of the wrong shape."""
+    from PIL import Image
+
+    good = {"pt3d_68": np.zeros((3, 68)), "pt2d": np.zeros((2, 68)), "Pose_Para": np.array([[0, 0, 0, 1, 1, 0, 1e-3]]),
+            "Shape_Para": np.zeros((N_ID, 1)), "Exp_Para": np.zeros((N_EXP, 1)), "roi": np.zeros((1, 4))}
+    for name, change in (("aflw_no_pose", {"Pose_Para": None}), ("aflw_bad_pt3d", {"pt3d_68": np.zeros((2, 68))})):
+        files[name] = base / name
+        files[name].mkdir()
+        Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(files[name] / "image00001.jpg")
+        keys = {k: change.get(k, v) for k, v in good.items()}
+        scipy.io.savemat(str(files[name] / "image00001.mat"), {k: v for k, v in keys.items() if v is not None})
 
 
 def _snapshot(path: Path) -> object:

@@ -17,7 +17,7 @@ def test_images_are_checked_from_their_header_before_decoding(tmp_path):
     assert checks.image_size(tmp_path / "ok.png") == (40, 30)
     data = (tmp_path / "ok.png").read_bytes()
     (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
-    with pytest.raises(InputFormatError, match=r"cut\.png: image: cannot be decoded"):
+    with pytest.raises(InputFormatError, match=r"cut\.png: image: not a readable image"):
         checks.image_size(tmp_path / "cut.png")
     for side in (9_000, 200_000):  # over our budget, and over PIL's own bomb limit
         (tmp_path / "bomb.png").write_bytes(png_declaring(side, side))

@@ -268,14 +268,15 @@ def test_bad_files_name_the_file(tmp_path, tiny_network, capsys):
 
 
 def test_a_photo_pair_gives_mesh_json_and_preview(photo_folder, photos, tiny_network, tmp_path, builtin_model):
-    """The real command in a subprocess, on a rendered 640 x 480 pair: the locator's crops, the side's landmarks
-    and pose from it, the front's refined by the network's landmarks."""
+    """The real command in a subprocess, on a rendered 640 x 480 pair with `--detector locator`: the locator's
+    crops, the side's landmarks and pose from it, the front's refined by the network's landmarks."""
     pair = photos[1]  # one whose side the locator finds
     out = tmp_path / "face.glb"
     done = subprocess.run([sys.executable, "-m", "frontside.cli", "reconstruct",
                            "--front", str(photo_folder / "front" / f"{pair.name}.jpg"),
                            "--side", str(photo_folder / "side" / f"{pair.name}.jpg"), "--checkpoint", tiny_network,
-                           "--out", str(out), "--preview", str(tmp_path / "preview.png"), "--iterations", "3"],
+                           "--out", str(out), "--preview", str(tmp_path / "preview.png"), "--iterations", "3",
+                           "--detector", "locator"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     record = json.loads((tmp_path / "face.json").read_text())

@@ -1,4 +1,5 @@
-"""`frontside reconstruct`: a front and a side photo (or a folder of pairs) in, a 3D face + face.json out.
+"""`frontside reconstruct`: a front photo, and a side photo for two-view networks (or a folder of them), in; a 3D
+face + face.json out.
 
 Every check of the command's input lives here, before anything loads: a usage problem (flags that do not go
 together, a value out of range) exits 2, a bad file exits 1, each as one line
@@ -24,7 +25,8 @@ class UsageError(Exception):
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("reconstruct", help="rebuild a 3D face (OBJ/PLY/GLB + face.json) from a front and a side photo",
+    p = sub.add_parser("reconstruct", help="rebuild a 3D face (OBJ/PLY/GLB + face.json) from a front photo (and a "
+                                           "side photo for two-view networks)",
                        description="Detect the face, crop it as training did, predict, crop again from the "
                                    "predicted landmarks, predict again; write the mesh and face.json (landmarks "
                                    "in 3D and in the photo, head pose, crop boxes).")
@@ -43,23 +45,26 @@ def _check_file(flag: str, path: str | None) -> None:
         raise FrontsideError(f"{flag} {path}: {'is a folder' if Path(path).is_dir() else 'does not exist'}")
 
 
-def _pairs_in(folder: Path) -> list[tuple[str, Path, Path]]:
-    """(name, front, side) for every front/NAME.* with a side/NAME.* (sorted by name)."""
-    for sub in ("front", "side"):
+def _pairs_in(folder: Path, views: tuple[str, ...]) -> list[tuple[str, Path, Path | None]]:
+    """(name, front, side) for every front/NAME.* (sorted by name), with its side/NAME.* when the network reads
+    side photos (`views` holds "side"; side is None otherwise and side/ may be absent)."""
+    for sub in views:
         if not (folder / sub).is_dir():
-            raise FrontsideError(f"--pairs {folder}: has no {sub}/ folder (expected front/NAME.jpg and side/NAME.jpg)")
+            raise FrontsideError(f"--pairs {folder}: has no {sub}/ folder (expected "
+                                 f"{' and '.join(f'{v}/NAME.jpg' for v in views)})")
 
     def photos(sub: str) -> dict[str, Path]:
         return {p.stem: p for p in sorted((folder / sub).iterdir()) if p.suffix.lower() in PHOTO_SUFFIXES}
 
-    fronts, sides = photos("front"), photos("side")
-    unmatched = sorted(set(fronts) ^ set(sides))
+    found = {sub: photos(sub) for sub in views}
+    fronts = found["front"]
+    unmatched = sorted(set(fronts) ^ set(found.get("side", fronts)))
     if unmatched:
         raise FrontsideError(f"--pairs {folder}: {len(unmatched)} photo(s) without a partner in the other folder: "
                              f"{', '.join(unmatched[:5])}")
     if not fronts:
         raise FrontsideError(f"--pairs {folder}: no photos ({'/'.join(PHOTO_SUFFIXES)}) in front/")
-    return [(name, fronts[name], sides[name]) for name in sorted(fronts)]
+    return [(name, fronts[name], found["side"][name] if "side" in found else None) for name in sorted(fronts)]
 
 
 def _check_usage(args: ReconstructConfig) -> None:
@@ -107,14 +112,15 @@ def run(namespace: argparse.Namespace) -> int:
     _check_file("--front", args.front)
     _check_file("--side", args.side)
     _check_file("--uv-regions", args.uv_regions)
-    pairs = _pairs_in(Path(args.pairs)) if args.pairs else None
     from frontside.learning.checkpoint.validation import check_checkpoint_file
     from frontside.learning.networks.registry import get_arch
 
     # read without torch: a file that is no checkpoint, or a two-view network without --side, answers at once
     arch = get_arch(check_checkpoint_file(args.checkpoint, "checkpoint")["spec"]["arch"])
-    if pairs is None and arch.views == "both" and args.side is None:
+    views = ("front", "side") if arch.views == "both" else ("front",)
+    if args.pairs is None and "side" in views and args.side is None:
         return _fail("--side", f"{args.checkpoint} is a two-view network: it needs the side photo too", 2)
+    pairs = _pairs_in(Path(args.pairs), views) if args.pairs else None
 
     from frontside.reconstruct.pipeline import Reconstructor
 
@@ -136,7 +142,8 @@ def _run_folder(reconstructor, pairs, out: Path, args: ReconstructConfig, detect
     failed: list[str] = []
     for name, front, side in tqdm(pairs, desc="reconstruct", unit="pair", file=sys.stderr):
         try:
-            result = reconstructor.reconstruct(str(front), str(side), args.iterations, detect)
+            result = reconstructor.reconstruct(str(front), None if side is None else str(side), args.iterations,
+                                               detect)
             folder = out / name
             reconstructor.write(result, folder / f"face.{args.format}",
                                 preview=folder / args.preview if args.preview else None)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from frontside.configs import cli
 
-DETECTORS = ("auto", "locator", "haar", "dlib-hog", "dlib-cnn")
+DETECTORS = ("auto", "blazeface", "locator", "haar", "dlib-hog", "dlib-cnn")
 MESH_SUFFIXES = ("obj", "ply", "glb")
 
 
@@ -26,7 +26,8 @@ class ReconstructConfig:
     iterations: int = field(default=2, metadata=cli(
         "predictions per photo; each after the first crops by the previous one's landmarks"))
     detector: str = field(default="auto", metadata=cli(
-        "auto: frontside's locator, OpenCV's cascades where it finds no face; locator; haar (OpenCV); dlib-hog "
+        "auto: BlazeFace, MTCNN's O-Net confirming unsure boxes, frontside's locator (checked by O-Net) where no "
+        "real face is found; blazeface alone; locator (frontside's, trained on renders); haar (OpenCV); dlib-hog "
         "(extra [dlib]); dlib-cnn (extra [dlib-cnn])", choices=DETECTORS))
     detect: bool = field(default=True, metadata=cli("photos are already face crops (scaled to the network)",
                                                     flag="--no-detect"))

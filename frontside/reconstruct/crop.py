@@ -4,7 +4,7 @@ Training crops (`datasets.synthetic.crop_view`) are `geometry.crop.landmark_crop
 landmarks: a square on the centre of their bounding box, of side 1.5 x (box width + box height) / 2 (jittered
 1.4-1.6 in training; 1.5 without an rng). The locator gives the 68 landmarks, so its first crop is training's. A
 box detector's box is not that box, so its first crop maps the detection to the landmark box it usually comes
-with (`BOX_TO_LANDMARKS`, measured on rendered photos by `benchmarks/reconstruct.py`); once the network has
+with (`BOX_TO_LANDMARKS`, one rule per detector, measured by `benchmarks/reconstruct.py`); once the network has
 predicted the front face, its 68 landmarks give the training crop itself.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from frontside.geometry.crop import CropJitter, crop_from_landmark_box, crop_to_photo, landmark_crop
-from frontside.reconstruct.detect import PROFILE_LEFT, Detection
+from frontside.reconstruct.detectors import FRONTAL, PROFILE_LEFT, Detection
 
 
 @dataclass(frozen=True)
@@ -28,20 +28,32 @@ class BoxToLandmarks:
     size: float
 
 
-# Medians over the held-out built-in faces rendered as 640 x 480 photos (benchmarks/reconstruct.py).
-BOX_TO_LANDMARKS: dict[str, BoxToLandmarks] = {
-    "frontal": BoxToLandmarks(0.03, 0.20, 0.86),
-    "profile": BoxToLandmarks(0.08, 0.18, 0.64),
+# Medians of the true landmark box relative to each detector's box (benchmarks/reconstruct.py, `box_to_landmarks`).
+# Haar's: the held-out built-in faces rendered as 640 x 480 photos. BlazeFace's: between what its boxes give on the
+# rendered fronts, (-0.03, 0.09, 0.87), and on the real portraits and their crops against dlib's landmarks,
+# (0.01, 0.02, 0.86-0.90): the issue 22 research's median over both. Its box is tighter than a cascade's (brows to
+# chin) and sits on the face's centre: Haar's rule would put its crops too low and too small.
+BOX_TO_LANDMARKS: dict[str, dict[str, BoxToLandmarks]] = {
+    "haar": {"frontal": BoxToLandmarks(0.03, 0.20, 0.86), "profile": BoxToLandmarks(0.08, 0.18, 0.64)},
+    "blazeface": {"frontal": BoxToLandmarks(0.0, 0.05, 0.90)},
 }
+BOX_RULE_FALLBACK = "haar"  # dlib's boxes, not measured on the current renderer, take Haar's rule
+
+
+def box_rule(detection: Detection) -> BoxToLandmarks:
+    """The rule that maps this detection's box to a landmark box: its detector's ("blazeface+onet" is BlazeFace's
+    box), for its kind of box (frontal or profile)."""
+    rules = BOX_TO_LANDMARKS.get(detection.detector.split("+")[0], BOX_TO_LANDMARKS[BOX_RULE_FALLBACK])
+    kind = "frontal" if detection.kind == FRONTAL else "profile"
+    return rules.get(kind, rules["frontal"])
 
 
 def crop_from_detection(detection: Detection, out_size: int) -> np.ndarray:
     """(3, 3) photo -> crop similarity: the training rule applied to the detection's landmarks (the locator's),
-    or else to the landmark box its box implies."""
+    or else to the landmark box its box implies (`box_rule`)."""
     if detection.landmarks is not None:
         return refined_crop(detection.landmarks, out_size)
-    profile = detection.kind != "frontal"
-    rule = BOX_TO_LANDMARKS["profile" if profile else "frontal"]
+    rule = box_rule(detection)
     d = max(detection.width, detection.height)
     toward_nose = -1.0 if detection.kind == PROFILE_LEFT else 1.0
     centre = np.array([detection.x + detection.width / 2.0 + toward_nose * rule.dx * d,

@@ -1,8 +1,10 @@
-"""Two photos in, a 3D face out: detect, crop, predict, crop again from the predicted landmarks (PRN's
-refinement), predict again; then the mesh, face.json and optionally a preview picture."""
+"""Photos in (a front photo, and a side photo for two-view networks), a 3D face out: detect, crop, predict, crop
+again from the predicted landmarks (PRN's refinement), predict again; then the mesh, face.json and optionally a
+preview picture."""
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import defaultdict
@@ -10,35 +12,49 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from frontside.errors import FrontsideError, InputFormatError
-from frontside.geometry.crop import crop_to_photo, warp_image
+from frontside.geometry.crop import crop_to_photo, transform_scale, warp_image_shrinking
 from frontside.geometry.posmap import posmap_to_mesh, sample_posmap
+from frontside.images import read_photo
 from frontside.reconstruct.crop import crop_box, crop_from_detection, refined_crop
-from frontside.reconstruct.detect import Detection, detect_face
+from frontside.reconstruct.detect import Detection, detect_face, load_detector
 from frontside.reconstruct.outputs import MESH_FRAME, to_mesh_frame, uv_texture, write_face_json, write_mesh
 from frontside.reconstruct.pose import HeadPose, head_pose, head_pose_2d, in_photo
 from frontside.reconstruct.preview import CROP, DETECTION, preview_picture
 
+log = logging.getLogger(__name__)
+
+
+class NoFaceError(FrontsideError):
+    """A photo with no face to reconstruct: none found, or one under `MIN_FACE` (the file is the problem:
+    exit 1)."""
+
+
+# The smallest face reconstructed: its 68-landmark box's size ((w + h) / 2, about brow to chin) in photo pixels.
+# Its crop (1.5 x that) is then magnified ~2.7x to the default network's 128 px input; smaller faces hold too
+# little to rebuild and are refused rather than guessed.
+MIN_FACE = 32
+
 
 def load_photo(path: str | os.PathLike) -> np.ndarray:
-    """(H, W, 3) uint8 RGB of an image file; an unreadable one is an InputFormatError naming it."""
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except FileNotFoundError:
-        raise InputFormatError(path, "file", "does not exist") from None
-    except (OSError, ValueError) as exc:
-        raise InputFormatError(path, "image", f"not a readable image ({exc})") from None
+    """(H, W, 3) uint8 RGB of a photo as a viewer shows it (`frontside.images.read_photo`: EXIF orientation,
+    CMYK, 16-bit, grey, alpha); an unreadable or too large one is an InputFormatError naming it."""
+    return read_photo(path)
+
+
+def face_size(a: np.ndarray, size: int) -> float:
+    """The landmark box size (photo pixels) a training crop `a` (3, 3) of side `size` frames (its side / 1.5)."""
+    return size / transform_scale(a) / 1.5
 
 
 @dataclass
 class ViewResult:
     """One photo's part of a reconstruction. `crops` holds each prediction's photo -> crop similarity (3, 3);
     `crop_sources` says where each came from ("locator landmarks", "detection" (a box detector's), "landmarks"
-    (the network's), "whole photo", or "previous crop" when the landmarks fell outside the photo); `landmarks`
-    (68, 2) come from the network (front photo) or the locator (side photo), `landmarks_from` says which."""
+    (the network's), "whole photo", "given" (by the caller), or "previous crop" when the landmarks fell outside
+    the photo); `landmarks` (68, 2) come from the network (front photo) or the locator (a side photo it found),
+    `landmarks_from` says which."""
 
     path: str
     image: np.ndarray
@@ -72,6 +88,15 @@ class Reconstruction:
     landmarks_3d: np.ndarray  # (68, 3) float32 in the final front crop's pixels (image frame)
     timings: dict[str, float]
 
+    def in_photo(self, points: np.ndarray) -> np.ndarray:
+        """(N, 3) float64: points (N, 3) of the final front crop's frame in the front photo's (x, y through the
+        inverse crop, z divided by the crop's scale: photo pixels toward the camera)."""
+        a = self.front.crops[-1]
+        out = np.empty((len(points), 3))
+        out[:, :2] = crop_to_photo(points, a)
+        out[:, 2] = np.asarray(points, np.float64)[:, 2] / transform_scale(a)
+        return out
+
 
 class Reconstructor:
     """A loaded network plus what reconstruction needs beside it, all from its checkpoint's UV basis: the crop
@@ -83,10 +108,7 @@ class Reconstructor:
 
         self.checkpoint = str(checkpoint)
         self.detector = detector
-        if detector in ("auto", "locator"):
-            from frontside.reconstruct.locator import Locator
-
-            Locator.load()  # loaded with the network, not inside the first photo's detection
+        load_detector(detector)  # its weights loaded with the network, not inside the first photo's detection
         self.predictor = Predictor.from_checkpoint(checkpoint)
         basis = self.predictor.basis  # the UV layout the network answers in, with its face model's mean shape
         self.size = basis.size
@@ -103,23 +125,39 @@ class Reconstructor:
     def needs_side(self) -> bool:
         return self.predictor.views == "both"
 
-    def _view(self, path: str, view: str, detect: bool, timings: dict) -> ViewResult:
+    def _view(self, path: str, view: str, detect: bool, timings: dict, first_crop: np.ndarray | None = None
+              ) -> ViewResult:
+        """One photo loaded and its first crop: the whole photo (`detect` False), `first_crop` if given (a
+        similarity (3, 3) photo -> crop), or the detected face's. A face under `MIN_FACE` is refused."""
         t = time.perf_counter()
         image = load_photo(path)
         timings["load"] += time.perf_counter() - t
-        if not detect:
+        if first_crop is not None:
+            view_result = ViewResult(path, image, None, [np.asarray(first_crop, np.float64)], ["given"])
+        elif not detect:
             a = np.diag([self.size / image.shape[1], self.size / image.shape[0], 1.0])
-            return ViewResult(path, image, None, [a], ["whole photo"])
-        t = time.perf_counter()
-        detection = detect_face(image, view, self.detector)
-        timings["detect"] += time.perf_counter() - t
-        if detection is None:
-            raise FrontsideError(f"{path}: no face found ({self.detector} detector); crop the photo to the face "
-                                 "and pass --no-detect")
-        if detection.landmarks is None:
-            return ViewResult(path, image, detection, [crop_from_detection(detection, self.size)], ["detection"])
-        return ViewResult(path, image, detection, [crop_from_detection(detection, self.size)], ["locator landmarks"],
-                          landmarks=detection.landmarks, landmarks_from="locator")
+            view_result = ViewResult(path, image, None, [a], ["whole photo"])
+        else:
+            if min(image.shape[:2]) < MIN_FACE:
+                raise NoFaceError(f"{path}: {image.shape[1]} x {image.shape[0]} pixels: too small to hold a face "
+                                  f"of at least {MIN_FACE} px")
+            t = time.perf_counter()
+            detection = detect_face(image, view, self.detector)
+            timings["detect"] += time.perf_counter() - t
+            if detection is None:
+                raise NoFaceError(f"{path}: no face found ({self.detector} detector); crop the photo to the face "
+                                  "and pass --no-detect")
+            crop = crop_from_detection(detection, self.size)
+            if detection.landmarks is None:
+                view_result = ViewResult(path, image, detection, [crop], ["detection"])
+            else:
+                view_result = ViewResult(path, image, detection, [crop], ["locator landmarks"],
+                                         landmarks=detection.landmarks, landmarks_from="locator")
+        size = face_size(view_result.crops[0], self.size)
+        if size < MIN_FACE:
+            raise NoFaceError(f"{path}: the face is {size:.0f} px (its 68-landmark box, brow to chin); "
+                              f"reconstruction needs at least {MIN_FACE} px: a larger or closer photo")
+        return view_result
 
     def _refine(self, view: ViewResult, landmarks_xy: np.ndarray) -> None:
         """Append the next crop: training's crop of these landmarks (68, 2), unless they leave the photo (an
@@ -135,24 +173,34 @@ class Reconstructor:
             view.crops.append(view.crops[-1])
             view.crop_sources.append("previous crop")
 
-    def reconstruct(self, front_path: str, side_path: str | None = None, iterations: int = 2,
-                    detect: bool = True) -> Reconstruction:
-        """Predict `iterations` times, each crop of the front photo after the first made from the landmarks of
-        the previous prediction. The side photo keeps its first crop (the locator's landmarks give training's
-        crop; the network predicts the front view's surface only, so it gives no side landmarks to crop by); its
-        pose is fitted to the locator's 68 landmarks (`pose.head_pose_2d`, the mean face as reference)."""
-        if iterations < 1:
-            raise ValueError(f"iterations must be at least 1, not {iterations}")
+    def photos(self, front_path: str, side_path: str | None = None) -> list[tuple[str, str]]:
+        """The (view, path) pairs the network reads, front first: the side photo only for a two-view network
+        (which must have one); a side photo given to a front-only network is not used (logged)."""
         if self.needs_side and side_path is None:
             raise FrontsideError(f"{self.checkpoint}: a two-view network needs --side")
+        if side_path is not None and not self.needs_side:
+            log.warning("%s: not used: %s is a front-only network (%s)", side_path, self.checkpoint,
+                        self.predictor.arch)
+        return [("front", front_path)] + ([("side", side_path)] if self.needs_side else [])
+
+    def reconstruct(self, front_path: str, side_path: str | None = None, iterations: int = 2,
+                    detect: bool = True, first_crop: np.ndarray | None = None) -> Reconstruction:
+        """Predict `iterations` times, each crop of the front photo after the first made from the landmarks of
+        the previous prediction (the first from the detection, or `first_crop` (3, 3) when given). The side
+        photo, which two-view networks read, keeps its first crop (the network predicts the front view's surface
+        only, so it gives no side landmarks to crop by); its pose is fitted to the locator's 68 landmarks when the
+        locator found it (`pose.head_pose_2d`, the mean face as reference)."""
+        if iterations < 1:
+            raise ValueError(f"iterations must be at least 1, not {iterations}")
         timings: dict[str, float] = defaultdict(float)
-        front = self._view(front_path, "front", detect, timings)
-        side = self._view(side_path, "side", detect, timings) if side_path and self.needs_side else None
+        views = {view: self._view(path, view, detect, timings, first_crop if view == "front" else None)
+                 for view, path in self.photos(front_path, side_path)}
+        front, side = views["front"], views.get("side")
         if side is not None:
-            side.crop_image = warp_image(side.image, side.crops[0], self.size)
+            side.crop_image = warp_image_shrinking(side.image, side.crops[0], self.size)
         for i in range(iterations):
             t = time.perf_counter()
-            front.crop_image = warp_image(front.image, front.crops[-1], self.size)
+            front.crop_image = warp_image_shrinking(front.image, front.crops[-1], self.size)
             timings["crop"] += time.perf_counter() - t
             t = time.perf_counter()
             posmap = self.predictor.predict(front.crop_image, None if side is None else side.crop_image)
@@ -170,6 +218,21 @@ class Reconstructor:
             side.pose = head_pose_2d(self.reference_landmarks, side.landmarks)
         timings["pose"] += time.perf_counter() - t
         return Reconstruction(front, side, posmap, landmarks_3d, dict(timings))
+
+    def reconstruct_in_photo(self, path: str, fallback_landmarks: np.ndarray, uv: np.ndarray | None = None,
+                             iterations: int = 2) -> dict:
+        """One front photo reconstructed and answered in its own frame (what a benchmark with 3D truth scores):
+        {"landmarks": (68, 3), "points": (M, 3) the face's position-map pixels, "vertices": (N, 3) at `uv` (N, 2)
+        when given, else None, "detected": whether the first crop came from the detector}. Where no face is found
+        the first crop is training's crop of `fallback_landmarks` (68, >= 2) instead."""
+        try:
+            result, detected = self.reconstruct(path, iterations=iterations), True
+        except NoFaceError:
+            first = refined_crop(np.asarray(fallback_landmarks, np.float64)[:, :2], self.size)
+            result, detected = self.reconstruct(path, iterations=iterations, first_crop=first), False
+        return {"landmarks": result.in_photo(result.landmarks_3d), "points": result.in_photo(result.posmap[self.face_mask]),
+                "vertices": None if uv is None else result.in_photo(sample_posmap(result.posmap, uv)),
+                "detected": detected}
 
     def write(self, result: Reconstruction, out: str | os.PathLike, face_json: str | os.PathLike | None = None,
               preview: str | os.PathLike | None = None) -> dict[str, Path]:

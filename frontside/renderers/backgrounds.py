@@ -12,8 +12,10 @@ import numpy as np
 from PIL import Image
 
 from frontside.errors import InputFormatError
+from frontside.images import read_photo
 
 _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
+BUILTIN_TEXTURES = ("brick", "grass", "gravel", "rough_wall", "coffee", "rocket", "text", "moon", "page")
 
 
 def composite(rgba: np.ndarray, background: np.ndarray) -> np.ndarray:
@@ -44,12 +46,13 @@ def _composite(rgba, background):
 
 
 def _builtin_textures() -> list[np.ndarray]:
-    """Textures that need no download: the ones scikit-image ships, as (H, W, 3) uint8."""
+    """Textures that need no download: the ones scikit-image ships, as (H, W, 3) uint8. None holds a face: a real
+    face (its astronaut, camera, chelsea the cat) beside a rendered one is a second face for a detector to find
+    and for a network to learn as background (issue 22: BlazeFace boxed the astronaut behind a render)."""
     from skimage import data
 
     out = []
-    for name in ("brick", "grass", "gravel", "rough_wall", "coffee", "rocket", "chelsea", "astronaut", "camera",
-                 "text", "moon", "page"):
+    for name in BUILTIN_TEXTURES:
         try:
             img = np.asarray(getattr(data, name)())
         except Exception:  # a texture that needs a download (pooch) is simply not offered
@@ -134,8 +137,7 @@ class Backgrounds:
             categories = sorted({p.parent for p in self.paths})
             category = categories[int(rng.integers(len(categories)))]
             choices = [p for p in self.paths if p.parent == category]
-            with Image.open(choices[int(rng.integers(len(choices)))]) as im:
-                img = np.asarray(im.convert("RGB"))
+            img = read_photo(choices[int(rng.integers(len(choices)))])  # EXIF orientation, any mode
         else:
             textures = self._builtin or []
             pick = int(rng.integers(len(textures) + 3))

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from frontside.errors import InputFormatError
 from frontside.facemodel.model import FaceMesh
 from frontside.geometry.crop import warp_image, warp_vertices
 from frontside.geometry.mesh_io import read_obj
+from frontside.images import read_photo
 from frontside.io import write_atomic
 from frontside.renderers.backgrounds import composite
 from frontside.renderers.view import Pose, RenderedView
@@ -59,11 +59,9 @@ def _texture(obj_path: Path) -> np.ndarray | None:
     if not image:
         return None
     path = mtl.parent / image.group(1).strip()
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except OSError as exc:
-        raise InputFormatError(path, "map_Kd", f"unreadable texture ({exc})") from None
+    if not path.is_file():
+        raise InputFormatError(path, "map_Kd", "the texture it names does not exist")
+    return read_photo(path, orientation=False)  # texture coordinates address the stored pixels
 
 
 def load_scan(obj_path: str | os.PathLike, radius: float = 95.0) -> FaceMesh:

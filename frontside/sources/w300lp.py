@@ -297,13 +297,11 @@ def fit_world_to_vcs(fit: W300LPFit, height: int) -> np.ndarray:
 
 
 def _read_image(path: Path) -> np.ndarray:
-    from PIL import Image
+    """(H, W, 3) uint8 RGB in the stored pixels' frame: the fits' landmarks and poses are in that frame (MATLAB's
+    imread ignores EXIF orientation), so orientation is not applied; modes as any photo (`frontside.images`)."""
+    from frontside.images import read_photo
 
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"), dtype=np.uint8)
-    except Exception as exc:  # PIL raises several unrelated types for truncated or foreign files
-        raise InputFormatError(path, "image", f"cannot be read as an image ({type(exc).__name__}: {exc})") from exc
+    return read_photo(path, orientation=False)
 
 
 def posed_view(item: W300LPItem, model: MorphableModel) -> RenderedView:

@@ -9,11 +9,13 @@ from prefect import flow
 from frontside.evaluation.config import EvaluateConfig
 from frontside.orchestration.tasks.evaluate import (
     check_evaluation_task,
+    evaluate_checkpoint_on_aflw2000_task,
     evaluate_checkpoint_on_scans_task,
     evaluate_checkpoint_task,
     evaluate_mean_face_on_scans_task,
     evaluate_mean_face_task,
     florence_views_task,
+    write_aflw2000_report_task,
     write_report_task,
     write_scan_report_task,
 )
@@ -27,7 +29,8 @@ def model_name(checkpoint: str) -> str:
 
 @flow(name="evaluate-models", log_prints=True)
 def evaluate_models(config: EvaluateConfig) -> str:
-    """Evaluate checkpoints on synthetic shards (`config.data`) or a MICC Florence tree; returns report.md's path.
+    """Evaluate checkpoints on synthetic shards (`config.data`), a MICC Florence tree or AFLW2000-3D's photos;
+    returns report.md's path.
 
     The first task checks every parameter and input (`frontside.evaluation.checks`)."""
     check_evaluation_task(config)
@@ -38,6 +41,12 @@ def evaluate_models(config: EvaluateConfig) -> str:
             name += "'"
         names[name] = checkpoint
     out, data = config.out, config.data
+    if config.aflw2000:
+        futures = [evaluate_checkpoint_on_aflw2000_task.submit(c, n, config.aflw2000, out, config.max_faces,
+                                                               config.model) for n, c in names.items()]
+        report = write_aflw2000_report_task([f.result() for f in futures], out, config.aflw2000)
+        print(f"report: {report}")
+        return report
     if config.florence:
         views = florence_views_task(config.florence, str(Path(out) / "florence-views"), config.max_faces)
         futures = [evaluate_checkpoint_on_scans_task.submit(c, n, views, out) for n, c in names.items()]

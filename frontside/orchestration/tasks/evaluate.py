@@ -101,3 +101,33 @@ def write_scan_report_task(score_paths: list[str], out: str, dataset: str) -> st
     from frontside.evaluation.report import write_report
 
     return str(write_report([ModelScores.load(p) for p in score_paths], out, dataset=dataset)["markdown"])
+
+
+@task(name="evaluate-checkpoint-on-aflw2000", task_run_name="evaluate-{name}-aflw2000")
+def evaluate_checkpoint_on_aflw2000_task(checkpoint: str, name: str, root: str, out: str,
+                                         max_faces: int | None = None, model_spec: str | None = None) -> str:
+    """One one-view network on AFLW2000-3D's photos through the reconstruct pipeline (`evaluation.aflw2000`)."""
+    from frontside.evaluation.aflw2000 import PhotoPrediction, evaluate_aflw2000, save_scores
+    from frontside.evaluation.evaluate import face_vertex_mask
+    from frontside.facemodel import load_model
+    from frontside.reconstruct.pipeline import Reconstructor
+    from frontside.sources.aflw2000 import read_samples
+
+    reconstructor = Reconstructor(checkpoint)
+    model = load_model(model_spec) if model_spec else None
+    uv = model.uv if model is not None and reconstructor.face_model == model.name else None  # its own UV layout
+
+    def reconstruct(photo: str, truth) -> PhotoPrediction:
+        return PhotoPrediction(**reconstructor.reconstruct_in_photo(photo, truth, uv))
+
+    scores = evaluate_aflw2000(reconstruct, read_samples(root, max_faces), model,
+                               None if model is None else face_vertex_mask(model))
+    return str(save_scores(scores, name, checkpoint, reconstructor.predictor.arch,
+                           Path(out) / "scores" / f"{name}.json"))
+
+
+@task(name="write-aflw2000-report")
+def write_aflw2000_report_task(score_paths: list[str], out: str, root: str) -> str:
+    from frontside.evaluation.aflw2000 import load_scores, write_aflw2000_report
+
+    return str(write_aflw2000_report([load_scores(p) for p in score_paths], out, root)["markdown"])

@@ -3,7 +3,9 @@ views, its training through `Trainer` on format-3 data, and the view diagnostics
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -115,6 +117,21 @@ def test_multiview_trains_on_three_view_data_and_reports_whether_it_uses_its_vie
     assert report["side_shuffle"]["own"] == pytest.approx(float(scores.icp_errors.mean()))
     assert set(report["component_r2"]["r2"]) >= {FRONT, TWO, SHUFFLED}
     assert report["component_r2"]["names"][0].endswith("(identity-17)")  # head depth moves the face most
+    # reconstruct takes any number of photos: a front alone, with one side, with both (one more side per face.json)
+    from frontside.pictures import write_png
+    from frontside.reconstruct.pipeline import Reconstructor
+
+    photos = [str(write_png(tmp_path / f"view{k}.png", v.image)) for k, v in enumerate(faces[0].views[:3])]
+    reconstructor = Reconstructor(result.best_path, detector="haar")
+    meshes = {}
+    for count in (1, 2, 3):
+        out = reconstructor.reconstruct(photos[0], photos[1:count], iterations=1, detect=False)
+        assert (out.side is not None) == (count > 1) and len(out.more_sides) == max(0, count - 2)
+        meshes[count] = out.posmap
+        written = reconstructor.write(out, tmp_path / f"face{count}.obj")
+        body = json.loads(Path(written["json"]).read_text())
+        assert len(body.get("more_sides", [])) == max(0, count - 2)
+    assert not np.array_equal(meshes[1], meshes[2]) and not np.array_equal(meshes[2], meshes[3])
 
 
 def test_items_carry_a_target_in_every_view_and_pad_a_face_of_fewer_views(tmp_path, builtin_model):

@@ -110,15 +110,18 @@ def run(namespace: argparse.Namespace) -> int:
         return _fail(*exc.args, code=2)
     _check_file("--checkpoint", args.checkpoint)
     _check_file("--front", args.front)
-    _check_file("--side", args.side)
+    for side in args.side:
+        _check_file("--side", side)
     _check_file("--uv-regions", args.uv_regions)
     from frontside.learning.checkpoint.validation import check_checkpoint_file
     from frontside.learning.networks.registry import get_arch
 
     # read without torch: a file that is no checkpoint, or a two-view network without --side, answers at once
     arch = get_arch(check_checkpoint_file(args.checkpoint, "checkpoint")["spec"]["arch"])
-    views = ("front", "side") if arch.views == "both" else ("front",)
-    if args.pairs is None and "side" in views and args.side is None:
+    with_sides = arch.views == "both" or (arch.views == "any" and args.pairs is not None
+                                          and (Path(args.pairs) / "side").is_dir())
+    views = ("front", "side") if with_sides else ("front",)
+    if args.pairs is None and arch.views == "both" and not args.side:
         return _fail("--side", f"{args.checkpoint} is a two-view network: it needs the side photo too", 2)
     pairs = _pairs_in(Path(args.pairs), views) if args.pairs else None
 

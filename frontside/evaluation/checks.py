@@ -44,10 +44,10 @@ def check_evaluation(config: EvaluateConfig) -> None:
         from frontside.sources.aflw2000 import find_samples, read_sample
 
         for checkpoint, state in states.items():
-            if get_arch(state["spec"]["arch"]).views != "front":
+            if get_arch(state["spec"]["arch"]).views == "both":
                 raise ParameterError("checkpoints", f"{checkpoint} is a two-view network ({state['spec']['arch']}): "
-                                                    "AFLW2000-3D has one photo per face; give a one-view network "
-                                                    "(frontonly, frontonly-thesis, prn)")
+                                                    "AFLW2000-3D has one photo per face; give a network that reads "
+                                                    "one (frontonly, multiview, frontonly-thesis, prn)")
         photos = find_samples(checks.input_folder("aflw2000", aflw2000))[:config.max_faces]
         for photo in photos:  # every annotation read and checked before any network runs
             read_sample(photo)

@@ -16,7 +16,9 @@ class ReconstructConfig:
 
     checkpoint: str = field(metadata=cli("a trained network's best.pt or last.pt", metavar="CKPT"))
     front: str | None = field(default=None, metadata=cli("front photo", metavar="PHOTO"))
-    side: str | None = field(default=None, metadata=cli("side photo (needed by two-view networks)", metavar="PHOTO"))
+    side: list[str] = field(default_factory=list, metadata=cli(
+        "side photo (needed by two-view networks); a multi-view network takes any number (--side L --side R)",
+        metavar="PHOTO"))
     pairs: str | None = field(default=None, metadata=cli(
         "a folder of pairs, front/NAME.jpg and side/NAME.jpg; --out is then a folder (NAME/face.*)", metavar="DIR"))
     out: str | None = field(default=None, metadata=cli(

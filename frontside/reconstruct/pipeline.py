@@ -87,6 +87,7 @@ class Reconstruction:
     posmap: np.ndarray  # (S, S, 3) float32 in the final front crop's pixels
     landmarks_3d: np.ndarray  # (68, 3) float32 in the final front crop's pixels (image frame)
     timings: dict[str, float]
+    more_sides: list[ViewResult] = field(default_factory=list)  # a multi-view network's further side photos
 
     def in_photo(self, points: np.ndarray) -> np.ndarray:
         """(N, 3) float64: points (N, 3) of the final front crop's frame in the front photo's (x, y through the
@@ -124,6 +125,11 @@ class Reconstructor:
     @property
     def needs_side(self) -> bool:
         return self.predictor.views == "both"
+
+    @property
+    def takes_sides(self) -> int:
+        """How many side photos the network reads: 0 (front-only), 1 (two-view), any (multi-view: a large number)."""
+        return {"front": 0, "both": 1}.get(self.predictor.views, 1_000)
 
     def _view(self, path: str, view: str, detect: bool, timings: dict, first_crop: np.ndarray | None = None
               ) -> ViewResult:
@@ -173,17 +179,20 @@ class Reconstructor:
             view.crops.append(view.crops[-1])
             view.crop_sources.append("previous crop")
 
-    def photos(self, front_path: str, side_path: str | None = None) -> list[tuple[str, str]]:
-        """The (view, path) pairs the network reads, front first: the side photo only for a two-view network
-        (which must have one); a side photo given to a front-only network is not used (logged)."""
-        if self.needs_side and side_path is None:
+    def photos(self, front_path: str, side_path: str | list[str] | None = None) -> list[tuple[str, str]]:
+        """The (view, path) pairs the network reads, front first: one side photo for a two-view network (which
+        must have one), every side photo for a multi-view network (none, one or more); side photos a network
+        does not read are not used (logged)."""
+        sides = [] if side_path is None else [side_path] if isinstance(side_path, (str, os.PathLike)) else list(side_path)
+        if self.needs_side and not sides:
             raise FrontsideError(f"{self.checkpoint}: a two-view network needs --side")
-        if side_path is not None and not self.needs_side:
-            log.warning("%s: not used: %s is a front-only network (%s)", side_path, self.checkpoint,
+        for unused in sides[self.takes_sides:]:
+            log.warning("%s: not used: %s reads %d side photo(s) (%s)", unused, self.checkpoint, self.takes_sides,
                         self.predictor.arch)
-        return [("front", front_path)] + ([("side", side_path)] if self.needs_side else [])
+        used = sides[:self.takes_sides]
+        return [("front", str(front_path))] + [("side", str(p)) for p in used]
 
-    def reconstruct(self, front_path: str, side_path: str | None = None, iterations: int = 2,
+    def reconstruct(self, front_path: str, side_path: str | list[str] | None = None, iterations: int = 2,
                     detect: bool = True, first_crop: np.ndarray | None = None) -> Reconstruction:
         """Predict `iterations` times, each crop of the front photo after the first made from the landmarks of
         the previous prediction (the first from the detection, or `first_crop` (3, 3) when given). The side
@@ -193,17 +202,21 @@ class Reconstructor:
         if iterations < 1:
             raise ValueError(f"iterations must be at least 1, not {iterations}")
         timings: dict[str, float] = defaultdict(float)
-        views = {view: self._view(path, view, detect, timings, first_crop if view == "front" else None)
-                 for view, path in self.photos(front_path, side_path)}
-        front, side = views["front"], views.get("side")
-        if side is not None:
-            side.crop_image = warp_image_shrinking(side.image, side.crops[0], self.size)
+        views = [self._view(path, view, detect, timings, first_crop if view == "front" else None)
+                 for view, path in self.photos(front_path, side_path)]
+        front, sides = views[0], views[1:]
+        side = sides[0] if sides else None
+        for each in sides:
+            each.crop_image = warp_image_shrinking(each.image, each.crops[0], self.size)
         for i in range(iterations):
             t = time.perf_counter()
             front.crop_image = warp_image_shrinking(front.image, front.crops[-1], self.size)
             timings["crop"] += time.perf_counter() - t
             t = time.perf_counter()
-            posmap = self.predictor.predict(front.crop_image, None if side is None else side.crop_image)
+            if self.predictor.views == "any":  # a multi-view network: every photo given
+                posmap = self.predictor.predict_views([[front.crop_image] + [s.crop_image for s in sides]])[0][0]
+            else:
+                posmap = self.predictor.predict(front.crop_image, None if side is None else side.crop_image)
             timings["predict"] += time.perf_counter() - t
             t = time.perf_counter()
             landmarks_3d = sample_posmap(posmap, self.landmark_uv)
@@ -214,10 +227,11 @@ class Reconstructor:
             timings["landmarks"] += time.perf_counter() - t
         t = time.perf_counter()
         front.pose = in_photo(head_pose(self.reference_landmarks, landmarks_3d), np.linalg.inv(front.crops[-1]))
-        if side is not None and side.landmarks is not None:
-            side.pose = head_pose_2d(self.reference_landmarks, side.landmarks)
+        for each in sides:
+            if each.landmarks is not None:
+                each.pose = head_pose_2d(self.reference_landmarks, each.landmarks)
         timings["pose"] += time.perf_counter() - t
-        return Reconstruction(front, side, posmap, landmarks_3d, dict(timings))
+        return Reconstruction(front, side, posmap, landmarks_3d, dict(timings), sides[1:])
 
     def reconstruct_in_photo(self, path: str, fallback_landmarks: np.ndarray, uv: np.ndarray | None = None,
                              iterations: int = 2) -> dict:
@@ -257,6 +271,7 @@ class Reconstructor:
             "landmarks_3d": to_mesh_frame(result.landmarks_3d, self.size),
             "front": result.front.as_dict(self.size),
             "side": None if result.side is None else result.side.as_dict(self.size),
+            **({"more_sides": [v.as_dict(self.size) for v in result.more_sides]} if result.more_sides else {}),
             "seconds": result.timings,
         }
         if preview is not None:

@@ -21,7 +21,8 @@ class DemoConfig:
                                                             flag="--steps"))
     batch_size: int = field(default=16, metadata=cli("pairs per step"))
     seed: int = field(default=0, metadata=cli("seed of the training set and the runs"))
-    networks: list[str] = field(default_factory=lambda: ["multiview", "multiview-front"], metadata=cli(
-        "networks to train and compare (archs or named variants: multiview-front is the multi-view network "
-        "trained on fronts alone)", flag="--network"))
-    views: int = field(default=3, metadata=cli("views a face in the generated data (front, then sides)"))
+    networks: list[str] = field(default_factory=lambda: ["twoview", "frontonly"], metadata=cli(
+        "networks to train and compare, each for the same steps (archs or named variants: multiview-front is the "
+        "multi-view network trained on fronts alone)", flag="--network"))
+    views: int = field(default=2, metadata=cli("views a face in the generated data (front, then sides; 3 for "
+                                               "multiview: front, left and right)"))

@@ -140,9 +140,9 @@ def view_diagnostics(predictor, faces: list[Face], model: MorphableModel, own_nm
         result["side_shuffle"] = {"own": float(np.mean(own_nme)), "other": float(np.mean(other)),
                                   "change": relative_change(float(np.mean(own_nme)), float(np.mean(other)))}
     if arch == "any":
-        result["nme_by_views"] = {name: float(np.mean(score_posmaps(posmaps[name], faces, model)))
-                                  for name in (FRONT, THREE) if name in posmaps}
-        result["nme_by_views"][TWO] = float(np.mean(own_nme))
+        result["nme_by_views"] = {name: float(np.mean(own_nme)) if name == TWO
+                                  else float(np.mean(score_posmaps(posmaps[name], faces, model)))
+                                  for name in (FRONT, TWO, THREE) if name in posmaps}
     known = [i for i, f in enumerate(faces) if f.coefficients is not None]
     if coefficients.get(FRONT if arch == "front" else TWO) is not None and len(known) >= 3:
         from frontside.learning.multiview_data import basis_coefficients
@@ -150,8 +150,8 @@ def view_diagnostics(predictor, faces: list[Face], model: MorphableModel, own_nm
         names = predictor.basis.names
         true = np.stack([basis_coefficients(predictor.basis, faces[i].coefficients.identity,
                                             faces[i].coefficients.expression) for i in known])
-        r2 = ComponentR2.of(model, names, true, {c: v[known] for c, v in coefficients.items() if v is not None},
-                            largest)
+        ordered = [c for c in (FRONT, SIDE, TWO, SHUFFLED, THREE) if coefficients.get(c) is not None]
+        r2 = ComponentR2.of(model, names, true, {c: coefficients[c][known] for c in ordered}, largest)
         result["component_r2"] = r2.as_dict()
     return result if len(result) > 1 else None
 

@@ -148,3 +148,54 @@ def test_flows_on_the_commands_own_server_send_no_heartbeats():
     with ephemeral_run_settings():
         assert get_current_settings().flows.heartbeat_frequency is None
     assert get_current_settings().flows.heartbeat_frequency == before and before is not None
+
+
+def test_library_notes_show_once_and_run_failures_stay_off_the_console(capfd):
+    """A command shows the package's notes on stderr once (Prefect's console handler on the root logger printed
+    each a second time), and while its flow runs, Prefect's console shows no task or flow failure: no retry notice,
+    traceback or failed state (the command says it in one line); everything else, and all of it after the block."""
+    import logging
+
+    from prefect.logging.configuration import ensure_logging_setup
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    from frontside.cli import show_library_logs
+    from frontside.cli.prefect_server import failures_off_the_console
+
+    ensure_logging_setup()  # as in every command that runs a flow
+    consoles = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
+    assert consoles
+    show_library_logs()
+    show_library_logs()  # idempotent: one handler
+    logging.getLogger("frontside.store.driver").info("note: a note for the user")
+    try:
+        raise OSError(28, "No space left on device")
+    except OSError:
+        failed = sys.exc_info()
+
+    def record(name, level, message, exc_info=None):  # as Prefect's run loggers make them
+        made = logging.LogRecord(name, level, __file__, 1, message, None, exc_info)
+        made.flow_run_id, made.flow_run_name = "f", "a-run"
+        made.task_run_id, made.task_run_name = "t", "synthetic-shard-00000"
+        return made
+
+    shown = [record("prefect.flow_runs", logging.INFO, "Beginning flow run 'a-run' for flow 'generate-dataset'"),
+             record("prefect.task_runs", logging.INFO, "Finished in state Completed()"),
+             record("prefect.server", logging.ERROR, "not a run's record")]
+    hidden = [record("prefect.task_runs", logging.INFO, "Task run failed with exception: OSError(28) - Retry 1/2 "
+                                                          "will start 1 second(s) from now"),
+              record("prefect.task_runs", logging.ERROR, "Task run failed with exception: OSError(28) - Retries are "
+                                                           "exhausted", failed),
+              record("prefect.task_runs", logging.ERROR, "Finished in state Failed('Task run encountered ...')"),
+              record("prefect.flow_runs", logging.ERROR, "Encountered exception during execution: X", failed),
+              record("prefect.flow_runs", logging.INFO, "Finished in state Failed('Flow run encountered ...')")]
+    with failures_off_the_console():
+        for r in shown + hidden:
+            for console in consoles:
+                console.handle(r)
+    for console in consoles:
+        console.handle(record("prefect.task_runs", logging.ERROR, "Task run failed after the block"))
+    err = capfd.readouterr().err
+    assert err.count("note: a note for the user") == 1
+    assert all(r.getMessage() in err for r in shown) and "Task run failed after the block" in err
+    assert not any(r.getMessage() in err for r in hidden) and "Traceback" not in err

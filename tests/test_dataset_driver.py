@@ -191,6 +191,7 @@ print("finished")
 """
 
 
+@pytest.mark.slow
 def test_two_processes_starting_together_never_both_write(tmp_path, builtin_model):
     """Both pass the check on the empty folder, then start writing at the same moment: one must lose, by the
     lock or (had the winner already finished) by the parameter check under it."""
@@ -211,6 +212,7 @@ def test_two_processes_starting_together_never_both_write(tmp_path, builtin_mode
     assert verify(str(out)) == [] and len(manifest.shards) == 2
 
 
+@pytest.mark.slow
 def test_spawned_worker_processes_give_the_same_bytes(made, tmp_path):
     from frontside.store.driver import run_in_processes
 

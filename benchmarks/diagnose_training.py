@@ -69,7 +69,7 @@ def main() -> None:
 
     model, pairs = dataset_model(test_dir), load_pairs([test_dir])
     mean_face = evaluate_mean_face(pairs, model).summary()["mean_nme"]
-    true_angles = np.array([[p.meta.front_yaw, p.meta.front_pitch, p.meta.front_roll] for p in pairs])
+    true_angles = np.array([[p.views[0].yaw, p.views[0].pitch, p.views[0].roll] for p in pairs])
     report: dict = {"train": train_dir, "test": test_dir, "test_faces": len(pairs), "mean_face_nme_icp": mean_face,
                     "load_average": os.getloadavg(), "archs": {}}
     for name in args.archs:

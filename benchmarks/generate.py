@@ -47,14 +47,14 @@ def _peak_rss_mb() -> float:
 
 
 def bare(renderer: str, faces: int, shard_size: int, scratch: str) -> dict:
-    """The bare loop: generate_pairs + write_shard per shard on this thread, seconds split by stage."""
+    """The bare loop: generate_faces + write_shard per shard on this thread, seconds split by stage."""
     import numba
 
     from frontside.io import join
     from frontside.store.layout import shard_name
     from frontside.store.shards import write_shard
     from frontside.synthesis.config import GenerateParams
-    from frontside.synthesis.generate import generate_pairs, generate_shard, plan_shards
+    from frontside.synthesis.generate import generate_faces, generate_shard, plan_shards
 
     numba.set_num_threads(1)
     params = GenerateParams(n_faces=faces, shard_size=shard_size, renderer=renderer)
@@ -64,7 +64,7 @@ def bare(renderer: str, faces: int, shard_size: int, scratch: str) -> dict:
     os.makedirs(out)
     start = time.perf_counter()
     for spec in plan_shards(faces, shard_size):
-        pairs = generate_pairs(spec, params, stages)
+        pairs = generate_faces(spec, params, stages)
         t = time.perf_counter()
         write_shard(join(out, shard_name(spec.index)), pairs)
         stages["row"] = stages.get("row", 0.0) + time.perf_counter() - t

@@ -1,11 +1,13 @@
-"""Where a generated pair's time goes: the bare loop on one thread, no Prefect, split finely.
+"""Where a generated face's time goes: the bare loop on one thread, no Prefect, split finely.
 
-Per pair: each stage of `make_pair` (face, render, of which the landmark crop, labels, background, posmap),
-then each column of the row (the PNGs, the float16 arrays, cameras and lights), the Parquet encoding and the
-whole `write_shard`; wall and CPU time (CPU of this thread, and of the process: BLAS's own threads show as the
-difference), bytes per pair of each column in the shard, the load average before and after.
+Per face of `--views` views: each stage of `make_face` (face, render, of which the landmark crop, labels,
+background, posmap), then each column of the row (the PNGs, the float16 arrays, cameras and lights; a side
+column's figure is all its side views'), the Parquet encoding and the whole `write_shard`; wall and CPU time (CPU
+of this thread, and of the process: BLAS's own threads show as the difference), faces and views per second of
+the whole (`make_face` and `write_shard`), bytes per face of each column in the shard, the load average before
+and after.
 
-    python benchmarks/generate_stages.py [--faces 48] [--shard-size 16]
+    python benchmarks/generate_stages.py [--faces 48] [--shard-size 16] [--views 2]
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def _cameras_and_lights(views: list) -> None:
     pa.array([shards._lighting_row(v.lighting) for v in views], shards.LIGHTING_TYPE)
 
 
-def main(faces: int, shard_size: int) -> dict:
+def main(faces: int, shard_size: int, views: int = 2) -> dict:
     import numba
     import numpy as np
     import pyarrow.parquet as pq
@@ -47,7 +49,7 @@ def main(faces: int, shard_size: int) -> dict:
     from frontside.store import shards
     from frontside.synthesis import pairs as synthetic
     from frontside.synthesis.config import GenerateParams
-    from frontside.synthesis.generate import _pipeline, face_rng, generate_pairs, plan_shards
+    from frontside.synthesis.generate import _pipeline, extra_views_rng, face_rng, generate_faces, plan_shards
 
     numba.set_num_threads(1)
     loads = {"start": [round(x, 2) for x in os.getloadavg()]}
@@ -56,26 +58,27 @@ def main(faces: int, shard_size: int) -> dict:
     timed_stage = synthetic.stage
 
     @contextmanager
-    def stage(timings, name):  # make_pair's stages with this thread's CPU time beside the wall time
+    def stage(timings, name):  # make_face's stages with this thread's CPU time beside the wall time
         start = time.thread_time()
         with timed_stage(timings, name):
             yield
         cpu[name] = cpu.get(name, 0.0) + time.thread_time() - start
 
     synthetic.stage = stage
-    params = GenerateParams(n_faces=faces, shard_size=shard_size)
-    generate_pairs(plan_shards(1, 1)[0], GenerateParams(n_faces=1, shard_size=1))  # numba, textures, the model
+    params = GenerateParams(n_faces=faces, shard_size=shard_size, views=views)
+    generate_faces(plan_shards(1, 1)[0], GenerateParams(n_faces=1, shard_size=1))  # numba, textures, the model
     start = (time.perf_counter(), time.process_time(), time.thread_time())
-    groups = [generate_pairs(spec, params, wall) for spec in plan_shards(faces, shard_size)]
+    groups = [generate_faces(spec, params, wall) for spec in plan_shards(faces, shard_size)]
     made = [b - a for a, b in zip(start, (time.perf_counter(), time.process_time(), time.thread_time()))]
     synthetic.stage = timed_stage
 
     source, renderer, _ = _pipeline(params)
-    crop = [0.0, 0.0]  # the camera and landmark crop of both views, again, alone (inside "render" above)
+    crop = [0.0, 0.0]  # the camera and landmark crop of every view, again, alone (inside "render" above)
     for i in range(faces):
         rng = face_rng(0, i)
         face, _ = source.draw(rng, "crop")
-        poses = synthetic.sample_poses(rng)
+        poses = [*synthetic.sample_poses(rng)]
+        poses += synthetic.sample_extra_side_poses(extra_views_rng(0, i), poses[1].yaw, views - 2)
         for pose in poses:
             cpu_crop, wall_crop = _best(synthetic.cropped_camera, renderer, face, pose, 256, None, repeats=1)
             crop = [crop[0] + cpu_crop, crop[1] + wall_crop]
@@ -88,27 +91,33 @@ def main(faces: int, shard_size: int) -> dict:
     sizes: dict[str, int] = {}
     scratch = tempfile.TemporaryDirectory(prefix="bench-stages-")
     out = scratch.name
-    for pairs in groups:
-        schema = shards.shard_schema(pairs[0].size, True, True)
-        images = {"front_png": [p.front for p in pairs], "side_png": [p.side for p in pairs],
-                  "mask_png": [np.asarray(p.mask, bool) for p in pairs],
-                  "front_segmentation": [p.front_view.segmentation for p in pairs],
-                  "side_segmentation": [p.side_view.segmentation for p in pairs]}
+    written = [0.0]  # write_shard of every shard once (wall), for the whole's throughput
+    for group in groups:
+        schema = shards.shard_schema(group[0].size, True, True)
+        sides = [view.labels for face in group for view in face.sides]
+        images = {"front_png": [f.front for f in group], "side_png": [v.image for f in group for v in f.sides],
+                  "mask_png": [np.asarray(f.mask, bool) for f in group],
+                  "front_segmentation": [f.front_view.segmentation for f in group],
+                  "side_segmentation": [v.segmentation for v in sides]}
         for name, arrays in images.items():
             add(name, _best(shards._images, name, arrays))
-        floats = {"posmap": [p.posmap for p in pairs], "front_depth": [p.front_view.depth for p in pairs],
-                  "side_depth": [p.side_view.depth for p in pairs]}
-        for name, arrays in floats.items():
-            add(f"{name} (float16)", _best(shards._arrays, arrays, schema.field(name).type, "<f2"))
-        views = [v for p in pairs for v in (p.front_view, p.side_view)]
-        add("cameras and lights", _best(_cameras_and_lights, views))
-        add("pairs_to_table (all columns)", _best(shards.pairs_to_table, pairs))
-        table = shards.pairs_to_table(pairs)
-        options = dict(row_group_size=len(pairs), **shards.writer_options(table.schema))
+        depth_map = schema.field("front_depth").type
+        floats = {"posmap": ([f.posmap for f in group], schema.field("posmap").type),
+                  "front_depth": ([f.front_view.depth for f in group], depth_map),
+                  "side_depth": ([v.depth for v in sides], depth_map)}
+        for name, (arrays, arrow_type) in floats.items():
+            add(f"{name} (float16)", _best(shards._arrays, arrays, arrow_type, "<f2"))
+        add("cameras and lights", _best(_cameras_and_lights, [v.labels for f in group for v in f.views]))
+        add("faces_to_table (all columns)", _best(shards.faces_to_table, group))
+        table = shards.faces_to_table(group)
+        options = dict(row_group_size=len(group), **shards.writer_options(table.schema))
         add("parquet encoding", _best(pq.write_table, table, io.BytesIO(), **options))
         buf = io.BytesIO()
         pq.write_table(table, buf, **options)
-        add("write_shard (the whole row stage)", _best(shards.write_shard, f"{out}/s.parquet", pairs))
+        start_write = time.perf_counter()
+        shards.write_shard(f"{out}/s.parquet", group)
+        written[0] += time.perf_counter() - start_write
+        add("write_shard (the whole row stage)", _best(shards.write_shard, f"{out}/s.parquet", group))
         group = pq.ParquetFile(io.BytesIO(buf.getvalue())).metadata.row_group(0)
         for c in range(group.num_columns):
             column = group.column(c)
@@ -117,13 +126,16 @@ def main(faces: int, shard_size: int) -> dict:
         sizes["(file)"] = sizes.get("(file)", 0) + len(buf.getvalue())
     loads["end"] = [round(x, 2) for x in os.getloadavg()]
     ms = lambda seconds: round(1000 * seconds / faces, 2)  # noqa: E731
+    whole = made[0] + written[0]  # make_face and one write_shard of every shard, wall
     return {
-        "faces": faces, "shard_size": shard_size, "load_average": loads,
-        "make_pair_ms_per_pair": {"wall": ms(made[0]), "process_cpu": ms(made[1]), "thread_cpu": ms(made[2])},
-        "stage_ms_per_pair": {name: {"cpu": ms(cpu[name]), "wall": ms(wall[name])} for name in wall}
+        "faces": faces, "shard_size": shard_size, "views": views, "load_average": loads,
+        "faces_per_s (make_face + write_shard, wall)": round(faces / whole, 2),
+        "views_per_s": round(faces * views / whole, 2),
+        "make_face_ms_per_face": {"wall": ms(made[0]), "process_cpu": ms(made[1]), "thread_cpu": ms(made[2])},
+        "stage_ms_per_face": {name: {"cpu": ms(cpu[name]), "wall": ms(wall[name])} for name in wall}
         | {"crop (inside render)": {"cpu": ms(crop[0]), "wall": ms(crop[1])}},
-        "row_ms_per_pair (best of 3)": {name: {"cpu": round(c, 2), "wall": round(w, 2)} for name, (c, w) in row.items()},
-        "bytes_per_pair": {name: round(n / faces) for name, n in sorted(sizes.items(), key=lambda kv: -kv[1])
+        "row_ms_per_face (best of 3)": {name: {"cpu": round(c, 2), "wall": round(w, 2)} for name, (c, w) in row.items()},
+        "bytes_per_face": {name: round(n / faces) for name, n in sorted(sizes.items(), key=lambda kv: -kv[1])
                            if n / faces >= 50},
     }
 
@@ -132,5 +144,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--faces", type=int, default=48)
     parser.add_argument("--shard-size", type=int, default=16)
+    parser.add_argument("--views", type=int, default=2)
     args = parser.parse_args()
-    emit(main(args.faces, args.shard_size))
+    emit(main(args.faces, args.shard_size, args.views))

@@ -1,6 +1,6 @@
 """Milliseconds per pair by stage, on one thread, for each renderer: the old path (pyrender rebuilding its scene
 for every view), pyrender with one scene and one upload per face, and the raster renderer. Stages are those of
-`make_pair` (face, render, labels, background, posmap) plus the row (PNG encoding and the Parquet table). Also
+`make_face` (face, render, labels, background, posmap) plus the row (PNG encoding and the Parquet table). Also
 how closely the two renderers agree on the same face, camera and lights.
 
     python benchmarks/pairs.py [--pairs 30] [--size 256]
@@ -17,9 +17,9 @@ from _common import emit
 
 import tools.pyrender_rebuild  # noqa: F401  (registers the "pyrender-rebuild" baseline)
 from frontside.renderers.backgrounds import Backgrounds
-from frontside.store.shards import pairs_to_table
+from frontside.store.shards import faces_to_table
 from frontside.synthesis.generate import face_rng, make_renderer, make_source
-from frontside.synthesis.pairs import make_pair
+from frontside.synthesis.pairs import make_face
 
 RENDERERS = ("pyrender-rebuild", "pyrender", "raster")
 
@@ -30,10 +30,10 @@ def stage_medians(renderer_name: str, n: int, size: int, warmup: int = 3) -> dic
     per_stage: dict[str, list[float]] = {}
     for i in range(n + warmup):
         timings: dict[str, float] = {}
-        pair = make_pair(source, renderer, backgrounds, face_rng(0, i), face_id=f"f{i}", face_index=i, seed=0,
+        pair = make_face(source, renderer, backgrounds, face_rng(0, i), face_id=f"f{i}", face_index=i, seed=0,
                          size=size, timings=timings)
         start = time.perf_counter()
-        pairs_to_table([pair])
+        faces_to_table([pair])
         timings["row"] = time.perf_counter() - start
         if i >= warmup:
             for key, value in timings.items():
@@ -74,7 +74,7 @@ def main(n: int, size: int) -> None:
     from frontside.threads import blas_on_one_thread
 
     numba.set_num_threads(1)
-    blas_on_one_thread()  # as the generator runs (`generate_pairs`)
+    blas_on_one_thread()  # as the generator runs (`generate_faces`)
     load_before = os.getloadavg()
     results = {name: stage_medians(name, n, size) for name in RENDERERS}
     emit({"pairs": n, "size": size, "threads": 1, "load_average_before": [round(x, 2) for x in load_before],

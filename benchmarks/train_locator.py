@@ -3,7 +3,7 @@
     python benchmarks/train_locator.py [--faces 300] [--cache DIR] [--out frontside/reconstruct/locator.npz]
                                        [--figures docs/figures/locator.json]
 
-Recipe: the front and side view of `--faces` built-in faces (seed 14, poses as `make_pair` draws them: front
+Recipe: the front and side view of `--faces` built-in faces (seed 14, poses as `make_face` draws them: front
 |yaw| <= 45, side 45-100 degrees) rendered at 320 px and cut to their coverage; stage 1 trained on them pasted
 into letterboxed photos of random aspect over the built-in backgrounds (10% without a face), stage 2 on jittered
 training crops of them (see `tools.locator_training`). Torch runs on `--threads` threads (the

@@ -155,6 +155,10 @@ def _fsspec_protocol(name: str, location: str, protocol: str) -> None:
     import fsspec
     from fsspec.registry import known_implementations
 
+    from frontside.io import http_without_aiohttp
+
+    if protocol in ("http", "https"):
+        http_without_aiohttp()
     if protocol not in fsspec.available_protocols() and protocol not in known_implementations:
         raise ParameterError(name, f"{location}: unknown URL scheme {protocol}:// (fsspec knows file, memory, "
                                    "s3, gcs, az, http, ... )")

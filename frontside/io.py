@@ -33,7 +33,18 @@ def url_to_fs(url: str | os.PathLike):
     """(filesystem, path) of a local path or fsspec URL."""
     import fsspec
 
+    if str(url).startswith(("http://", "https://")):
+        http_without_aiohttp()
     return fsspec.core.url_to_fs(str(url))
+
+
+def http_without_aiohttp() -> None:
+    """fsspec's own HTTP filesystem needs aiohttp; where it is not installed, fsspec's blocking one (requests)
+    serves http:// and https:// instead (reads, sizes and listings alike)."""
+    import importlib.util
+
+    if importlib.util.find_spec("aiohttp") is None:
+        import fsspec.implementations.http_sync  # noqa: F401  (importing it registers it for http and https)
 
 
 def temp_name(name: str) -> str:

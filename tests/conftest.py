@@ -40,14 +40,15 @@ def builtin_model(tmp_path_factory):
     return load_builtin(cache)
 
 
-def synthetic_dataset(out: str, n_faces: int, shard_size: int, seed: int, size: int = 256) -> str:
+def synthetic_dataset(out: str, n_faces: int, shard_size: int, seed: int, size: int = 256, views: int = 2) -> str:
     """A real synthetic dataset at `out`, made by the dataset driver in this process (no Prefect): the bytes
     `frontside generate` writes with these parameters."""
     from frontside.store.driver import make_dataset
     from frontside.synthesis.config import GenerateParams
     from frontside.synthesis.generate import GenerateSource
 
-    make_dataset(GenerateSource(GenerateParams(n_faces=n_faces, shard_size=shard_size, seed=seed, size=size)), out)
+    make_dataset(GenerateSource(GenerateParams(n_faces=n_faces, shard_size=shard_size, seed=seed, size=size,
+                                               views=views)), out)
     return out
 
 
@@ -62,3 +63,9 @@ def learning_split(tmp_path_factory, builtin_model) -> tuple[str, str]:
     """(training, held-out) datasets at 128 x 128: 128 faces, and 24 faces of another seed."""
     return (synthetic_dataset(str(tmp_path_factory.mktemp("learn-train")), 128, 64, seed=11, size=128),
             synthetic_dataset(str(tmp_path_factory.mktemp("learn-test")), 24, 24, seed=1_000_003, size=128))
+
+
+@pytest.fixture(scope="session")
+def stream_dataset(tmp_path_factory, builtin_model) -> str:
+    """A real 48-pair synthetic dataset at 64 x 64 in 8 shards of 6: enough shards for streams and ranks."""
+    return synthetic_dataset(str(tmp_path_factory.mktemp("stream-dataset")), 48, 6, seed=23, size=64)

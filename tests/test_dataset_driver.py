@@ -123,9 +123,63 @@ def test_size_and_depth_are_recorded_and_a_resume_must_match_them(copy):
     body = json.loads((copy / "manifest.json").read_text())
     (copy / "manifest.json").write_text(json.dumps({**body, "format": "1"}))  # shards written before format 2
     before = _state(copy)
-    with pytest.raises(DataIntegrityError, match=re.escape("shard format: was '1', now '2'")):
+    with pytest.raises(DataIntegrityError, match=re.escape("shard format: was '1', now '3'")):
         make_dataset(_source(), str(copy))
     assert _state(copy) == before
+
+
+def test_a_format_2_dataset_is_not_resumed_in_format_3(tmp_path):
+    """The previous release's dataset (tests/fixtures/format2, two views a row): a resume would mix formats."""
+    old = tmp_path / "format2"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "format2", old)
+    before = _state(old)
+    with pytest.raises(DataIntegrityError, match=re.escape("shard format: was '2', now '3'")):
+        make_dataset(GenerateSource(GenerateParams(n_faces=2, shard_size=2, seed=5, size=64)), str(old))
+    assert _state(old) == before
+
+
+@pytest.fixture(scope="module")
+def made3(tmp_path_factory, builtin_model) -> Path:
+    """`made`'s parameters with three views a face."""
+    out = tmp_path_factory.mktemp("made3") / "ds"
+    make_dataset(_source(views=3), str(out))
+    return out
+
+
+def test_views_are_recorded_and_a_resume_must_match_them(made3, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(made3, copy)
+    manifest = Manifest.load(str(copy))
+    assert manifest.parameters["views"] == 3 and manifest.identity["views"] == 3
+    (copy / "shard-00001.parquet").unlink()  # a resume would redo it: with two views, the dataset would mix two
+    before = _state(copy)
+    for views in (2, 4):
+        with pytest.raises(DataIntegrityError, match=re.escape(f"made differently (views: was 3, now {views})")):
+            make_dataset(_source(views=views), str(copy))
+    assert _state(copy) == before
+    assert make_dataset(_source(views=3), str(copy)).written == 1
+
+
+def test_a_faces_first_two_views_are_the_same_whatever_the_number_of_views(made, made3):
+    """Views after the second draw from a child of the face's seed: the 3-view dataset's front and first side
+    view decode to exactly the 2-view dataset's pixels and labels; its third view is on the other side."""
+    from frontside.store.shards import decode_row, read_shard
+
+    for (url2, _), (url3, _) in zip(list_shards(str(made)), list_shards(str(made3)), strict=True):
+        two, three = read_shard(url2), read_shard(url3)
+        for i in range(two.num_rows):
+            a, b = decode_row(two, i), decode_row(three, i)
+            assert len(a.views) == 2 and len(b.views) == 3
+            np.testing.assert_array_equal(a.posmap, b.posmap)
+            np.testing.assert_array_equal(a.coefficients.identity, b.coefficients.identity)
+            for x, y in zip(a.views, b.views):
+                assert (x.kind, x.yaw, x.pitch, x.roll) == (y.kind, y.yaw, y.pitch, y.roll)
+                np.testing.assert_array_equal(x.image, y.image)
+                for name in ("segmentation", "depth", "landmarks", "visible"):
+                    np.testing.assert_array_equal(getattr(x.labels, name), getattr(y.labels, name))
+                np.testing.assert_array_equal(x.labels.camera.world_to_vcs, y.labels.camera.world_to_vcs)
+            assert {b.views[1].kind, b.views[2].kind} == {"left", "right"}
+            assert 45 < abs(b.views[2].yaw) <= 100
 
 
 def test_changed_backgrounds_are_refused(tmp_path, builtin_model):
@@ -213,27 +267,35 @@ def test_two_processes_starting_together_never_both_write(tmp_path, builtin_mode
 
 
 @pytest.mark.slow
-def test_spawned_worker_processes_give_the_same_bytes(made, tmp_path):
+@pytest.mark.parametrize("views", [2, 3])
+def test_spawned_worker_processes_and_a_second_run_give_the_same_bytes(made, made3, tmp_path, views):
     from frontside.store.driver import run_in_processes
 
-    summary = make_dataset(_source(), str(tmp_path / "spawned"), run_in_processes(2))
+    reference = made if views == 2 else made3
+
+    def shards(folder: Path) -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in folder.glob("shard-*.parquet")}
+
+    summary = make_dataset(_source(views=views), str(tmp_path / "spawned"), run_in_processes(2))
     assert summary.written == 2
-    assert {p.name: p.read_bytes() for p in (tmp_path / "spawned").glob("shard-*.parquet")} == \
-        {p.name: p.read_bytes() for p in made.glob("shard-*.parquet")}
+    assert shards(tmp_path / "spawned") == shards(reference) and len(shards(reference)) == 2
+    if views == 3:
+        make_dataset(_source(views=views), str(tmp_path / "again"))
+        assert shards(tmp_path / "again") == shards(reference)
 
 
 def test_every_dataset_gets_its_sample_grid_and_a_resume_restores_a_lost_one(copy):
     """The driver (with or without Prefect) writes the grid of the first shard's pairs beside the shards, and the
     card shows it; a resume that keeps every shard makes a missing grid again and leaves an existing one alone."""
     from frontside.store.card import SAMPLE_GRID_NAME
-    from frontside.store.grid import pair_grid
+    from frontside.store.grid import face_grid
     from frontside.store.shards import decode_row, read_shard
 
     grid_path = copy / SAMPLE_GRID_NAME
     first = read_shard(str(copy / "shard-00000.parquet"))
-    expected = pair_grid([decode_row(first, i) for i in range(first.num_rows)])
+    expected = face_grid([decode_row(first, i) for i in range(first.num_rows)])
     np.testing.assert_array_equal(np.asarray(Image.open(grid_path).convert("RGB")), expected)
-    assert f"![sample pairs]({SAMPLE_GRID_NAME})" in (copy / "README.md").read_text()
+    assert f"![sample faces]({SAMPLE_GRID_NAME})" in (copy / "README.md").read_text()
     grid_path.unlink()
     summary = make_dataset(_source(), str(copy))
     assert summary.kept == 2 and grid_path.exists()

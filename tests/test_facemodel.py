@@ -160,3 +160,19 @@ def test_uv_region_map(builtin_model):
     assert (regions != 255).mean() > 0.95
     assert {int(r) for r in Region} <= set(np.unique(regions))
     assert (regions == Region.LANDMARK).sum() >= 68 * 5
+
+
+def test_the_builtin_components_are_named_as_they_move():
+    """Reports name the components (R² per component): each name must say what its component does. Checked on
+    the ones whose shape is simplest to state: head depth scales z only, face width x only, face height y only."""
+    from frontside.facemodel import load_model
+
+    model = load_model("builtin")
+    identity, expression = model.component_names()
+    assert len(identity) == model.n_identity and len(expression) == model.n_expression
+    basis = model.id_basis.reshape(model.n_vertices, 3, model.n_identity)
+    for name, axis in (("head depth", 2), ("face width", 0), ("face height", 1)):
+        moved = np.abs(basis[:, :, identity.index(name)]).sum(axis=0)
+        assert moved[axis] > 0 and moved.sum() == moved[axis], name
+    head = basis[:, 2, identity.index("head depth")]
+    assert np.corrcoef(head, model.mean[:, 2] - 0)[0, 1] > 0.99  # proportional to depth (z - 20 mm)

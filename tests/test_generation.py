@@ -34,7 +34,7 @@ def test_dataset_card_says_what_how_licence_and_columns(tiny_dataset):
     card = open(url).read()
     manifest = Manifest.load(tiny_dataset)
     assert card.startswith("---\n") and 'data_files: "shard-*.parquet"' in card
-    assert f"{manifest.rows} front/side face pairs" in card and '"renderer": "raster"' in card
+    assert f"{manifest.rows} faces, 2 views each" in card and '"renderer": "raster"' in card
     assert "built-in face model is part of frontside" in card and "sample_grid.png" in card
     rows = [line for line in card.splitlines() if line.startswith("| ") and "|---" not in line][1:]
     names = [line.split("|")[1].strip() for line in rows]

@@ -9,7 +9,7 @@ from frontside.renderers.pyrender_renderer import PyrenderRenderer
 from frontside.renderers.raster_renderer import RasterRenderer
 from frontside.renderers.view import Pose
 from frontside.store.records import Part
-from frontside.synthesis.pairs import ModelSource, PoseRanges, make_pair, sample_poses
+from frontside.synthesis.pairs import ModelSource, PoseRanges, make_face, sample_poses
 
 
 def _iou(a, b):
@@ -75,8 +75,8 @@ NAMES = ["raster", pytest.param("pyrender", marks=pytest.mark.slow)]  # OpenGL's
 
 
 class _Pairs(dict):
-    """Two pairs per renderer from the same seeds, {renderer: [Pair, Pair]}, each renderer's made when first
-    asked for (so the unit tier never starts OpenGL)."""
+    """Two faces of two views per renderer from the same seeds, {renderer: [Face, Face]}, each renderer's made
+    when first asked for (so the unit tier never starts OpenGL)."""
 
     def __init__(self, model):
         super().__init__()
@@ -84,7 +84,7 @@ class _Pairs(dict):
 
     def __missing__(self, name: str) -> list:
         renderer = RasterRenderer() if name == "raster" else PyrenderRenderer()
-        self[name] = [make_pair(self.source, renderer, self.backgrounds, np.random.default_rng(seed), face_id="f",
+        self[name] = [make_face(self.source, renderer, self.backgrounds, np.random.default_rng(seed), face_id="f",
                                 face_index=0, seed=1) for seed in (11, 12)]
         return self[name]
 
@@ -95,16 +95,16 @@ def pairs(builtin_model):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_make_pair_is_deterministic_and_labels_fit_the_pixels(builtin_model, pairs, name):
+def test_make_face_is_deterministic_and_labels_fit_the_pixels(builtin_model, pairs, name):
     source, backgrounds = ModelSource(builtin_model), Backgrounds.from_folder(None)
     renderer = RasterRenderer() if name == "raster" else PyrenderRenderer()
     a = pairs[name][0]
-    b = make_pair(source, renderer, backgrounds, np.random.default_rng(11), face_id="f", face_index=0, seed=1)
+    b = make_face(source, renderer, backgrounds, np.random.default_rng(11), face_id="f", face_index=0, seed=1)
     assert a.front.tobytes() == b.front.tobytes() and a.side.tobytes() == b.side.tobytes()
     np.testing.assert_array_equal(a.posmap, b.posmap)
     np.testing.assert_array_equal(a.side_view.segmentation, b.side_view.segmentation)
     assert a.front.shape == a.side.shape == (256, 256, 3) and a.posmap.shape == (256, 256, 3)
-    assert a.meta.side == ("right" if a.meta.side_yaw > 0 else "left") and a.meta.renderer == name
+    assert a.views[1].kind == ("right" if a.views[1].yaw > 0 else "left") and a.meta.renderer == name
     assert a.posmap[..., 2][a.mask].min() == pytest.approx(0, abs=1e-3)
     # landmarks lie inside the crop, where the face is
     assert (a.landmarks[:, :2] > 0).all() and (a.landmarks[:, :2] < 256).all()
@@ -125,19 +125,19 @@ def test_each_views_labels_match_its_pixels(pairs, name):
         # the front shows both eyes and the mouth; the side view hides the far half of the face
         assert {Part.EYES, Part.LIPS, Part.BROWS}.issubset(set(np.unique(pair.front_view.segmentation)))
         assert pair.front_view.visible.sum() >= 60
-        far = slice(9, 17) if pair.meta.side_yaw > 0 else slice(0, 8)  # +yaw turns the face's +x half away
-        near = slice(0, 8) if pair.meta.side_yaw > 0 else slice(9, 17)
+        far = slice(9, 17) if pair.views[1].yaw > 0 else slice(0, 8)  # +yaw turns the face's +x half away
+        near = slice(0, 8) if pair.views[1].yaw > 0 else slice(9, 17)
         assert pair.side_view.visible[far].mean() <= 0.25 and pair.side_view.visible[near].mean() >= 0.75
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_labels_coverage_matches_the_rendered_alpha(builtin_model, name):
-    from frontside.synthesis.pairs import render_pair_views
+    from frontside.synthesis.pairs import render_views
 
     renderer = RasterRenderer() if name == "raster" else PyrenderRenderer()
     rng = np.random.default_rng(3)
     face = ModelSource(builtin_model).face(rng, "f")
-    for rgba, _, labels in render_pair_views(face, renderer, (Pose(15, 5, 0), Pose(-80, 0, 5)), rng, 256):
+    for rgba, _, labels in render_views(face, renderer, (Pose(15, 5, 0), Pose(-80, 0, 5)), rng, 256):
         assert _iou(rgba[..., 3] > 127, labels.segmentation > 0) >= 0.98
 
 
@@ -159,7 +159,7 @@ def test_camera_and_depth_reproject_the_face(builtin_model, pairs):
 
 
 def test_size_sets_images_posmap_and_labels(builtin_model):
-    pair = make_pair(ModelSource(builtin_model), RasterRenderer(), None, np.random.default_rng(2), face_id="f",
+    pair = make_face(ModelSource(builtin_model), RasterRenderer(), None, np.random.default_rng(2), face_id="f",
                      face_index=0, seed=0, size=96)
     assert pair.front.shape == pair.side.shape == (96, 96, 3) and pair.posmap.shape == (96, 96, 3)
     assert pair.mask.shape == pair.front_view.segmentation.shape == pair.side_view.depth.shape == (96, 96)
@@ -168,7 +168,7 @@ def test_size_sets_images_posmap_and_labels(builtin_model):
     assert 0 < pair.posmap[..., :2][pair.mask].mean() < 96
 
 
-def test_make_pair_posmap_projects_onto_the_face_pixels(builtin_model):
+def test_make_face_posmap_projects_onto_the_face_pixels(builtin_model):
     """Rendered whole and cropped by warping (FaceGen's path): the posmap's mesh lands on the face's pixels."""
     from frontside.geometry.posmap import rasterize_posmap
     from frontside.synthesis.pairs import crop_view

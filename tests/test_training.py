@@ -165,13 +165,71 @@ def test_shard_cache_is_bounded_by_bytes(tiny_dataset):
     small = ShardDataset(tiny_dataset, cache_bytes=1)
     assert not small.fits_in_cache() and small.shards_per_window() == 1
     for i in range(12):
-        small.pair(i)
+        small.face(i)
     assert len(small._tables) == 1  # never more than one table over budget
     roomy = ShardDataset(tiny_dataset)
     assert roomy.fits_in_cache()
     for i in range(12):
-        roomy.pair(i)
+        roomy.face(i)
     assert len(roomy._tables) == 3
+
+
+@pytest.fixture(scope="module")
+def three_view_dataset(tmp_path_factory, builtin_model) -> str:
+    from conftest import synthetic_dataset
+
+    return synthetic_dataset(str(tmp_path_factory.mktemp("three-views")), 4, 2, seed=3, size=64, views=3)
+
+
+def test_views_give_every_view_at_the_input_size_with_labels_cameras_and_coefficients(three_view_dataset,
+                                                                                      builtin_model):
+    from frontside.geometry.transforms import compose, project
+
+    data = ShardDataset(three_view_dataset, labels=True, input_size=32)
+    for i in range(len(data)):
+        face, views = data.face(i), data.face_views(i)
+        assert views.images.shape == (3, 32, 32, 3) and views.kinds == tuple(v.kind for v in face.views)
+        assert set(views.kinds[1:]) == {"left", "right"} and views.poses.shape == (3, 3)
+        assert views.segmentation.shape == (3, 32, 32) and views.visible.shape == (3, 68)
+        np.testing.assert_array_equal(views.identity, face.coefficients.identity)
+        np.testing.assert_array_equal(views.expression, face.coefficients.expression)
+        # each view's camera at the input size takes the face's mesh (from its true coefficients) onto that
+        # view's landmarks at the input size
+        mesh = builtin_model.vertices(face.coefficients)[builtin_model.landmarks]
+        for k in range(3):
+            xy = project(mesh, compose(views.clip_to_image[k], views.eye_to_clip[k], views.world_to_eye[k]))[:, :2]
+            at_input = np.column_stack([xy, np.ones(68)]) @ views.crop[k].T
+            np.testing.assert_allclose(at_input[:, :2], views.landmarks[k, :, :2], atol=1e-3)
+            np.testing.assert_allclose(views.landmarks[k] * 2, face.views[k].labels.landmarks, rtol=1e-6)
+            # parts sampled at the input's pixel centres: every second pixel, from the second
+            np.testing.assert_array_equal(views.segmentation[k], face.views[k].labels.segmentation[1::2, 1::2])
+            np.testing.assert_array_equal(views.visible[k], face.views[k].labels.visible)
+    # items stay (front, first side) ones, the same with or without the labels read
+    x, y = data[0]
+    plain = ShardDataset(three_view_dataset, input_size=32)[0]
+    assert x.shape == (6, 32, 32) and torch.equal(x, plain[0]) and torch.equal(y, plain[1])
+    # one bounded cache holds both kinds of decoded rows
+    tight = ShardDataset(three_view_dataset, labels=True, input_size=32,
+                         sample_cache_bytes=int(1.5 * data.face_views(0).nbytes))
+    tight.sample(2)
+    tight.face_views(0)
+    tight.face_views(1)
+    assert list(tight._samples) == [("views", 1)] and tight._sample_bytes == data.face_views(1).nbytes
+    with pytest.raises(ValueError, match="labels=True"):
+        ShardDataset(three_view_dataset).face_views(0)
+
+
+def test_format_2_datasets_still_load_as_two_views(tmp_path):
+    """The previous release's dataset (tests/fixtures/format2): (front, side) items as before, and its two views
+    with labels; it has no coefficients."""
+    from pathlib import Path
+
+    data = ShardDataset(str(Path(__file__).parent / "fixtures" / "format2"), labels=True, input_size=32)
+    x, _ = data[1]
+    views = data.face_views(1)
+    assert x.shape == (6, 32, 32) and views.images.shape == (2, 32, 32, 3) and views.identity is None
+    assert views.kinds[0] == "front" and views.kinds[1] in ("left", "right")
+    assert np.isfinite(views.crop).all() and views.visible[0].sum() >= 50
 
 
 def test_augmentation_follows_the_epoch_in_the_key(tiny_dataset):

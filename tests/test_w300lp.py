@@ -203,8 +203,15 @@ def test_make_pair_crops_and_posmap(tree, model):
     np.testing.assert_array_equal(pair.front, again.front)
     np.testing.assert_array_equal(pair.posmap, again.posmap)
     m = pair.meta
-    assert (m.source, m.renderer, m.model, m.side, m.face_index, m.seed) == ("300wlp", "300wlp", "BFM", "left", 3, 9)
-    assert abs(m.front_yaw) <= 45 and m.side_yaw < -45
+    assert (m.source, m.renderer, m.model, m.face_index, m.seed) == ("300wlp", "300wlp", "BFM", 3, 9)
+    assert [v.kind for v in pair.views] == ["front", "left"]
+    assert abs(pair.views[0].yaw) <= 45 and pair.views[1].yaw < -45
+    # the front fit's coefficients in the model's standard deviations: they give the fit's mesh
+    from frontside.sources.w300lp import fit_vertices, read_fit
+
+    fit = read_fit(front.mat_path, model)
+    np.testing.assert_allclose(model.vertices(pair.coefficients), fit_vertices(fit, model), rtol=1e-4, atol=1e-3)
+    assert pair.coefficients.identity.shape == (model.n_identity,) and pair.coefficients.identity.dtype == np.float32
     # the crop moved image and mesh together: the silhouette is under the cropped landmarks
     xy = np.floor(pair.landmarks[:, :2]).astype(int)
     assert ((xy >= 0) & (xy < 256)).all()
@@ -262,8 +269,9 @@ def test_flow_writes_shards_and_resumes(tree, tmp_path, prefect_harness):
         for i in range(table.num_rows):
             pair = decode_row(table, i)
             assert pair.meta.source == "300wlp" and pair.meta.renderer == "300wlp"
-            assert abs(pair.meta.front_yaw) <= 45 and 45 < abs(pair.meta.side_yaw) <= 100
-            assert pair.front.shape == (256, 256, 3) and pair.mask.any()
+            assert table.schema.metadata[b"frontside.format"] == b"3" and len(pair.views) == 2
+            assert abs(pair.views[0].yaw) <= 45 and 45 < abs(pair.views[1].yaw) <= 100
+            assert pair.front.shape == (256, 256, 3) and pair.mask.any() and pair.coefficients is not None
         rows += table.num_rows
     assert rows == 5
     before = {s.name: s.stat().st_mtime_ns for s in shards}

@@ -46,7 +46,7 @@ class Sprite:
 
 
 def render_sprites(seed: int, indices, size: int = 320, source_spec: str = "builtin") -> list[Sprite]:
-    """The front and side view of faces `indices` of a dataset with `seed` (the draws of `make_pair`: the face,
+    """The front and side view of faces `indices` of a dataset with `seed` (the draws of `make_face`: the face,
     then `sample_poses`), each rendered at size x size and cut to its alpha box."""
     from frontside.renderers.pyrender_renderer import PyrenderRenderer
     from frontside.synthesis.generate import face_rng, make_source

@@ -3,7 +3,7 @@
 Each view is rendered square, pasted off-centre into a larger canvas over a background texture, and kept with the
 true 68 landmarks in the photo's pixels and the rendered pose, so detection, cropping and pose can be checked
 against the truth. The face and its two poses are the dataset's own (same seed and index, same draws as
-`make_pair`), so a photo pair shows exactly the face of the dataset's pair.
+`make_face`), so a photo pair shows exactly the face of the dataset's pair.
 """
 
 from __future__ import annotations

@@ -1,15 +1,17 @@
-"""`frontside preview`: a PNG grid of N synthetic pairs (each view with its landmarks, parts and depth; the posmap)."""
+"""`frontside preview`: a PNG grid of synthetic faces (each view with its landmarks, parts and depth; the posmap)."""
 
 from __future__ import annotations
 
 import argparse
 
-MAX_PAIRS = 256  # one row per pair: a bigger grid is no longer a picture to look at
+MAX_FACES = 256  # one row per face: a bigger grid is no longer a picture to look at
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("preview", help="write a PNG grid of synthetic pairs to check that labels fit")
-    p.add_argument("--n", type=int, default=8, help="number of pairs (default: %(default)s)")
+    p = sub.add_parser("preview", help="write a PNG grid of synthetic faces to check that labels fit")
+    p.add_argument("--n", type=int, default=8, help="number of faces (default: %(default)s)")
+    p.add_argument("--views", type=int, default=2,
+                   help="views a face: the front, then side views on alternating sides (default: %(default)s)")
     p.add_argument("--out", default="preview.png")
     p.add_argument("--source", default="builtin", help="builtin | bfm:PATH[,uv=PATH]")
     p.add_argument("--backgrounds", default=None, help="DTD folder (images/<category>/*.jpg); built-in if omitted")
@@ -25,8 +27,10 @@ def run(args: argparse.Namespace) -> int:
     from frontside import checks
     from frontside.errors import ParameterError
     from frontside.facemodel import parse_model_spec
+    from frontside.synthesis.config import MAX_VIEWS
 
-    checks.integer("n", args.n, minimum=1, maximum=MAX_PAIRS)
+    checks.integer("n", args.n, minimum=1, maximum=MAX_FACES)
+    checks.integer("views", args.views, minimum=2, maximum=MAX_VIEWS)
     checks.integer("seed", args.seed, minimum=0)
     size = checks.image_side("size", args.size)
     out = checks.output_file("out", args.out)
@@ -43,14 +47,15 @@ def run(args: argparse.Namespace) -> int:
 
     from frontside.pictures import write_png
     from frontside.renderers.backgrounds import Backgrounds
-    from frontside.store.grid import pair_grid
-    from frontside.synthesis.generate import face_rng, make_renderer, make_source
-    from frontside.synthesis.pairs import make_pair
+    from frontside.store.grid import face_grid
+    from frontside.synthesis.generate import extra_views_rng, face_rng, make_renderer, make_source
+    from frontside.synthesis.pairs import make_face
 
     source = make_source(spec)
     renderer = make_renderer(args.renderer)
     backgrounds = Backgrounds.from_folder(backgrounds)
-    pairs = [make_pair(source, renderer, backgrounds, face_rng(args.seed, i), face_id=f"{source.kind}-{i:06d}",
-                       face_index=i, seed=args.seed, size=size) for i in tqdm(range(args.n), desc="pairs", unit="pair")]
-    print(write_png(out, pair_grid(pairs)))
+    faces = [make_face(source, renderer, backgrounds, face_rng(args.seed, i), face_id=f"{source.kind}-{i:06d}",
+                       face_index=i, seed=args.seed, size=size, views=args.views,
+                       views_rng=extra_views_rng(args.seed, i)) for i in tqdm(range(args.n), desc="faces", unit="face")]
+    print(write_png(out, face_grid(faces)))
     return 0

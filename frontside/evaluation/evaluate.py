@@ -20,7 +20,7 @@ from frontside.geometry.posmap import sample_posmap
 from frontside.io import write_atomic
 from frontside.store.dataset import dataset_model
 from frontside.store.manifest import list_shards
-from frontside.store.records import Pair
+from frontside.store.records import Face
 from frontside.store.shards import decode_row, read_shard
 
 
@@ -77,13 +77,14 @@ def mean_face_in_image_frame(model: MorphableModel) -> np.ndarray:
     return model.mean_face().vertices.astype(np.float64) * np.array([1.0, -1.0, 1.0])
 
 
-def load_pairs(roots: list[str], max_faces: int | None = None) -> list[Pair]:
-    pairs: list[Pair] = []
+def load_pairs(roots: list[str], max_faces: int | None = None) -> list[Face]:
+    """The faces of the datasets at `roots` in order (at most `max_faces`), their front and first side view."""
+    pairs: list[Face] = []
     for root in roots:
         for url, info in list_shards(root):
             table = read_shard(url, info)
             for i in range(table.num_rows):
-                pairs.append(decode_row(table, i))
+                pairs.append(decode_row(table, i, n_views=2))
                 if max_faces is not None and len(pairs) >= max_faces:
                     return pairs
     return pairs
@@ -110,7 +111,7 @@ def score_vertices(predicted: np.ndarray, truth: np.ndarray, landmarks: np.ndarr
     return nme_to_surface(aligned, tree), exact_nme
 
 
-def evaluate_predictor(predictor, pairs: list[Pair], model: MorphableModel, name: str,
+def evaluate_predictor(predictor, pairs: list[Face], model: MorphableModel, name: str,
                        checkpoint: str | None = None, batch_size: int = 8) -> ModelScores:
     """Scores of one trained network on synthetic pairs."""
     face = face_vertex_mask(model)
@@ -126,7 +127,7 @@ def evaluate_predictor(predictor, pairs: list[Pair], model: MorphableModel, name
     return ModelScores(name, checkpoint, predictor.arch, scores)
 
 
-def evaluate_mean_face(pairs: list[Pair], model: MorphableModel) -> ModelScores:
+def evaluate_mean_face(pairs: list[Face], model: MorphableModel) -> ModelScores:
     """The "no learning" baseline: the model's mean shape, placed by a landmark similarity, then rigid ICP."""
     face = face_vertex_mask(model)
     mean = mean_face_in_image_frame(model)

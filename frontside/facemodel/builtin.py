@@ -25,6 +25,13 @@ from frontside.facemodel.model import MorphableModel, Region
 from frontside.io import write_atomic
 
 VERSION = "builtin-v1"
+# the components in `_identity_fields` / `_expression_fields` order (reports name them: R² per component)
+IDENTITY_NAMES = ("nose length", "nose width", "nose tip height", "nose bridge height", "jaw width", "face width",
+                  "face height", "eye spacing", "eye socket depth", "brow prominence", "brow height", "lip fullness",
+                  "mouth width", "chin prominence", "chin length", "cheek fullness", "forehead slope", "head depth",
+                  "cheekbone width", "upper vs lower lip", "asymmetry 1", "asymmetry 2", "asymmetry 3", "asymmetry 4")
+EXPRESSION_NAMES = ("mouth open", "smile", "brow raise", "frown", "eyes closing", "pucker")
+METADATA = {"units": "mm", "stand_in": True, "identity_names": IDENTITY_NAMES, "expression_names": EXPRESSION_NAMES}
 ROWS, COLS = 161, 181
 THETA_MAX_DEG = 100.0
 Y_BOTTOM, Y_TOP = -190.0, 125.0
@@ -252,7 +259,7 @@ def build_builtin() -> MorphableModel:
         colour_basis=colour_basis.astype(np.float32),
         colour_std=colour_std.astype(np.float32),
         name=VERSION,
-        metadata={"units": "mm", "stand_in": True},
+        metadata=METADATA,
     )
 
 
@@ -279,7 +286,7 @@ def load_builtin(cache_dir: str | os.PathLike | None = None) -> MorphableModel:
         try:
             with np.load(path) as data:
                 arrays = {k: data[k] for k in _FIELDS}
-            return MorphableModel(**arrays, name=VERSION, metadata={"units": "mm", "stand_in": True})
+            return MorphableModel(**arrays, name=VERSION, metadata=METADATA)
         except Exception:  # a corrupt or partial cache is rebuilt, never trusted
             pass
     model = build_builtin()

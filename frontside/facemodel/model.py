@@ -51,6 +51,8 @@ class FaceMesh:
     face_id:   a stable name for this face (e.g. "builtin-000042").
     model:     the model's name ("builtin-v1", "BFM", "facegen:...").
     handle:    renderer-specific reference (FaceGen: path of the .fg file), or None.
+    coefficients: the `Coefficients` the model drew this face from (in its standard deviations), or None
+               (a face no model drew: FaceGen, a scan).
     """
 
     vertices: np.ndarray
@@ -62,6 +64,7 @@ class FaceMesh:
     face_id: str = ""
     model: str = ""
     handle: object | None = None
+    coefficients: Coefficients | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,15 @@ class MorphableModel:
     exp_mean: np.ndarray | None = None
     name: str = "model"
     metadata: dict = field(default_factory=dict)
+
+    def component_names(self) -> tuple[list[str], list[str]]:
+        """(identity names (K,), expression names (E,)): the model's own where it names them (the built-in
+        model does), else "identity k" / "expression k"."""
+        ids = list(self.metadata.get("identity_names", ()))[:self.n_identity]
+        exps = list(self.metadata.get("expression_names", ()))[:self.n_expression]
+        ids += [f"identity {k}" for k in range(len(ids), self.n_identity)]
+        exps += [f"expression {k}" for k in range(len(exps), self.n_expression)]
+        return ids, exps
 
     @property
     def n_vertices(self) -> int:
@@ -149,6 +161,7 @@ class MorphableModel:
             regions=self.regions,
             face_id=face_id,
             model=self.name,
+            coefficients=coeffs,
         )
 
     def mean_face(self, face_id: str = "mean") -> FaceMesh:

@@ -3,6 +3,7 @@ fields (`rules`). Torch-free, so the command line and the flows check a configur
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from frontside import checks
@@ -11,7 +12,10 @@ from frontside.errors import ParameterError
 from frontside.learning.networks.options import DECODER_NORMS, FUSIONS
 from frontside.learning.networks.registry import ARCHS, NetworkSpec, get_arch
 
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+LR_SCALINGS = ("none", "linear", "sqrt")
+REFERENCE_BATCH = 16  # the global batch every arch's recipe learning rate was tuned at (`--lr-scaling`)
+DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 SCHEDULES = (None, "onecycle", "step")
 WEIGHT_INITS = ("he", "keras")
 
@@ -51,14 +55,48 @@ class TrainConfig:
     augment: bool | None = field(default=None, metadata=cli(
         "rotation, colour and occlusion augmentation (default: the arch's: off for twoview/frontonly, whose short "
         "CPU runs learn shape faster without it; on for the thesis networks and prn)"))
-    workers: int = field(default=0, metadata=cli("DataLoader worker processes"))
+    workers: int | None = field(default=None, metadata=cli(
+        "DataLoader worker processes per training process (default: sized to the machine: none on a CPU, whose "
+        "cores the steps use; on a GPU the cores per process less one, at most 8)"))
     max_steps_per_epoch: int | None = field(default=None, metadata=cli("cap on the steps of an epoch"))
     max_val_batches: int | None = field(default=None, metadata=cli("cap on the validation batches of an epoch"))
     seed: int = field(default=0, metadata=cli("seed of the initialisation, the split and the shuffles"))
-    device: str | None = field(default=None, metadata=cli("cpu, cuda, cuda:1, ... (default: cuda when present)"))
+    device: str = field(default="auto", metadata=cli(
+        "auto (a GPU when there is one), cpu, cuda (each process its own GPU: cuda:LOCAL_RANK), cuda:N"))
     precision: str = field(default="auto", metadata=cli(
-        "auto: bf16 autocast where the device runs it natively (CUDA, AVX512-BF16/AMX CPUs), else fp32",
-        choices=PRECISIONS))
+        "auto: bf16 autocast where the device runs it natively (CUDA, AVX512-BF16/AMX CPUs), else fp32; fp16: "
+        "float16 autocast with a gradient scaler (GPUs without bf16)", choices=PRECISIONS))
+    nproc: int = field(default=1, metadata=cli(
+        "training processes on this machine, data-parallel (DistributedDataParallel: gloo on CPUs, nccl on GPUs); "
+        "above 1 they are launched as `torchrun --standalone --nproc-per-node N` would. --batch-size stays the "
+        "global batch"))
+    streams: int | None = field(default=None, metadata=cli(
+        "data streams each step's batch is drawn from, each over its own share of the shards; a process reads "
+        "streams/nproc of them, so a run's batches depend on this number, not on the process count (default: "
+        "--nproc). Must divide --batch-size; --nproc must divide it"))
+    stream: bool | None = field(default=None, metadata=cli(
+        "read the shards as a stream: each process only its share, shuffled within --shuffle-buffer samples, "
+        "memory flat in the dataset's size (default: on for URLs, --nproc above 1, --data-weight, and data whose "
+        "decoded samples would not fit the 2 GiB sample cache)"))
+    shuffle_buffer: int = field(default=1024, metadata=cli(
+        "streaming: the samples a stream shuffles among (across shards; memory: about 0.2 MB a sample at 256)"))
+    data_weight: list[float] = field(default_factory=list, metadata=cli(
+        "streaming: mix the --data folders with these weights, one per --data in order (e.g. synthetic and "
+        "300W-LP, thesis 4.3.4); an epoch is as many samples as all of them hold (default: each sample once)",
+        metavar="W"))
+    cache_dir: str | None = field(default=None, metadata=cli(
+        "local folder caching shards read from URLs (default: $FRONTSIDE_CACHE/shards or "
+        "~/.cache/frontside/shards)", metavar="DIR"))
+    cache_gb: float = field(default=20.0, metadata=cli("the shard cache's bound on disk, in GB"))
+    sync_batchnorm: bool = field(default=True, metadata=cli(
+        "with --nproc above 1: batch norm over the global batch (torch's SyncBatchNorm on GPUs, frontside's "
+        "all-reduce version on CPUs), so N processes train as one"))
+    lr_scaling: str = field(default="none", metadata=cli(
+        "the recipe's learning rate (tuned at a global batch of 16) for another --batch-size: none, linear "
+        "(x batch/16) or sqrt (x sqrt(batch/16)); an explicit --lr is used as given", choices=LR_SCALINGS))
+    compile: bool = field(default=False, metadata=cli("torch.compile the network's training steps"))
+    save_every: int | None = field(default=None, metadata=cli(
+        "also write last.pt every this many steps within an epoch (a killed run resumes from that step)"))
     width: float = field(default=1.0, metadata=cli("channel multiplier of the thesis networks (1.0: the paper's)"))
     input_size: int = field(default=128, metadata=cli("twoview/frontonly: the encoder's resolution"))
     fusion: str = field(default="stack", metadata=cli(
@@ -84,9 +122,15 @@ class TrainConfig:
         schedule = self.schedule or arch.schedule
         if schedule not in SCHEDULES[1:]:
             raise ValueError(f"schedule must be one of {SCHEDULES[1:]}, not {schedule!r}")
-        return (self.lr if self.lr is not None else arch.lr, schedule,
+        return (self.lr if self.lr is not None else scaled_lr(arch.lr, self.batch_size, self.lr_scaling), schedule,
                 self.shape_weight if self.shape_weight is not None else arch.shape_weight,
                 self.augment if self.augment is not None else arch.augment)
+
+
+def scaled_lr(lr: float, batch_size: int, rule: str) -> float:
+    """A recipe's learning rate `lr` (tuned at `REFERENCE_BATCH`) for a global batch of `batch_size`."""
+    ratio = batch_size / REFERENCE_BATCH
+    return lr * {"none": 1.0, "linear": ratio, "sqrt": ratio ** 0.5}[rule]
 
 
 def _fraction(name: str, value: object) -> float:
@@ -96,10 +140,17 @@ def _fraction(name: str, value: object) -> float:
     return value
 
 
-def _folders(name: str, value: object) -> list[str]:
-    if isinstance(value, str) or not isinstance(value, (list, tuple)):
-        raise ParameterError(name, f"expected a list of dataset folders, got {value!r}")
-    return [checks.text(name, v) for v in value]
+def _list_of(what: str, each):
+    """The check of a list field whose items `each` checks."""
+    def check(name: str, value: object) -> list:
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise ParameterError(name, f"expected a list of {what}, got {value!r}")
+        return [each(name, v) for v in value]
+    return check
+
+
+_folders = _list_of("dataset folders", checks.text)
+_weights = _list_of("weights", checks.positive_number)
 
 
 def rules() -> dict:
@@ -120,7 +171,6 @@ def rules() -> dict:
         "fusion": lambda n, v: checks.one_of(n, v, FUSIONS),
         "lr_halving_epochs": lambda n, v: checks.integer(n, v, minimum=1),
         "patience": lambda n, v: checks.integer(n, v, minimum=1),
-        "workers": lambda n, v: checks.integer(n, v, minimum=0),
         "max_steps_per_epoch": optional_count,
         "max_val_batches": optional_count,
         "shuffle_window": optional_count,
@@ -130,7 +180,43 @@ def rules() -> dict:
         "decoder_norm": lambda n, v: checks.one_of(n, v, (None,) + DECODER_NORMS),
         "width": lambda n, v: checks.positive_number(n, v, maximum=4.0),
         "arch": lambda n, v: checks.text(n, v),  # which archs exist: `check_training` asks the registry
+        "workers": lambda n, v: checks.integer(n, v, minimum=0, optional=True),
+        "device": _device,
+        "nproc": lambda n, v: checks.integer(n, v, minimum=1, maximum=1024),
+        "streams": optional_count,
+        "shuffle_buffer": lambda n, v: checks.integer(n, v, minimum=0),
+        "data_weight": _weights,
+        "cache_dir": lambda n, v: checks.text(n, v, optional=True),
+        "cache_gb": lambda n, v: checks.positive_number(n, v),
+        "lr_scaling": lambda n, v: checks.one_of(n, v, LR_SCALINGS),
+        "save_every": optional_count,
     }
+
+
+def _device(name: str, value: object) -> str:
+    if not isinstance(value, str) or not DEVICE.match(value):
+        raise ParameterError(name, f"must be auto, cpu, cuda or cuda:N, got {value!r}")
+    return value
+
+
+
+def check_parallel(config: TrainConfig) -> None:
+    """The numbers a data-parallel run needs to agree: --data-weight one per --data, --streams a multiple of
+    --nproc and a divisor of --batch-size (`streams` resolved as the run will: --nproc when not given)."""
+    if config.data_weight and len(config.data_weight) != len(config.data):
+        raise ParameterError("data_weight", f"one weight per --data: {len(config.data)} folders, "
+                                            f"{len(config.data_weight)} weights")
+    if config.stream is False and (config.nproc > 1 or config.data_weight):
+        raise ParameterError("stream", "--no-stream cannot go with " + ("--nproc above 1 (each process streams "
+                                       "its share)" if config.nproc > 1 else "--data-weight (mixing streams)"))
+    streams = config.streams or config.nproc
+    if streams % config.nproc:
+        raise ParameterError("streams", f"{streams} streams cannot be shared by {config.nproc} processes "
+                                        "(give a multiple of --nproc)")
+    if config.batch_size % streams:
+        raise ParameterError("batch_size", f"{config.batch_size} is not a multiple of the {streams} data "
+                                           "streams (--streams, default --nproc): each stream gives "
+                                           "batch/streams samples a step")
 
 
 def _required(name: str):

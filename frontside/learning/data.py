@@ -1,4 +1,12 @@
-"""A PyTorch Dataset over shard folders: random access by (shard, row), safe with DataLoader workers.
+"""A PyTorch Dataset over shard folders: random access by (shard, row), safe with DataLoader workers. Items are
+(front, side) inputs and posmap targets for today's networks (`twoview`, `frontonly`, `prn`: the front and the
+first side view, whatever N a row holds). For a network of N views, `ShardDataset.face_views` gives every view of
+a face with its labels, camera and the true coefficients as arrays (`FaceViews`), and `MultiViewDataset` the same
+as tensors, batched by `collate_views`:
+
+    data = MultiViewDataset(ShardDataset(roots, labels=True, input_size=128), n_views=3)
+    batch = next(iter(make_loader(data, batch_size=8, shuffle=True)))   # batch["images"]: (8, 3, 3, 128, 128)
+    xy = project_views(points, batch["world_to_input"])                # (8, 3, P, 2): a loss in every view
 
 Augmentation follows thesis 2.3 and 4.3.3: a rotation within ±45° applied to both images and to the position
 map's x, y about the image centre (z unchanged); a per-channel colour scale in 0.9-1.2; random black occlusion
@@ -21,8 +29,8 @@ from frontside.errors import DataIntegrityError
 from frontside.learning.network_io import network_input, posmap_target, resize_image
 from frontside.store.dataset import read_uv_regions
 from frontside.store.manifest import ShardInfo, list_shards
-from frontside.store.records import Pair
-from frontside.store.shards import TRAINING_COLUMNS, decode_row, read_shard
+from frontside.store.records import Face
+from frontside.store.shards import TRAINING_COLUMNS, VIEW_COLUMNS, decode_row, read_shard
 
 VIEWS = ("both", "front")
 
@@ -94,8 +102,75 @@ def augment_views(front: np.ndarray, side: np.ndarray, posmap: np.ndarray, mask:
     return scale_and_occlude(front, rng, aug), scale_and_occlude(side, rng, aug), posmap
 
 
+@dataclass(frozen=True)
+class FaceViews:
+    """Every view of one face at a network's input size R (N views, front first; a format-1 or 2 row has two).
+
+    images:       (N, R, R, 3) uint8.
+    kinds:        N names: "front", then "left" / "right".
+    poses:        (N, 3) float32 yaw, pitch, roll in degrees (`renderers.view.Pose`'s convention).
+    landmarks:    (N, 68, 3) float32 in each view's crop at R: the row's landmarks (S-pixel crop frame, z in the
+                  same pixels) times R / S.
+    visible:      (N, 68) bool: inside the crop and not hidden by the face.
+    segmentation: (N, R, R) uint8 `Part` per pixel, the row's map sampled at the R-pixel centres (nearest).
+    world_to_eye, eye_to_clip, clip_to_image: (N, 4, 4) float64, the view's camera (eq. 4.1 of the uncropped
+                  render); crop: (N, 3, 3) float64, the row's crop similarity followed by the scale R / S, so a
+                  world point lands at crop @ [x, y, 1] in R pixels. NaN for a view without a camera (300W-LP,
+                  FaceGen).
+    identity:     (K,) float32, expression: (E,) float32: the face model's coefficients the face was drawn with,
+                  in its standard deviations; None where the row has none.
+    """
+
+    images: np.ndarray
+    kinds: tuple[str, ...]
+    poses: np.ndarray
+    landmarks: np.ndarray
+    visible: np.ndarray
+    segmentation: np.ndarray
+    world_to_eye: np.ndarray
+    eye_to_clip: np.ndarray
+    clip_to_image: np.ndarray
+    crop: np.ndarray
+    identity: np.ndarray | None
+    expression: np.ndarray | None
+
+    @property
+    def nbytes(self) -> int:
+        return sum(getattr(self, name).nbytes for name in self.__dataclass_fields__
+                   if isinstance(getattr(self, name), np.ndarray))
+
+
+def views_at_size(face: Face, size: int) -> FaceViews:
+    """`FaceViews` of a decoded face with its labels at input size `size`."""
+    if any(view.labels is None for view in face.views):
+        raise ValueError(f"face {face.meta.face_id}: its views carry no labels (read with VIEW_COLUMNS)")
+    scale = size / face.size
+    centres = ((np.arange(size) + 0.5) * face.size / size).astype(np.int64)  # nearest source pixel centre
+    labels = [view.labels for view in face.views]
+    nan = np.full((4, 4), np.nan)
+    cameras = [label.camera for label in labels]
+
+    def matrices(name: str) -> np.ndarray:
+        return np.stack([nan if c is None else np.asarray(getattr(c, name), np.float64) for c in cameras])
+
+    to_input = np.diag([scale, scale, 1.0])
+    coefficients = face.coefficients
+    return FaceViews(
+        images=np.stack([resize_image(view.image, size) for view in face.views]),
+        kinds=tuple(view.kind for view in face.views),
+        poses=np.array([[view.yaw, view.pitch, view.roll] for view in face.views], np.float32),
+        landmarks=np.stack([label.landmarks for label in labels]).astype(np.float32) * np.float32(scale),
+        visible=np.stack([label.visible for label in labels]).astype(bool),
+        segmentation=np.stack([label.segmentation[centres][:, centres] for label in labels]),
+        world_to_eye=matrices("world_to_eye"), eye_to_clip=matrices("eye_to_clip"),
+        clip_to_image=matrices("clip_to_image"),
+        crop=np.stack([nan[:3, :3] if c is None else to_input @ np.asarray(c.crop, np.float64) for c in cameras]),
+        identity=None if coefficients is None else np.asarray(coefficients.identity, np.float32),
+        expression=None if coefficients is None else np.asarray(coefficients.expression, np.float32))
+
+
 class ShardDataset(Dataset):
-    """Pairs from one or more dataset folders, indexed through their manifests.
+    """Faces from one or more dataset folders, indexed through their manifests.
 
     views:   "both" -> (6, R, R) input (front then side); "front" -> (3, R, R).
     input_size: R, the network's input size (None: the data's own size S).
@@ -105,6 +180,9 @@ class ShardDataset(Dataset):
     target_stride: t; targets keep every t-th posmap row and column only, (3, S/t, S/t): what a structured
              network trains on (`PosedBasis`), and the sample cache then holds a quarter of each posmap at t = 2
              (~0.21 MB a pair at S = 256, R = 128, instead of ~0.56 MB: about 10,000 pairs in the 2 GiB default).
+    labels:  also read every view's landmarks, visibility, camera and parts and the coefficients
+             (`VIEW_COLUMNS`), for `face_views`; items stay (front, side) ones. Cached tables then hold every view's
+             segmentation too (they hold all N images of an N-view row either way: a Parquet list is read whole).
     Keys are an int index, or (epoch, index) from `EpochShuffleSampler` (persistent workers never see
     `set_epoch`, so the epoch travels with the key). Each worker process reads shards lazily (nothing open is
     pickled; only the columns a training pair needs) and keeps the most recently used ones in memory up to
@@ -116,7 +194,7 @@ class ShardDataset(Dataset):
     def __init__(self, roots: str | list[str], views: str = "both", augment: bool = False, seed: int = 0,
                  augmentation: Augmentation = Augmentation(), indices: list[int] | None = None,
                  cache_bytes: int = 2 << 30, input_size: int | None = None, sample_cache_bytes: int = 2 << 30,
-                 target_stride: int = 1):
+                 target_stride: int = 1, labels: bool = False):
         self.roots = [roots] if isinstance(roots, str) else list(roots)
         if not self.roots:
             raise ValueError("ShardDataset needs at least one dataset folder")
@@ -127,6 +205,7 @@ class ShardDataset(Dataset):
         if target_stride < 1:
             raise ValueError(f"target_stride must be >= 1, not {target_stride}")
         self.target_stride = target_stride
+        self.labels = labels
         self.shards: list[tuple[str, ShardInfo]] = [s for root in self.roots for s in list_shards(root)]
         self.rows: list[tuple[int, int]] = [(k, r) for k, (_, info) in enumerate(self.shards)
                                             for r in range(info.rows)]
@@ -135,7 +214,7 @@ class ShardDataset(Dataset):
         self.cache_bytes, self.sample_cache_bytes = cache_bytes, sample_cache_bytes
         self._tables: OrderedDict[int, object] = OrderedDict()
         self._cached_bytes = 0
-        self._samples: OrderedDict[int, tuple[np.ndarray, ...]] = OrderedDict()
+        self._samples: OrderedDict[tuple[str, int], tuple[np.ndarray, ...] | FaceViews] = OrderedDict()
         self._sample_bytes = 0
         self.epoch = 0
 
@@ -185,51 +264,223 @@ class ShardDataset(Dataset):
         if shard in self._tables:
             self._tables.move_to_end(shard)
             return self._tables[shard]
-        url, info = self.shards[shard]
-        table = read_shard(url, info, columns=TRAINING_COLUMNS)  # no view labels or depth: training reads none
+        table = self.read_table(shard)
         self._tables[shard] = table
         self._cached_bytes += table.nbytes
         while self._cached_bytes > self.cache_bytes and len(self._tables) > 1:
             self._cached_bytes -= self._tables.popitem(last=False)[1].nbytes
         return table
 
+    @property
+    def columns(self) -> list[str]:
+        """The columns this dataset reads: a training pair's (no view labels or depth: training reads none), and
+        with `labels` every view's labels too, for `face_views` (still no depth)."""
+        return VIEW_COLUMNS if self.labels else TRAINING_COLUMNS
+
+    def read_table(self, shard: int):
+        """Shard `shard`'s table, only `columns`; `streaming.StreamedShards` reads shards behind URLs through its
+        local cache."""
+        url, info = self.shards[shard]
+        return read_shard(url, info, columns=self.columns)
+
     def shard_of(self, index: int) -> int:
         return self.rows[index][0]
 
-    def pair(self, index: int) -> Pair:
+    def face(self, index: int) -> Face:
+        """Row `index` decoded: every view, with labels and coefficients when the dataset reads them (`labels`)."""
         shard, row = self.rows[index]
         return decode_row(self._table(shard), row)
 
-    def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(front, side) uint8 at the input size, posmap (S/t, S/t, 3) float16 as stored, mask (S/t, S/t) bool
-        (t = `target_stride`): what an item is made from, decoded once and kept (PNG decoding is ~60% of an item's
-        cost) up to `sample_cache_bytes`."""
-        if index in self._samples:
-            self._samples.move_to_end(index)
-            return self._samples[index]
-        shard, row = self.rows[index]
-        pair = decode_row(self._table(shard), row)
-        size = self.input_size or pair.front.shape[0]
-        t = self.target_stride
-        if pair.posmap.shape[0] % t:
-            raise ValueError(f"target_stride {t} does not divide the posmap size {pair.posmap.shape[0]}")
-        sample = (resize_image(pair.front, size), resize_image(pair.side, size),
-                  np.ascontiguousarray(pair.posmap[::t, ::t]).astype(np.float16), np.ascontiguousarray(pair.mask[::t, ::t]))
-        self._samples[index] = sample
-        self._sample_bytes += sum(a.nbytes for a in sample)
+    def _cached(self, key: tuple[str, int], make):
+        """The decoded value of `key`, made once and kept, most recently used last, up to `sample_cache_bytes`."""
+        if key in self._samples:
+            self._samples.move_to_end(key)
+            return self._samples[key]
+        value = make()
+        self._samples[key] = value
+        self._sample_bytes += _nbytes(value)
         while self._sample_bytes > self.sample_cache_bytes and self._samples:
-            self._sample_bytes -= sum(a.nbytes for a in self._samples.popitem(last=False)[1])
-        return sample
+            self._sample_bytes -= _nbytes(self._samples.popitem(last=False)[1])
+        return value
+
+    def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(front, side) uint8 at the input size (the side the row's first side view), posmap (S/t, S/t, 3)
+        float16 as stored, mask (S/t, S/t) bool (t = `target_stride`): what an item is made from, decoded once and
+        kept (PNG decoding is ~60% of an item's cost) up to `sample_cache_bytes`."""
+        def make() -> tuple[np.ndarray, ...]:
+            shard, row = self.rows[index]
+            face = decode_row(self._table(shard), row, n_views=2)
+            size = self.input_size or face.size
+            t = self.target_stride
+            if face.posmap.shape[0] % t:
+                raise ValueError(f"target_stride {t} does not divide the posmap size {face.posmap.shape[0]}")
+            return (resize_image(face.front, size), resize_image(face.side, size),
+                    np.ascontiguousarray(face.posmap[::t, ::t]).astype(np.float16),
+                    np.ascontiguousarray(face.mask[::t, ::t]))
+
+        return self._cached(("sample", index), make)
+
+    def face_views(self, index: int) -> FaceViews:
+        """Every view of face `index` at the input size with its landmarks, visibility, parts and camera, and the
+        face's coefficients (`FaceViews`), decoded once and kept in the same cache as `sample`'s. Needs
+        `labels=True`; a row without labels (format 1) is an error naming its shard."""
+        if not self.labels:
+            raise ValueError("ShardDataset.face_views reads the views' labels: make the dataset with labels=True")
+
+        def make() -> FaceViews:
+            face = self.face(index)
+            if face.front_view is None:
+                raise DataIntegrityError(f"{self.shards[self.rows[index][0]][0]}: row {self.rows[index][1]} has no "
+                                         "view labels (a format-1 shard): regenerate the dataset")
+            return views_at_size(face, self.input_size or face.size)
+
+        return self._cached(("views", index), make)
 
     def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         epoch, index = (key if isinstance(key, tuple) else (self.epoch, key))
-        front, side, posmap, mask = self.sample(int(index))
+        return self.item(self.sample(int(index)), int(epoch), int(index))
+
+    def item(self, sample: tuple[np.ndarray, ...], epoch: int, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(input, target) of row `index` from its `sample`, augmented as epoch `epoch` draws it."""
+        front, side, posmap, mask = sample
         posmap = posmap.astype(np.float32)
         size = posmap.shape[0] * self.target_stride
         if self.augment:
             rng = np.random.default_rng(np.random.SeedSequence([self.seed, int(epoch), int(index)]))
             front, side, posmap = augment_views(front, side, posmap, mask, rng, self.augmentation, size)
         return network_input(front, side, self.views, front.shape[0]), posmap_target(posmap, size)
+
+
+def _nbytes(value: tuple[np.ndarray, ...] | FaceViews) -> int:
+    return value.nbytes if isinstance(value, FaceViews) else sum(a.nbytes for a in value)
+
+
+# an item's tensors, first dimension N (the views) except the face's own
+VIEW_KEYS = ("images", "side", "poses", "landmarks", "visible", "segmentation", "world_to_eye", "eye_to_clip",
+             "clip_to_image", "crop", "world_to_input", "has_camera")
+FACE_KEYS = ("identity", "expression", "has_coefficients", "target")
+
+
+def world_to_input(views: FaceViews) -> np.ndarray:
+    """(N, 4, 4) float64: each view's whole camera at the input size, crop @ M_CSS->VCS @ M_ECS->CSS @ M_WCS->ECS
+    with the crop acting on x, y: a world point p lands at (h[0], h[1]) / h[3] in input pixels, h = M @ [p, 1]
+    (`project_views`). NaN for a view without a camera."""
+    crop = np.zeros((len(views.kinds), 4, 4))
+    crop[:, :2, :2], crop[:, :2, 3] = views.crop[:, :2, :2], views.crop[:, :2, 2]
+    crop[:, 2, 2] = crop[:, 3, 3] = 1.0
+    return crop @ views.clip_to_image @ views.eye_to_clip @ views.world_to_eye
+
+
+def project_views(points: torch.Tensor, world_to_input: torch.Tensor) -> torch.Tensor:
+    """(B, N, P, 2) pixels in each view's input crop (centres at +0.5, y down) of world points (B, P, 3) through
+    (B, N, 4, 4) `world_to_input` matrices (differentiable; computed in the matrices' dtype)."""
+    p = points.to(world_to_input.dtype)
+    h = torch.einsum("bnij,bpj->bnpi", world_to_input[..., :3], p) + world_to_input[..., None, :, 3]
+    return h[..., :2] / h[..., 3:4]
+
+
+class MultiViewDataset(Dataset):
+    """The faces of a `ShardDataset` made with `labels=True` (its shards, split, input size R, target stride t
+    and bounded cache), each as the tensors of its first `n_views` views.
+
+    n_views: N, the views an item keeps: the front, then side views in row order (format 3: the first side view on
+             a random side, then alternating sides, so 3 views are front, one side, the other); None keeps every
+             view of each face. A face with fewer views than `n_views` is an error naming its shard.
+    Keys as `ShardDataset`'s: an int index, or (epoch, index) from `EpochShuffleSampler` (unused: no augmentation
+    yet, since a rotation would have to turn the cameras and landmarks with the images).
+
+    An item is a dict of tensors (R the input size, K, E the face model's coefficient counts, S/t the target's side):
+      images:        (N, 3, R, R) float32 in [0, 1] (`network_io`'s convention), front first.
+      side:          (N,) int64: 0 for the front, -1 left, +1 right (the sign of a side view's yaw).
+      poses:         (N, 3) float32 yaw, pitch, roll in degrees.
+      landmarks:     (N, 68, 3) float32 in input pixels of each view's crop (z in the same pixels).
+      visible:       (N, 68) bool, in the crop and not hidden by the face.
+      segmentation:  (N, R, R) uint8 `records.Part` per pixel.
+      world_to_eye, eye_to_clip, clip_to_image: (N, 4, 4) float64; crop: (N, 3, 3) float64 to input pixels;
+      world_to_input: (N, 4, 4) float64, all four at once (`world_to_input`, `project_views`); NaN where a view
+                     has no camera (300W-LP, FaceGen), has_camera: (N,) bool says which.
+      identity:      (K,) float32, expression: (E,) float32: the coefficients the face was drawn with in the
+                     model's standard deviations; (0,) where the row has none (a batch fills in zeros),
+                     has_coefficients: () bool says which.
+      target:        (3, S/t, S/t) float32, the front view's posmap target (`network_io.posmap_target`), as
+                     `ShardDataset`'s items.
+    Batches (`collate_views`, what `make_loader` uses for this dataset) add a first dimension B to each.
+    """
+
+    def __init__(self, faces: ShardDataset, n_views: int | None = None):
+        if not faces.labels:
+            raise ValueError("MultiViewDataset reads the views' labels: make its ShardDataset with labels=True")
+        if n_views is not None and n_views < 1:
+            raise ValueError(f"n_views must be >= 1, not {n_views}")
+        self.faces, self.n_views = faces, n_views
+
+    def __len__(self) -> int:
+        return len(self.faces)
+
+    def shard_of(self, index: int) -> int:
+        return self.faces.shard_of(index)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.faces.set_epoch(epoch)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        index = int(key[1] if isinstance(key, tuple) else key)
+        views = self.faces.face_views(index)
+        n = len(views.kinds) if self.n_views is None else self.n_views
+        if len(views.kinds) < n:
+            shard, row = self.faces.rows[index]
+            raise DataIntegrityError(f"{self.faces.shards[shard][0]}: row {row} has {len(views.kinds)} views, "
+                                     f"fewer than n_views={n}")
+        _, _, posmap, _ = self.faces.sample(index)
+        size = posmap.shape[0] * self.faces.target_stride
+        to_input = world_to_input(views)
+        coefficients = views.identity is not None
+        return {
+            "images": torch.from_numpy(np.ascontiguousarray(views.images[:n].transpose(0, 3, 1, 2))).float()
+            .div_(255.0),
+            "side": torch.tensor([0 if kind == "front" else (-1 if kind == "left" else 1)
+                                  for kind in views.kinds[:n]], dtype=torch.int64),
+            "poses": torch.from_numpy(views.poses[:n].copy()),
+            "landmarks": torch.from_numpy(views.landmarks[:n].copy()),
+            "visible": torch.from_numpy(views.visible[:n].copy()),
+            "segmentation": torch.from_numpy(views.segmentation[:n].copy()),
+            "world_to_eye": torch.from_numpy(views.world_to_eye[:n].copy()),
+            "eye_to_clip": torch.from_numpy(views.eye_to_clip[:n].copy()),
+            "clip_to_image": torch.from_numpy(views.clip_to_image[:n].copy()),
+            "crop": torch.from_numpy(views.crop[:n].copy()),
+            "world_to_input": torch.from_numpy(to_input[:n].copy()),
+            "has_camera": torch.from_numpy(np.isfinite(to_input[:n]).all(axis=(1, 2))),
+            "identity": torch.from_numpy(views.identity.copy()) if coefficients else torch.zeros(0),
+            "expression": torch.from_numpy(views.expression.copy()) if coefficients else torch.zeros(0),
+            "has_coefficients": torch.tensor(coefficients),
+            "target": posmap_target(posmap.astype(np.float32), size),
+        }
+
+    @staticmethod
+    def collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        return collate_views(items)
+
+
+def collate_views(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """A batch of `MultiViewDataset` items: each tensor stacked along a new first dimension B. Faces must have
+    one view count (give `n_views`); a face without coefficients gets zeros of the batch's K and E with
+    has_coefficients False (a batch of faces without any has K = E = 0)."""
+    counts = sorted({len(item["images"]) for item in items})
+    if len(counts) > 1:
+        raise ValueError(f"faces of {counts} views in one batch: make the MultiViewDataset with n_views="
+                         f"{counts[0]} (or fewer) to read that many views of each")
+    batch = {}
+    for name in ("identity", "expression"):
+        present = {tuple(item[name].shape) for item in items if item["has_coefficients"]}
+        if len(present) > 1:
+            raise ValueError(f"{name} coefficients of different lengths {sorted(present)} in one batch "
+                             "(datasets of different face models)")
+        shape = present.pop() if present else (0,)
+        batch[name] = torch.stack([item[name] if item["has_coefficients"] else torch.zeros(shape)
+                                   for item in items])
+    for name in VIEW_KEYS + ("has_coefficients", "target"):
+        batch[name] = torch.stack([item[name] for item in items])
+    return batch
 
 
 class EpochShuffleSampler(Sampler):
@@ -276,15 +527,17 @@ def _worker_init(_: int) -> None:
     cv2.setNumThreads(1)
 
 
-def make_loader(dataset: ShardDataset, batch_size: int, shuffle: bool = False, workers: int = 0, seed: int = 0,
+def make_loader(dataset: Dataset, batch_size: int, shuffle: bool = False, workers: int = 0, seed: int = 0,
                 drop_last: bool = False, window: int | None = None) -> DataLoader:
     """A DataLoader over `dataset`; shuffle=True draws a new (seed, epoch) order each epoch: call
     `loader.sampler.set_epoch(e)` (keys carry the epoch, so augmentation follows it in every worker).
 
+    `dataset` is a `ShardDataset` or a `MultiViewDataset` (batched by its `collate`).
     Workers are spawned, not forked: forking a process that holds Prefect's threads and event loop, or an
     OpenGL context, kills workers at random. They persist across epochs, so the spawn cost (~2 s) is paid once.
     """
     sampler = EpochShuffleSampler(dataset, seed, window) if shuffle else None
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, drop_last=drop_last,
+                      collate_fn=getattr(dataset, "collate", None),  # `MultiViewDataset`'s own
                       multiprocessing_context="spawn" if workers > 0 else None, persistent_workers=workers > 0,
                       worker_init_fn=_worker_init if workers > 0 else None)

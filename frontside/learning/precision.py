@@ -5,6 +5,11 @@ sample for the two-view network, channels_last both) and on CUDA. Without native
 than float32: on an AVX-512 Xeon without AVX512-BF16, 4.3 instead of 2.5 s for a batch of 8. The networks keep
 their last, three-channel decoder layers in float32 (`networks.fp32_tail`): bf16 resolves 1/256 of the output
 range, about one pixel of a position map, which is the size of the errors we measure.
+
+fp16 autocast (`--precision fp16`) is for GPUs without bf16 (before Ampere): its narrow exponent range
+underflows small gradients, so its steps go through a `GradScaler` (`grad_scaler`), which multiplies the loss
+before the backward pass and skips steps whose gradients overflowed. It runs on a CPU too (slowly), so its
+logic is tested here.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import contextlib
 
 import torch
 
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 def bf16_is_fast(device: torch.device) -> bool:
@@ -31,7 +36,7 @@ def bf16_is_fast(device: torch.device) -> bool:
 
 
 def resolve_precision(device: torch.device, precision: str = "auto") -> str:
-    """"bf16" or "fp32" for `precision` in PRECISIONS; "auto" picks bf16 where it is native."""
+    """"bf16", "fp16" or "fp32" for `precision` in PRECISIONS; "auto" picks bf16 where it is native."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     if precision == "auto":
@@ -40,7 +45,14 @@ def resolve_precision(device: torch.device, precision: str = "auto") -> str:
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """A context in which the networks run in `precision` ("bf16" or "fp32", as `resolve_precision` gives)."""
-    if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
+    """A context in which the networks run in `precision` ("bf16", "fp16" or "fp32", as `resolve_precision`
+    gives)."""
+    if precision in ("bf16", "fp16"):
+        return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
     return contextlib.nullcontext()
+
+
+def grad_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler:
+    """The loss scaler a training step goes through: active for fp16 only (bf16 and fp32 have float32's exponent
+    range and need none; a disabled scaler passes the loss and the optimiser step through unchanged)."""
+    return torch.amp.GradScaler(device.type, enabled=precision == "fp16")

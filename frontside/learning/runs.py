@@ -14,7 +14,7 @@ from pathlib import Path
 
 from frontside import checks
 from frontside.errors import DataIntegrityError, ParameterError
-from frontside.learning.config import TrainConfig, rules
+from frontside.learning.config import TrainConfig, check_parallel, rules
 from frontside.learning.networks.registry import NetworkSpec, get_arch
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ def check_train_config(config) -> None:
     """Every field of a `TrainConfig` (numbers, choices; a field without a rule by its annotation) and the
     run folder; torch is not imported, so a bad number fails at once."""
     checks.record_fields(config, rules())
+    check_parallel(config)
     check_run_folder(config.out, config.resume, getattr(config, "overwrite", False))
 
 
@@ -68,6 +69,10 @@ def check_training(config) -> None:
     check_train_config(config)
     check_training_data(config.data, config.val)
     checks.one_of("arch", config.arch, list(ARCHS))
+    if config.device.startswith("cuda"):  # torch answers this only
+        from frontside.learning.devices import check_device
+
+        check_device(config.device)
     start = Path(config.out) / "last.pt" if config.resume else config.init
     if start:
         state = check_checkpoint_file(start, "resume" if config.resume else "init")

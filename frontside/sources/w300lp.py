@@ -33,9 +33,9 @@ from pathlib import Path
 import numpy as np
 
 from frontside.errors import InputFormatError
-from frontside.facemodel.model import FaceMesh, MorphableModel
+from frontside.facemodel.model import Coefficients, FaceMesh, MorphableModel
 from frontside.renderers.view import Pose, RenderedView
-from frontside.store.records import Pair, PairMeta
+from frontside.store.records import Face, FaceMeta, View, side_of
 
 SUBSETS = ("AFW", "HELEN", "IBUG", "LFPW")
 FRONT_MAX_YAW = 45.0  # |yaw| <= 45 deg is a front view (thesis 4.2.1)
@@ -272,6 +272,18 @@ def fit_vertices(fit: W300LPFit, model: MorphableModel) -> np.ndarray:
     return vertices.astype(np.float32)
 
 
+def fit_coefficients(fit: W300LPFit, model: MorphableModel) -> Coefficients:
+    """The fit's Shape_Para / Exp_Para in the face model's standard deviations (`MorphableModel`'s units): the raw
+    values over shapeEV / expEV, so `model.vertices` of them is `fit_vertices` (to float32 rounding). A component
+    whose deviation is 0 moves nothing: its coefficient is 0."""
+    def scaled(raw: np.ndarray, std: np.ndarray) -> np.ndarray:
+        std = np.asarray(std, np.float64)
+        out = np.divide(np.asarray(raw, np.float64), std, out=np.zeros(len(std)), where=std > 0)
+        return out.astype(np.float32)
+
+    return Coefficients(scaled(fit.shape, model.id_std), scaled(fit.expression, model.exp_std))
+
+
 def fit_world_to_vcs(fit: W300LPFit, height: int) -> np.ndarray:
     """(4, 4) float64: model frame -> our image frame (x right, y down, +0.5 pixel centres, z nearer = larger).
 
@@ -302,6 +314,11 @@ def posed_view(item: W300LPItem, model: MorphableModel) -> RenderedView:
     vertices: (N, 3) float32, x right, y down in pixels (+0.5 centres), z toward the camera in pixels.
     Raises InputFormatError for a missing or unreadable image or .mat, or a missing / malformed field.
     """
+    return _posed(item, model)[0]
+
+
+def _posed(item: W300LPItem, model: MorphableModel) -> tuple[RenderedView, W300LPFit]:
+    """(`posed_view`, the fit it was posed with)."""
     if item.mat_path is None:
         raise InputFormatError(item.image_path.with_suffix(".mat"), "file", "does not exist")
     fit = read_fit(item.mat_path, model)
@@ -317,7 +334,7 @@ def posed_view(item: W300LPItem, model: MorphableModel) -> RenderedView:
         world_to_vcs=world_to_vcs,
         pose=pose_from_fit(fit),
         renderer=RENDERER,
-    )
+    ), fit
 
 
 def is_front(yaw: float) -> bool:
@@ -361,10 +378,10 @@ def _crop_view(view: RenderedView, landmarks: np.ndarray, rng: np.random.Generat
 
 def make_300wlp_pair(front_item: W300LPItem, side_item: W300LPItem, model: MorphableModel,
                      rng: np.random.Generator, *, face_index: int = 0, seed: int = 0,
-                     out_size: int = 256) -> Pair:
-    """One training pair from two photos of the same person: crops, the front's posmap, each view's labels
+                     out_size: int = 256) -> Face:
+    """One two-view face from two photos of the same person: crops, the front's posmap, each view's labels
     from the fitted mesh (segmentation, depth, landmarks + visibility; no camera or lights: the photo's own),
-    metadata.
+    the front fit's coefficients in the model's standard deviations (`fit_coefficients`), metadata.
 
     Each photo is cropped around its own projected landmarks (PRN's crop, with `rng` jitter: front first, then
     side); the position map is the front mesh in the front crop's frame, z shifted to a minimum of 0.
@@ -372,7 +389,7 @@ def make_300wlp_pair(front_item: W300LPItem, side_item: W300LPItem, model: Morph
     from frontside.geometry.posmap import rasterize_posmap
     from frontside.synthesis.labels import view_labels
 
-    front_view = posed_view(front_item, model)
+    front_view, front_fit = _posed(front_item, model)
     side_view = posed_view(side_item, model)
     front_rgb, front_xyz = _crop_view(front_view, model.landmarks, rng, out_size)
     side_rgb, side_xyz = _crop_view(side_view, model.landmarks, rng, out_size)
@@ -381,27 +398,13 @@ def make_300wlp_pair(front_item: W300LPItem, side_item: W300LPItem, model: Morph
         view_labels(FaceMesh(xyz, model.triangles, model.uv, model.landmarks, regions=model.regions), xyz, out_size)
         for xyz in (front_xyz, side_xyz))
     fp, sp = front_view.pose, side_view.pose
-    meta = PairMeta(
-        face_id=f"300wlp-{front_item.subset}-{front_item.name}",
-        seed=int(seed),
-        face_index=int(face_index),
-        source=SOURCE,
-        renderer=RENDERER,
-        model=model.name,
-        front_yaw=float(fp.yaw), front_pitch=float(fp.pitch), front_roll=float(fp.roll),
-        side_yaw=float(sp.yaw), side_pitch=float(sp.pitch), side_roll=float(sp.roll),
-        side="right" if sp.yaw > 0 else "left",
-    )
-    return Pair(
-        front=front_rgb,
-        side=side_rgb,
-        posmap=np.asarray(posmap, dtype=np.float32),
-        mask=np.asarray(mask, dtype=bool),
-        landmarks=front_xyz[model.landmarks].astype(np.float32),
-        meta=meta,
-        front_view=front_labels,
-        side_view=side_labels,
-    )
+    meta = FaceMeta(face_id=f"300wlp-{front_item.subset}-{front_item.name}", seed=int(seed),
+                    face_index=int(face_index), source=SOURCE, renderer=RENDERER, model=model.name)
+    views = (View(front_rgb, "front", float(fp.yaw), float(fp.pitch), float(fp.roll), front_labels),
+             View(side_rgb, side_of(sp.yaw), float(sp.yaw), float(sp.pitch), float(sp.roll), side_labels))
+    return Face(views=views, posmap=np.asarray(posmap, dtype=np.float32), mask=np.asarray(mask, dtype=bool),
+                landmarks=front_xyz[model.landmarks].astype(np.float32), meta=meta,
+                coefficients=fit_coefficients(front_fit, model))
 
 
 def read_landmark_file(path: str | Path) -> tuple[np.ndarray, np.ndarray]:

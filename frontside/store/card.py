@@ -15,25 +15,25 @@ from frontside.store.manifest import Manifest
 
 CARD_NAME = "README.md"
 SAMPLE_GRID_NAME = "sample_grid.png"
-SAMPLE_PAIRS = 4
+SAMPLE_FACES = 4
 
 COLUMNS = {
-    "face_id": "the pair's name, e.g. `builtin-000042`",
-    "seed": "the dataset seed; with `face_index` it fixes every random choice of the pair",
+    "face_id": "the face's name, e.g. `builtin-000042`",
+    "seed": "the dataset seed; with `face_index` it fixes every random choice of the face",
     "face_index": "the face's index in the dataset",
     "source": "builtin / bfm / facegen / 300wlp",
     "renderer": "raster / pyrender / pyrender-rebuild / facegen / 300wlp",
     "model": "the face model's name",
-    "side": "left / right: the side the side view shows (right when side_yaw > 0)",
+    "side": "one item per side view: left / right, the side it shows (right when its yaw > 0)",
     "front_yaw": "head pose of the front view in degrees, R = Rz(roll) Ry(yaw) Rx(pitch); +yaw turns the nose "
-                 "to the viewer's right",
+                 "to the viewer's right (|yaw| <= 45)",
     "front_pitch": "degrees, +pitch tips the nose down",
     "front_roll": "degrees, counter-clockwise on screen",
-    "side_yaw": "degrees (45 < |yaw| <= 100)",
-    "side_pitch": "degrees",
-    "side_roll": "degrees",
+    "side_yaw": "one item per side view: degrees (45 < |yaw| <= 100)",
+    "side_pitch": "one item per side view: degrees",
+    "side_roll": "one item per side view: degrees",
     "front_png": "the front photo, S x S RGB PNG, face over a random background",
-    "side_png": "the side photo, S x S RGB PNG",
+    "side_png": "one S x S RGB PNG per side view",
     "posmap": "the front view's UV position map (S, S, 3) float16: xyz of the surface in the front crop's "
               "pixels (x right, y down, pixel centres at +0.5; z toward the camera, minimum over the mesh 0); "
               "row 0 is the top of the UV layout",
@@ -41,21 +41,24 @@ COLUMNS = {
     "landmarks": "(68, 3) float32: the 68 iBUG landmarks in the front crop (same frame as posmap)",
     "front_segmentation": "8-bit PNG of face parts per pixel: 0 background, 1 skin, 2 rest of the head (hair, "
                           "ears, neck), 3 brows, 4 eyes, 5 nose, 6 lips, 7 mouth (inside the inner lip line)",
-    "side_segmentation": "the same for the side view",
-    "side_landmarks": "(68, 3) float32: the landmarks in the side crop",
+    "side_segmentation": "the same for each side view",
+    "side_landmarks": "one (68, 3) float32 per side view: the landmarks in its crop",
     "front_visible": "(68,) bool: the landmark is inside the front crop and not hidden by the face",
-    "side_visible": "(68,) bool: the same in the side view (the far half of the face is hidden there)",
+    "side_visible": "one (68,) bool per side view (the far half of the face is hidden there)",
     "front_camera": "the exact camera: world_to_eye (M_WCS->ECS), eye_to_clip (M_ECS->CSS), clip_to_image "
                     "(M_CSS->VCS of the uncropped render), crop (3 x 3 similarity to the crop): a world point p "
                     "lands at crop @ [x, y, 1] with (x, y) = the homogeneous projection of p through "
                     "clip_to_image . eye_to_clip . world_to_eye; null where the renderer chose its camera",
-    "side_camera": "the same for the side view",
+    "side_camera": "the same for each side view",
     "front_lighting": "the lights drawn: ambient grey level; towards (L, 3) unit vectors to each white "
                       "directional light in the eye frame; intensities (L,)",
-    "side_lighting": "the same for the side view",
+    "side_lighting": "the same for each side view",
     "skin_tone": "(3,) float32: the RGB multiplier of the model's albedo drawn for this face",
+    "identity": "(K,) float32: the face model's identity coefficients the face was drawn with, in the model's "
+                "standard deviations (vertices = mean + basis (std * coefficient)); null where the source has none",
+    "expression": "(E,) float32: the same for the expression components",
     "front_depth": "(S, S) float16: z toward the camera in front-crop pixels, as posmap's z; NaN off the face",
-    "side_depth": "(S, S) float16: the same in the side crop (its own z origin)",
+    "side_depth": "one (S, S) float16 per side view: the same in its crop (its own z origin)",
 }
 
 LICENCES = {
@@ -90,26 +93,29 @@ def dataset_card(root: str, manifest: Manifest) -> str:
     source = str(params.get("source", "builtin"))
     kind = "bfm" if source.startswith("bfm:") else source
     size = params.get("size", 256)
+    views = params.get("views", 2)
     lines = ["---", "license: other", "tags:", "- faces", "- 3d-reconstruction", "- synthetic", "configs:",
              "- config_name: default", "  data_files: \"shard-*.parquet\"", "---", "",
-             f"# frontside dataset: {manifest.rows} front/side face pairs", "",
-             f"Each row is one person photographed twice, a front view and a side view, {size} x {size} pixels, "
-             "with the front view's UV position map (PRN's 3D ground truth), made by "
-             f"frontside `{manifest.code_version}`.", "",
+             f"# frontside dataset: {manifest.rows} faces, {views} views each", "",
+             f"Each row is one person photographed {views} times, {size} x {size} pixels: a front view (the "
+             f"`front_*` columns) and {views - 1} side view{'s' if views > 2 else ''} (each `side_*` column a list, "
+             "one item per side view: the first on a random side, then alternating sides), with the front view's "
+             "UV position map (PRN's 3D ground truth) and the face model's coefficients, made by "
+             f"frontside `{manifest.code_version}` (shard format {manifest.format}).", "",
              "## How it was made", "", "```json", json.dumps(params, indent=2, sort_keys=True), "```", "",
              f"{len(manifest.shards)} shards; `manifest.json` lists each shard's rows and sha256 "
              "(`frontside info DIR` checks them). The same parameters give the same bytes.", "",
              "## Licence of the face model", "", LICENCES.get(kind, f"Faces come from `{source}`: see its licence."),
              ""]
     if sample_grid_exists(root):
-        lines += ["## Sample", "", f"![sample pairs]({SAMPLE_GRID_NAME})", "",
+        lines += ["## Sample", "", f"![sample faces]({SAMPLE_GRID_NAME})", "",
                   "Per row: the front view with its landmarks (hidden ones grey), its parts and its depth as "
-                  "colours; the same for the side view; the position map's xyz as colours.", ""]
+                  "colours; the same for each side view; the position map's xyz as colours.", ""]
     first = sorted(manifest.shards)[:1]
     if first:
         per_row, _, schema = column_bytes(join(root, first[0]))
-        lines += ["## Columns", "", f"Bytes per pair as stored (zstd), measured on `{first[0]}`: "
-                  f"{sum(per_row.values()):,} in all.", "", "| column | type | bytes per pair | content |",
+        lines += ["## Columns", "", f"Bytes per face as stored (zstd), measured on `{first[0]}`: "
+                  f"{sum(per_row.values()):,} in all.", "", "| column | type | bytes per face | content |",
                   "|---|---|---|---|"]
         for field in schema:
             lines.append(f"| {field.name} | `{_short_type(field.type)}` | {per_row.get(field.name, 0):,} | "
@@ -118,9 +124,11 @@ def dataset_card(root: str, manifest: Manifest) -> str:
     lines += ["## Loading", "", "```python", "from frontside.store.manifest import list_shards",
               "from frontside.store.shards import read_shard, decode_row",
               "for url, info in list_shards(\"DIR\"):", "    table = read_shard(url, info)  # checks the sha256",
-              "    pair = decode_row(table, 0)     # images, posmap, labels as numpy", "```", "", "```python",
+              "    face = decode_row(table, 0)     # face.views: image, kind, pose, labels; posmap; coefficients",
+              "```", "", "```python",
               "import datasets", "ds = datasets.load_dataset(\"parquet\", data_files=\"DIR/shard-*.parquet\", "
               "split=\"train\")", "ds[0][\"front_png\"]                      # a PIL image",
+              "ds[0][\"side_png\"]                       # a list of PIL images, one per side view",
               "ds.with_format(\"numpy\")[0][\"posmap\"]   # (S, S, 3) array", "```", ""]
     return "\n".join(lines)
 
@@ -146,14 +154,14 @@ def _short_type(arrow_type) -> str:
 
 
 def write_sample_grid(root: str, shard: str) -> str:
-    """Write (atomically) the dataset's `SAMPLE_GRID_NAME` at `root`: the first `SAMPLE_PAIRS` pairs of the
-    shard named `shard` (`preview.pair_grid`); returns its URL. Reads that shard only."""
+    """Write (atomically) the dataset's `SAMPLE_GRID_NAME` at `root`: every view of the first `SAMPLE_FACES`
+    faces of the shard named `shard` (`grid.face_grid`); returns its URL. Reads that shard only."""
     from frontside.pictures import encode_png
-    from frontside.store.grid import pair_grid
+    from frontside.store.grid import face_grid
     from frontside.store.shards import decode_row, read_shard
 
     table = read_shard(join(root, shard))
-    grid = pair_grid([decode_row(table, i) for i in range(min(SAMPLE_PAIRS, table.num_rows))])
+    grid = face_grid([decode_row(table, i) for i in range(min(SAMPLE_FACES, table.num_rows))])
     url = join(root, SAMPLE_GRID_NAME)
     write_atomic(url, encode_png(grid, compress_level=3, png_filter="up"))  # 0.06 s, not 0.19; 8% larger
     return url

@@ -1,17 +1,17 @@
-"""A picture of pairs for a person to check at a glance that labels fit the pixels."""
+"""A picture of faces for a person to check at a glance that labels fit the pixels: every view of each face."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from frontside.geometry.posmap import posmap_to_rgb
-from frontside.store.records import Pair, ViewLabels, parts_to_rgb
+from frontside.store.records import Face, ViewLabels, parts_to_rgb
 
 # iBUG landmark groups and the colour each is drawn in
 _GROUPS = [(range(0, 17), (255, 255, 0)), (range(17, 27), (255, 128, 0)), (range(27, 36), (0, 255, 255)),
            (range(36, 48), (0, 255, 0)), (range(48, 68), (255, 0, 255))]
 _HIDDEN = (128, 128, 128)
-TILES = ("front + landmarks", "front parts", "front depth", "side + landmarks", "side parts", "side depth", "posmap")
+VIEW_TILES = ("+ landmarks", "parts", "depth")  # per view, front first; then the posmap
 
 
 def draw_landmarks(image: np.ndarray, landmarks_xy: np.ndarray, radius: int = 1,
@@ -52,12 +52,18 @@ def _view_tiles(image: np.ndarray, labels: ViewLabels | None, fallback_landmarks
             depth_to_rgb(labels.depth, size)]
 
 
-def pair_grid(pairs: list[Pair]) -> np.ndarray:
-    """(S n, 7 S, 3) uint8: one row per pair with the `TILES`: each view with its landmarks (hidden ones grey),
-    its parts and its depth as colours, then the posmap's xyz as colours. Missing labels are black tiles."""
+def face_grid(faces: list[Face]) -> np.ndarray:
+    """(S n, (3 N + 1) S, 3) uint8, N the most views a face has: one row per face, and for each of its views (front
+    first) the `VIEW_TILES`: the view with its landmarks (hidden ones grey), its parts and its depth as colours;
+    then the posmap's xyz as colours. Missing labels, and the views a face has fewer of, are black tiles."""
+    if not faces:
+        return np.zeros((0, 7 * 256, 3), np.uint8)
+    most = max(len(face.views) for face in faces)
     rows = []
-    for pair in pairs:
-        tiles = (_view_tiles(pair.front, pair.front_view, pair.landmarks) + _view_tiles(pair.side, pair.side_view, None)
-                 + [posmap_to_rgb(pair.posmap, pair.mask)])
-        rows.append(np.concatenate(tiles, axis=1))
-    return np.concatenate(rows, axis=0) if rows else np.zeros((0, 7 * 256, 3), np.uint8)
+    for face in faces:
+        tiles = []
+        for k, view in enumerate(face.views):
+            tiles += _view_tiles(view.image, view.labels, face.landmarks if k == 0 else None)
+        tiles += [np.zeros_like(face.front)] * (len(VIEW_TILES) * (most - len(face.views)))
+        rows.append(np.concatenate(tiles + [posmap_to_rgb(face.posmap, face.mask)], axis=1))
+    return np.concatenate(rows, axis=0)

@@ -4,7 +4,9 @@
 declared feature where its Arrow type is the one that feature stores, so image columns (PNG bytes in
 struct<bytes, path>) decode as images. Arrays are fixed-size lists, which `datasets` reads as fixed-length
 `Sequence`s (numpy arrays under `.with_format("numpy")`). `Sequence` rather than the newer `List` keeps the
-metadata readable by `datasets` 2.x-5.x.
+metadata readable by `datasets` 2.x-5.x. A list of structs (the side views' cameras and lights) is written
+`[feature]`, the one spelling of a list of dicts every version reads as such (`Sequence` of a dict means a dict
+of lists there); a list of images is `Sequence(Image())`.
 """
 
 from __future__ import annotations
@@ -19,10 +21,15 @@ _VALUE_NAMES = {pa.string(): "string", pa.int64(): "int64", pa.float16(): "float
                 pa.float64(): "float64", pa.bool_(): "bool", pa.binary(): "binary", pa.uint8(): "uint8"}
 
 
-def feature_of(arrow_type: pa.DataType, image: bool = False) -> dict:
-    """The `datasets` feature (as its JSON dict) that stores values of `arrow_type`."""
+def feature_of(arrow_type: pa.DataType, image: bool = False) -> dict | list:
+    """The `datasets` feature (as its JSON) that stores values of `arrow_type`; `image`: PNGs in `IMAGE_TYPE`, or
+    a list of them."""
+    if image and pa.types.is_list(arrow_type):
+        return {"_type": "Sequence", "feature": {"_type": "Image"}, "length": -1}
     if image:
         return {"_type": "Image"}
+    if pa.types.is_list(arrow_type) and pa.types.is_struct(arrow_type.value_type):
+        return [feature_of(arrow_type.value_type)]
     if pa.types.is_struct(arrow_type):
         return {arrow_type.field(i).name: feature_of(arrow_type.field(i).type) for i in range(arrow_type.num_fields)}
     if pa.types.is_fixed_size_list(arrow_type):

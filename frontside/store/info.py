@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from frontside.errors import DataIntegrityError
 from frontside.io import join
 from frontside.store.manifest import Manifest
-from frontside.store.shards import read_shard, shard_size
+from frontside.store.shards import read_shard, shard_format, shard_size, views_per_row
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,8 @@ def check_shard(root: str, name: str, manifest: Manifest) -> tuple[ShardCheck, o
 def summary(root: str, manifest: Manifest, first_table=None) -> list[str]:
     """Lines describing the dataset: rows, shards, bytes, parameters, size and columns (from a shard's table)."""
     nbytes = sum(s.nbytes for s in manifest.shards.values())
-    lines = [f"{root}: {manifest.rows} pairs in {len(manifest.shards)} shards, {nbytes / 1e6:.1f} MB "
-             f"({nbytes / max(manifest.rows, 1) / 1e3:.0f} KB per pair)",
+    lines = [f"{root}: {manifest.rows} faces in {len(manifest.shards)} shards, {nbytes / 1e6:.1f} MB "
+             f"({nbytes / max(manifest.rows, 1) / 1e3:.0f} KB per face)",
              f"made by frontside {manifest.code_version or '(unknown version)'}, shard format {manifest.format}"]
     lines += [f"  {key}: {value}" for key, value in sorted(manifest.parameters.items())]
     model = manifest.inputs.get("model") or {}
@@ -44,6 +44,8 @@ def summary(root: str, manifest: Manifest, first_table=None) -> list[str]:
     if manifest.extra:
         lines.append(f"  run: {manifest.extra}")
     if first_table is not None:
-        size = shard_size(first_table)
+        size, views = shard_size(first_table), sorted(set(views_per_row(first_table)))
+        lines.append(f"views a face: {', '.join(map(str, views))} (the front, then side views; first shard, format "
+                     f"{shard_format(first_table)})")
         lines.append(f"images and position maps: {size} x {size}; columns: {', '.join(first_table.column_names)}")
     return lines

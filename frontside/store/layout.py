@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 
-FORMAT_VERSION = "2"
-READABLE_FORMATS = ("1", "2")  # format 1: 256 x 256 only, PNGs and the posmap as plain binary, no view labels
+FORMAT_VERSION = "3"  # one row a face with N views: the front's columns, each side column a list (shards.py)
+# format 1: 256 x 256 only, PNGs and the posmap as plain binary, no view labels; format 2: two views a row, the
+# side view's columns single values
+READABLE_FORMATS = ("1", "2", "3")
 DEFAULT_SIZE = 256
 MANIFEST_NAME = "manifest.json"
 UV_REGIONS_NAME = "uv_regions.png"

@@ -1,4 +1,5 @@
-"""The training pair: what `make_pair` and the 300W-LP converter produce and what a shard row holds."""
+"""The face record: what `make_face` and the 300W-LP converter produce and what a shard row holds (a face seen
+from N views, front first), and the labels of each view."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from frontside.facemodel.model import Coefficients
 from frontside.renderers.camera import Camera
 from frontside.renderers.lighting import Lighting
 
@@ -35,22 +37,15 @@ def parts_to_rgb(segmentation: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class PairMeta:
-    """Everything about a pair except its pixels. Angles in degrees (see `renderers.view.Pose`)."""
+class FaceMeta:
+    """Who the face is and how it was made; what each view shows is in its `View`."""
 
     face_id: str
     seed: int  # the dataset seed; with face_index it fixes every random choice for this face
     face_index: int
     source: str  # builtin | bfm | facegen | 300wlp
-    renderer: str  # pyrender | facegen | 300wlp
+    renderer: str  # raster | pyrender | facegen | 300wlp
     model: str  # the face model's name, e.g. "builtin-v1", "BFM"
-    front_yaw: float
-    front_pitch: float
-    front_roll: float
-    side_yaw: float
-    side_pitch: float
-    side_roll: float
-    side: str  # "left" when side_yaw < 0, "right" when side_yaw > 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -78,30 +73,87 @@ class ViewLabels:
     lighting: Lighting | None = None
 
 
-@dataclass(frozen=True)
-class Pair:
-    """One training example.
+VIEW_KINDS = ("front", "left", "right")
 
-    front, side: (S, S, 3) uint8 RGB, background composited (S = 256 unless the dataset says otherwise).
+
+def side_of(yaw: float) -> str:
+    """The kind of a side view by its yaw: "right" when yaw > 0 (the nose turned to the viewer's right)."""
+    return "right" if yaw > 0 else "left"
+
+
+@dataclass(frozen=True)
+class View:
+    """One photo of a face.
+
+    image:  (S, S, 3) uint8 RGB, background composited, cropped around the view's own landmarks.
+    kind:   "front" (|yaw| <= 45), "left" or "right" (45 < |yaw| <= 100 on that side: `side_of`).
+    yaw, pitch, roll: the head pose in degrees (`renderers.view.Pose`'s convention).
+    labels: the view's `ViewLabels`, or None for rows read without them.
+    """
+
+    image: np.ndarray
+    kind: str
+    yaw: float
+    pitch: float
+    roll: float
+    labels: ViewLabels | None = None
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face seen from N >= 2 views: one training example.
+
+    views:       the `View`s, front first, then the side views (shard format 3; format-2 rows are 2 views).
     posmap:      (S, S, 3) float32, the front view's UV position map (PRN conventions, z min 0).
     mask:        (S, S) bool, UV coverage of the posmap.
     landmarks:   (68, 3) float32, the 68 landmark vertices in the front image's frame (same frame as posmap).
-    meta:        `PairMeta`.
-    front_view, side_view: `ViewLabels` of each view (None for rows that do not carry them).
+    meta:        `FaceMeta`.
     skin_tone:   (3,) float32 multiplier of the model's albedo drawn for this face, or None.
+    coefficients: the face model's `Coefficients` the face was drawn with (identity (K,), expression (E,) in the
+                 model's standard deviations), or None where the source has none.
+
+    `front`, `side` (the first side view's image), `front_view` and `side_view` (their labels) are what
+    two-view readers use; `sides` are all views after the front.
     """
 
-    front: np.ndarray
-    side: np.ndarray
+    views: tuple[View, ...]
     posmap: np.ndarray
     mask: np.ndarray
     landmarks: np.ndarray
-    meta: PairMeta
-    front_view: ViewLabels | None = None
-    side_view: ViewLabels | None = None
+    meta: FaceMeta
     skin_tone: np.ndarray | None = None
+    coefficients: Coefficients | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "views", tuple(self.views))
+        kinds = [view.kind for view in self.views]
+        if len(kinds) < 2 or kinds[0] != "front" or any(kind not in VIEW_KINDS[1:] for kind in kinds[1:]):
+            raise ValueError(f"face {self.meta.face_id}: views {kinds}: a face has a front view first, then at "
+                             "least one side view (left or right)")
 
     @property
     def size(self) -> int:
         """The side of the images and of the position map."""
         return int(self.posmap.shape[0])
+
+    @property
+    def sides(self) -> tuple[View, ...]:
+        return self.views[1:]
+
+    @property
+    def front(self) -> np.ndarray:
+        return self.views[0].image
+
+    @property
+    def side(self) -> np.ndarray:
+        """The first side view's image."""
+        return self.views[1].image
+
+    @property
+    def front_view(self) -> ViewLabels | None:
+        return self.views[0].labels
+
+    @property
+    def side_view(self) -> ViewLabels | None:
+        """The first side view's labels."""
+        return self.views[1].labels

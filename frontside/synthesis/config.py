@@ -16,6 +16,7 @@ FACEGEN = "facegen"
 # Renderer names a dataset may record. A research tool may add one (`generate.register_renderer`: the benchmarks'
 # old OpenGL path); users choose between the first two, or FaceGen through `--source facegen`.
 RENDERERS = ["raster", "pyrender", FACEGEN]
+MAX_VIEWS = 32  # views a face: each costs a render and ~130 KB a row; more is a typo, not a dataset
 
 
 @dataclass(frozen=True)
@@ -26,10 +27,12 @@ class GenerateParams:
     renderer: "raster" (the CPU renderer, the default: the same bytes on every machine, and the fastest one
     without a GPU), "pyrender" (OpenGL) or "facegen" (with `--source facegen`).
     depth: each view's depth map (float16) in the rows (about 13% of a row's bytes; False leaves it out).
+    views: N >= 2 views a face: the front, then side views (the first on a random side, then alternating:
+    3 views show the front, one side and the other; `synthesis.pairs.sample_extra_side_poses`).
     """
 
-    n_faces: int = field(metadata=cli("number of faces (one pair each)", flag="--faces"))
-    shard_size: int = field(default=16, metadata=cli("pairs per shard"))
+    n_faces: int = field(metadata=cli("number of faces (one row each)", flag="--faces"))
+    shard_size: int = field(default=16, metadata=cli("faces per shard"))
     seed: int = field(default=0, metadata=cli("dataset seed: face i draws everything from SeedSequence([seed, i])"))
     source: str = field(default="builtin", metadata=cli("builtin | bfm:PATH[,uv=PATH] | facegen"))
     backgrounds: str | None = field(default=None, metadata=cli("DTD folder (images/<category>/*.jpg); default: "
@@ -40,7 +43,9 @@ class GenerateParams:
     size: int = field(default=256, metadata=cli("side of the images and the position map: a multiple of 32, "
                                                 "at least 64"))
     depth: bool = field(default=True, metadata=cli("leave out each view's depth map (float16, about 55 KB of a "
-                                                   "pair's 420 KB)", flag="--no-depth"))
+                                                   "two-view face's 420 KB)", flag="--no-depth"))
+    views: int = field(default=2, metadata=cli("views a face: the front, then side views (the first on a random "
+                                               "side, then alternating sides: 3 = front, left and right)"))
 
     def __post_init__(self) -> None:
         # a record no renderer can make is refused at once (ParameterError, a ValueError naming the field);
@@ -92,6 +97,7 @@ RULES: dict[str, Callable[[str, object], object]] = {
     "n_faces": lambda n, v: checks.integer(n, v, minimum=1),
     "shard_size": lambda n, v: checks.integer(n, v, minimum=1),
     "seed": lambda n, v: checks.integer(n, v, minimum=0),
+    "views": lambda n, v: checks.integer(n, v, minimum=2, maximum=MAX_VIEWS),
     "size": checks.image_side,
     "source": _source,
     "backgrounds": _folder,

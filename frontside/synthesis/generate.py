@@ -1,5 +1,5 @@
 """A synthetic dataset: per-face randomness, the pipeline (face source, renderer, backgrounds) built once per
-process, the pairs of one shard, and `GenerateSource`, synthetic generation as a source for the dataset driver
+process, the faces of one shard, and `GenerateSource`, synthetic generation as a source for the dataset driver
 (its checks, what it records, one shard). Importing it loads no renderer and no pair pipeline."""
 
 from __future__ import annotations
@@ -20,13 +20,20 @@ from frontside.store.shards import write_shard
 from frontside.synthesis.config import FACEGEN, RENDERERS, GenerateParams, check_parameters
 
 if TYPE_CHECKING:
-    from frontside.store.records import Pair
+    from frontside.store.records import Face
     from frontside.synthesis.pairs import ModelSource
 
 
 def face_rng(seed: int, face_index: int) -> np.random.Generator:
-    """The generator for face `face_index` of a dataset with `seed`: independent of order, worker and shard."""
+    """The generator for face `face_index` of a dataset with `seed`: independent of order, worker and shard. The
+    face, its front and its first side view draw from it."""
     return np.random.default_rng(np.random.SeedSequence([int(seed), int(face_index)]))
+
+
+def extra_views_rng(seed: int, face_index: int) -> np.random.Generator:
+    """The generator of a face's views after the first two: from the first child of the face's SeedSequence
+    (`SeedSequence([seed, i]).spawn(1)[0]`), so adding views never moves the first two views' draws."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), int(face_index)], spawn_key=(0,)))
 
 
 def make_source(spec: str) -> ModelSource:
@@ -130,21 +137,23 @@ def dataset_uv_regions(params: GenerateParams) -> np.ndarray | None:
     return model_uv_regions(model, params.size)
 
 
-def generate_pairs(spec: ShardSpec, params: GenerateParams, timings: dict[str, float] | None = None) -> list[Pair]:
-    """The shard's pairs; `timings` collects seconds per stage of `make_pair` (benchmarks). Puts the process's
-    BLAS on one thread (`threads.blas_on_one_thread`: its idle threads spun on the other workers' cores)."""
-    # the pair pipeline (labels, scipy.ndimage, numba) loads here: `GenerateParams` is checked without it
-    from frontside.synthesis.pairs import make_pair
+def generate_faces(spec: ShardSpec, params: GenerateParams, timings: dict[str, float] | None = None) -> list[Face]:
+    """The shard's faces, `params.views` views each; `timings` collects seconds per stage of `make_face`
+    (benchmarks). Puts the process's BLAS on one thread (`threads.blas_on_one_thread`: its idle threads spun on
+    the other workers' cores)."""
+    # the face pipeline (labels, scipy.ndimage, numba) loads here: `GenerateParams` is checked without it
+    from frontside.synthesis.pairs import make_face
     from frontside.threads import blas_on_one_thread
 
     source, renderer, backgrounds = _pipeline(params)
     blas_on_one_thread()
-    pairs = []
+    faces = []
     for face_index in range(spec.first_face, spec.first_face + spec.n_faces):
-        pairs.append(make_pair(source, renderer, backgrounds, face_rng(params.seed, face_index),
+        faces.append(make_face(source, renderer, backgrounds, face_rng(params.seed, face_index),
                                face_id=f"{source.kind}-{face_index:06d}", face_index=face_index,
-                               seed=params.seed, size=params.size, depth=params.depth, timings=timings))
-    return pairs
+                               seed=params.seed, size=params.size, depth=params.depth, views=params.views,
+                               views_rng=extra_views_rng(params.seed, face_index), timings=timings))
+    return faces
 
 
 def generate_shard(spec: ShardSpec, params: GenerateParams, out: str,
@@ -156,12 +165,12 @@ def generate_shard(spec: ShardSpec, params: GenerateParams, out: str,
     url = join(out, shard_name(spec.index))
     if expected is not None and shard_is_valid(out, expected):
         return expected, True
-    return write_shard(url, generate_pairs(spec, params)), False
+    return write_shard(url, generate_faces(spec, params)), False
 
 
 @dataclass(frozen=True)
 class GenerateSource:
-    """Synthetic pairs from a face model and a renderer (`GenerateParams`)."""
+    """Synthetic faces from a face model and a renderer (`GenerateParams`)."""
 
     params: GenerateParams
     kind: str = "synthetic"

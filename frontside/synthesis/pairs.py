@@ -1,8 +1,10 @@
-"""One synthetic training pair: a face, a front and a side render, the front view's position map, each view's labels."""
+"""One synthetic face: a face drawn from a model, its N views (a front and N - 1 side views) rendered into their
+crops over backgrounds, the front view's position map, each view's labels."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -16,7 +18,7 @@ from frontside.renderers.backgrounds import Backgrounds, composite
 from frontside.renderers.camera import Camera, FramedRenderer
 from frontside.renderers.lighting import sample_lighting
 from frontside.renderers.view import Pose, RenderedView
-from frontside.store.records import Pair, PairMeta, ViewLabels
+from frontside.store.records import Face, FaceMeta, View, ViewLabels, side_of
 from frontside.synthesis.labels import shift_depth, view_labels
 
 
@@ -75,8 +77,9 @@ class ModelSource:
 class PoseRanges:
     """Pose ranges in degrees (thesis 4.2.1 and fig. 4.4).
 
-    Front: |yaw| <= 45. Side: 45 < |yaw| <= 100 on a random side. Pitch within ±15 and roll within ±10 for both
-    views, as a person holding still for two photos; scale and shift jitter the framing a little.
+    Front: |yaw| <= 45. Side: 45 < |yaw| <= 100, the first side view on a random side, further ones alternating
+    (`sample_extra_side_poses`). Pitch within ±15 and roll within ±10 for every view, as a person holding still
+    for the photos; scale and shift jitter the framing a little.
     """
 
     front_yaw: tuple[float, float] = (-45.0, 45.0)
@@ -87,19 +90,29 @@ class PoseRanges:
     shift: float = 0.04
 
 
+def _pose(rng: np.random.Generator, yaw: float, ranges: PoseRanges) -> Pose:
+    """A pose at `yaw` with pitch, roll, scale and shift drawn from `ranges` (in that order)."""
+    return Pose(yaw=yaw, pitch=float(rng.uniform(*ranges.pitch)), roll=float(rng.uniform(*ranges.roll)),
+                scale=float(rng.uniform(*ranges.scale)),
+                shift=(float(rng.uniform(-ranges.shift, ranges.shift)), float(rng.uniform(-ranges.shift, ranges.shift))))
+
+
 def sample_poses(rng: np.random.Generator, ranges: PoseRanges = PoseRanges()) -> tuple[Pose, Pose]:
-    """(front, side) poses; the side's sign of yaw is its side ("right" when > 0)."""
-
-    def one(yaw: float) -> Pose:
-        return Pose(yaw=yaw, pitch=float(rng.uniform(*ranges.pitch)), roll=float(rng.uniform(*ranges.roll)),
-                    scale=float(rng.uniform(*ranges.scale)),
-                    shift=(float(rng.uniform(-ranges.shift, ranges.shift)),
-                           float(rng.uniform(-ranges.shift, ranges.shift))))
-
-    front = one(float(rng.uniform(*ranges.front_yaw)))
+    """(front, side) poses; the side's sign of yaw is its side ("right" when > 0), drawn at random."""
+    front = _pose(rng, float(rng.uniform(*ranges.front_yaw)), ranges)
     side_sign = 1.0 if rng.random() < 0.5 else -1.0
-    side = one(side_sign * float(rng.uniform(*ranges.side_yaw)))
+    side = _pose(rng, side_sign * float(rng.uniform(*ranges.side_yaw)), ranges)
     return front, side
+
+
+def sample_extra_side_poses(rng: np.random.Generator, first_side_yaw: float, count: int,
+                            ranges: PoseRanges = PoseRanges()) -> list[Pose]:
+    """The poses of side views 2, 3, ... (view 0 is the front, view 1 the first side view, on a random side s):
+    view k is on the other side (-s) when k is even and on s when k is odd, so 3 views show both sides (front,
+    s, -s) and more views alternate (front, s, -s, s, -s, ...). Each |yaw| is drawn in `ranges.side_yaw`."""
+    sign = 1.0 if first_side_yaw > 0 else -1.0
+    return [_pose(rng, (-sign if k % 2 == 0 else sign) * float(rng.uniform(*ranges.side_yaw)), ranges)
+            for k in range(2, 2 + count)]
 
 
 def crop_view(view: RenderedView, landmarks: np.ndarray, rng: np.random.Generator | None,
@@ -118,17 +131,19 @@ def cropped_camera(renderer: FramedRenderer, face: FaceMesh, pose: Pose, size: i
     return camera.with_crop(landmark_crop(landmarks_xy, out_size=size, rng=rng))
 
 
-def render_pair_views(face: FaceMesh, renderer: Renderer, poses: tuple[Pose, Pose], rng: np.random.Generator,
-                      size: int, depth: bool = True, timings: dict[str, float] | None = None
-                      ) -> list[tuple[np.ndarray, np.ndarray, ViewLabels]]:
+def render_views(face: FaceMesh, renderer: Renderer, poses: Sequence[Pose],
+                 rngs: np.random.Generator | Sequence[np.random.Generator], size: int, depth: bool = True,
+                 timings: dict[str, float] | None = None) -> list[tuple[np.ndarray, np.ndarray, ViewLabels]]:
     """[(RGBA (S, S, 4) uint8 premultiplied, vertices (N, 3) float32 in the crop frame with z min 0, labels)]
-    for the front and the side pose. A `FramedRenderer` draws both views straight into their crops from one
-    upload, with lights drawn here; another renderer (FaceGen) renders each view whole, then it is cropped."""
+    for each pose; view k draws its lights and crop jitter from rngs[k] (one generator: all views from it, in
+    view order). A `FramedRenderer` draws all views straight into their crops from one upload, with lights drawn
+    here; another renderer (FaceGen) renders each view whole, then it is cropped."""
+    rngs = [rngs] * len(poses) if isinstance(rngs, np.random.Generator) else list(rngs)
     out = []
     if isinstance(renderer, FramedRenderer):
         with stage(timings, "render"):
             views = []
-            for pose in poses:
+            for pose, rng in zip(poses, rngs, strict=True):
                 lighting = sample_lighting(rng)
                 views.append((cropped_camera(renderer, face, pose, size, rng), lighting))
             pixels = [camera.image_vertices(face.vertices) for camera, _ in views]
@@ -139,8 +154,8 @@ def render_pair_views(face: FaceMesh, renderer: Renderer, poses: tuple[Pose, Pos
                 out.append((rgba, vertices, view_labels(face, vertices, size, camera, lighting, depth)))
         return out
     with stage(timings, "render"):
-        rendered = [renderer.render(face, pose, size, rng) for pose in poses]
-        crops = [crop_view(view, face.landmarks, rng, size) for view in rendered]
+        rendered = [renderer.render(face, pose, size, rng) for pose, rng in zip(poses, rngs, strict=True)]
+        crops = [crop_view(view, face.landmarks, rng, size) for view, rng in zip(rendered, rngs)]
     with stage(timings, "labels"):
         return [(rgba, vertices, view_labels(face, vertices, size, depth=depth)) for rgba, vertices in crops]
 
@@ -156,30 +171,40 @@ def stage(timings: dict[str, float] | None, name: str):
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
 
 
-def make_pair(source: FaceSource, renderer: Renderer, backgrounds: Backgrounds | None, rng: np.random.Generator,
+def make_face(source: FaceSource, renderer: Renderer, backgrounds: Backgrounds | None, rng: np.random.Generator,
               *, face_id: str, face_index: int, seed: int, ranges: PoseRanges = PoseRanges(), size: int = 256,
-              depth: bool = True, timings: dict[str, float] | None = None) -> Pair:
-    """Draw a face and two poses, render both views cropped around their own landmarks, put each over a
-    background, rasterise the front view's position map (size x size, as the images) and label both views.
-    The order of random draws is fixed, so the same rng state gives the same bytes. `timings` collects seconds
-    per stage (face, render, labels, background, posmap)."""
+              depth: bool = True, views: int = 2, views_rng: np.random.Generator | None = None,
+              timings: dict[str, float] | None = None) -> Face:
+    """Draw a face and `views` poses (a front, then side views: `sample_poses`, `sample_extra_side_poses`),
+    render every view cropped around its own landmarks, put each over a background, rasterise the front view's
+    position map (size x size, as the images) and label every view.
+
+    The face, the front and the first side view draw from `rng` in a fixed order, exactly as a two-view face
+    does; views 2, 3, ... draw everything (pose, lights, crop jitter, background) from `views_rng` (needed when
+    views > 2; `generate.face_rngs` gives both), so a face's first two views are the same whatever `views` is,
+    and the same generator states give the same bytes. `timings` collects seconds per stage (face, render,
+    labels, background, posmap)."""
+    if views < 2:
+        raise ValueError(f"a face has a front and at least one side view: views must be >= 2, got {views}")
+    if views > 2 and views_rng is None:
+        raise ValueError(f"views = {views}: views 2, 3, ... draw from views_rng, which is None")
     with stage(timings, "face"):
         draw = getattr(source, "draw", None)
-        face, skin_tone = draw(rng, face_id) if draw is not None else (source.face(rng, face_id), None)
-        front_pose, side_pose = sample_poses(rng, ranges)
-    (front_rgba, front_vertices, front_view), (side_rgba, _, side_view) = render_pair_views(
-        face, renderer, (front_pose, side_pose), rng, size, depth, timings)
+        mesh, skin_tone = draw(rng, face_id) if draw is not None else (source.face(rng, face_id), None)
+        poses = [*sample_poses(rng, ranges)]
+        poses += sample_extra_side_poses(views_rng, poses[1].yaw, views - 2, ranges) if views > 2 else []
+    rngs = [rng, rng] + [views_rng] * (views - 2)
+    rendered = render_views(mesh, renderer, poses, rngs, size, depth, timings)
     with stage(timings, "background"):
         backgrounds = backgrounds or Backgrounds.from_folder(None)
-        front = composite(front_rgba, backgrounds.sample(rng, size, size))
-        side = composite(side_rgba, backgrounds.sample(rng, size, size))
+        images = [composite(rgba, backgrounds.sample(view_rng, size, size))
+                  for (rgba, _, _), view_rng in zip(rendered, rngs)]
     with stage(timings, "posmap"):
-        posmap, mask = rasterize_posmap(face.uv, face.triangles, front_vertices, size=size)
-    meta = PairMeta(
-        face_id=face_id, seed=int(seed), face_index=int(face_index), source=source.kind, renderer=renderer.name,
-        model=face.model, front_yaw=front_pose.yaw, front_pitch=front_pose.pitch, front_roll=front_pose.roll,
-        side_yaw=side_pose.yaw, side_pitch=side_pose.pitch, side_roll=side_pose.roll,
-        side="right" if side_pose.yaw > 0 else "left",
-    )
-    return Pair(front=front, side=side, posmap=posmap, mask=mask, landmarks=front_view.landmarks, meta=meta,
-                front_view=front_view, side_view=side_view, skin_tone=skin_tone)
+        posmap, mask = rasterize_posmap(mesh.uv, mesh.triangles, rendered[0][1], size=size)
+    face_views = tuple(View(image=image, kind="front" if k == 0 else side_of(pose.yaw), yaw=pose.yaw,
+                            pitch=pose.pitch, roll=pose.roll, labels=labels)
+                       for k, (image, pose, (_, _, labels)) in enumerate(zip(images, poses, rendered)))
+    meta = FaceMeta(face_id=face_id, seed=int(seed), face_index=int(face_index), source=source.kind,
+                    renderer=renderer.name, model=mesh.model)
+    return Face(views=face_views, posmap=posmap, mask=mask, landmarks=rendered[0][2].landmarks, meta=meta,
+                skin_tone=skin_tone, coefficients=mesh.coefficients)

@@ -25,10 +25,11 @@ from frontside.learning.checkpoint.validation import check_checkpoint_file, chec
 def save_checkpoint(path: str | os.PathLike, *, network: torch.nn.Module, face_model: str | None = None,
                     optimizer: torch.optim.Optimizer | None = None,
                     scheduler=None, epoch: int = 0, best_val: float = float("inf"), config: dict | None = None,
-                    history: list | None = None) -> Path:
+                    history: list | None = None, position: dict | None = None) -> Path:
     """Write a checkpoint of `network` (from `registry.build`, which carries its `.spec` and `.basis`) to a
     temporary file beside `path`, then rename it into place. `face_model`: the spec of the face model its basis
-    came from ("builtin", "bfm:/path"; the file's key is "model_spec", its weights' "model")."""
+    came from ("builtin", "bfm:/path"; the file's key is "model_spec", its weights' "model"). `position`: where in
+    the epoch after `epoch` a run stands when it saves mid-epoch (step, the epoch's losses so far; plain values)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     spec, basis = network.spec, network.basis
@@ -46,6 +47,7 @@ def save_checkpoint(path: str | os.PathLike, *, network: torch.nn.Module, face_m
         "best_val": float(best_val),
         "config": dict(config or {}),
         "history": list(history or []),
+        "position": dict(position or {}),
     }
     buffer = io.BytesIO()
     torch.save(state, buffer)

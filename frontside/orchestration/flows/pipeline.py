@@ -25,21 +25,23 @@ def train_then_evaluate(train_data: list[str], test_data: list[str], out: str,
                         max_test_faces: int | None = None, overwrite: bool = False) -> str:
     """Pre-train each arch on synthetic shards, optionally fine-tune on 300W-LP shards from those weights
     (`--init`; lr `transfer_lr`, default a tenth of the arch's own: the thesis's 1e-5 for its network), then
-    evaluate every final network and the mean face on the test shards.
+    evaluate every final network and the mean face on the test shards. Each training runs in a process of its
+    own (`learning.launch`): the flow peaks at one network's memory, however many it trains.
     overwrite: replace runs already under `out/runs` (else such a run stops the flow before it trains)."""
     out_path = Path(out)
     finals: list[str] = []
     for arch in archs:
         pre = train_task(TrainConfig(data=list(train_data), out=str(out_path / "runs" / arch), arch=arch,
                                      epochs=epochs, batch_size=batch_size, max_steps_per_epoch=max_steps_per_epoch,
-                                     seed=seed, overwrite=overwrite, progress=True))
+                                     seed=seed, overwrite=overwrite, progress=True), own_process=True)
         final = pre["best_path"]
         if transfer_data:
             transfer = train_task(TrainConfig(data=list(transfer_data), out=str(out_path / "runs" / f"{arch}-300wlp"),
                                               arch=arch, epochs=transfer_epochs, batch_size=batch_size,
                                               lr=transfer_lr if transfer_lr is not None else get_arch(arch).lr / 10,
                                               init=final, max_steps_per_epoch=max_steps_per_epoch,
-                                              seed=seed, overwrite=overwrite, progress=True))
+                                              seed=seed, overwrite=overwrite, progress=True),
+                                  own_process=True)
             final = transfer["best_path"]
         finals.append(final)
     return evaluate_models(EvaluateConfig(checkpoints=finals, data=list(test_data), out=str(out_path / "report"),

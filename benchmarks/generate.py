@@ -12,7 +12,10 @@ up to 20% over a quarter of an hour, and a flow run of 200 raster faces lasts 6-
 and its flows with the driver, run in fresh processes, so their peak memory (max RSS) is their own. Prefect's
 overhead is the flow on 1 worker against the driver, by their time outside the shards' work (the work being
 the same code), and, noisier, by their throughput; memory flatness is the raster flows' peak with all the faces
-against a 2-worker run with a quarter of them. Load averages are recorded beside the figures.
+against a 2-worker run with a quarter of them. Load averages are recorded beside the figures. A child that
+fails, crashes or runs past `--child-timeout` (30 minutes) stops the benchmark with a message naming it and
+the end of its stderr; each child runs in a process group of its own, stopped whole when it ends (a crashed
+child's Prefect server once kept the benchmark waiting until it was killed by hand).
 
     python benchmarks/generate.py             # 200 faces per flow run, 3 rounds (~22 min on 2 cores)
     python benchmarks/generate.py --quick     # 32 faces, one round (~3 min)
@@ -26,13 +29,12 @@ import os
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import emit
+from _common import ChildFailed, emit, run_child
 
 import tools.pyrender_rebuild  # noqa: F401  (registers the "pyrender-rebuild" baseline)
 
@@ -129,14 +131,14 @@ def flows(renderer: str, faces: int, shard_size: int, workers: list[int], scratc
     return result
 
 
-def _child(*args: str) -> dict:
-    """Run one configuration in a fresh process (its own peak memory, no warm state) and return its JSON."""
+def _child(*args: str, timeout: float) -> dict:
+    """Run one configuration in a fresh process (its own peak memory, no warm state) and return its JSON; a child
+    that fails, crashes or runs past `timeout` seconds stops the benchmark (`ChildFailed`), leaving nothing
+    running."""
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
-    out = subprocess.run([sys.executable, str(Path(__file__)), "--child", *args], capture_output=True, text=True,
-                         env=env, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    out = run_child([sys.executable, str(Path(__file__)), "--child", *args], name=" ".join(args), env=env,
+                    timeout=timeout)
+    return json.loads(out.strip().splitlines()[-1])
 
 
 CONFIGURATIONS = ("bare_1_thread", "driver_1_thread", "flow_1_workers", "flow_2_workers")
@@ -169,24 +171,26 @@ def _overhead(rounds: list[dict]) -> dict:
                                  for key in TIMED_OUTSIDE_SHARDS}}
 
 
-def main(faces: int, bare_faces: int, shard_size: int, rounds: int) -> None:
+def main(faces: int, bare_faces: int, shard_size: int, rounds: int, child_timeout: float) -> None:
     """`rounds` rounds, each running every renderer's configurations once, so the renderers compared are measured
-    minutes apart at most: this machine's speed drifts by 20% over a quarter of an hour."""
+    minutes apart at most: this machine's speed drifts by 20% over a quarter of an hour. Each configuration runs
+    in a child process, stopped after `child_timeout` seconds."""
     loads = {"start": [round(x, 2) for x in os.getloadavg()]}
     result: dict = {"faces_per_flow_run": faces, "faces_per_bare_loop": bare_faces, "shard_size": shard_size,
                     "rounds (median reported)": rounds, "cpus": os.cpu_count(), "renderers": {}}
     measured: dict[str, list[dict]] = {r: [] for r in RENDERERS}
     for round_index in range(rounds):
         for renderer in RENDERERS:
-            got = _child("bare", renderer, str(bare_faces), str(shard_size))
-            got.update(_child("flow", renderer, str(faces), str(shard_size), "1", "2"))
+            got = _child("bare", renderer, str(bare_faces), str(shard_size), timeout=child_timeout)
+            got.update(_child("flow", renderer, str(faces), str(shard_size), "1", "2", timeout=child_timeout))
             measured[renderer].append(got)
             print(json.dumps({"round": round_index, renderer: got}), file=sys.stderr, flush=True)  # as they come
         loads[f"after_round_{round_index}"] = [round(x, 2) for x in os.getloadavg()]
     result["renderers"] = {r: _summary(rounds_measured) for r, rounds_measured in measured.items()}
     small = max(faces // 4, shard_size)
     result["memory_flatness_peak_rss_mb"] = {
-        f"raster_flow_2_workers_{small}_faces": _child("flow", NEW, str(small), str(shard_size), "2")["peak_rss_mb"],
+        f"raster_flow_2_workers_{small}_faces": _child("flow", NEW, str(small), str(shard_size), "2",
+                                                        timeout=child_timeout)["peak_rss_mb"],
         f"raster_flows_1_and_2_workers_{faces}_faces": result["renderers"][NEW]["peak_rss_mb"]}
     new, old = result["renderers"][NEW], result["renderers"][OLD]
     result["speedup_vs_old_path"] = {
@@ -212,6 +216,8 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3,
                         help="rounds over every renderer and configuration; medians reported (default: %(default)s)")
     parser.add_argument("--quick", action="store_true", help="32 faces per flow run, 16 per bare loop, one round")
+    parser.add_argument("--child-timeout", type=float, default=1800.0,
+                        help="seconds a configuration's child may run before it is stopped (default: %(default)g)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -222,7 +228,10 @@ if __name__ == "__main__":
             else:
                 out = flows(renderer, int(n), int(shard), [int(w) for w in args.child[4:]], scratch)
         print(json.dumps(out))
-    elif args.quick:
-        main(32, 16, 8, 1)
     else:
-        main(args.faces, args.bare_faces, args.shard_size, args.rounds)
+        try:
+            main(*((32, 16, 8, 1) if args.quick else (args.faces, args.bare_faces, args.shard_size, args.rounds)),
+                 child_timeout=args.child_timeout)
+        except ChildFailed as exc:
+            print(f"benchmarks/generate.py: {exc}", file=sys.stderr)
+            sys.exit(1)

@@ -17,7 +17,9 @@ def prefect_harness():
     """A temporary Prefect API for the whole session; request it in every test that runs a flow."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=90):
+    # on this shared 2-core machine at load 11 the server took 225 s to answer (Prefect counts only its 0.1 s
+    # sleeps toward the limit, so 90 ran out after ~150 s): a generous limit costs nothing when it starts at once
+    with prefect_test_harness(server_startup_timeout=900):
         yield
 
 

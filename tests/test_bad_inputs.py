@@ -23,6 +23,8 @@ import pytest
 import scipy.io
 from made_files import N_EXP, N_ID, grid_model, png_declaring
 
+pytestmark = pytest.mark.slow  # a subprocess command for each case
+
 ROOT = Path(__file__).resolve().parents[1]
 TRUNCATIONS = [10, 64, 127, 128, 200, 400, 1000, 3000, 10000, "half", "last"]
 

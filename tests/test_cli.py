@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,6 +18,7 @@ def _run(*args, cwd=None):
                           env=env, cwd=cwd, timeout=300)
 
 
+@pytest.mark.slow
 def test_help_lists_the_commands():
     out = _run("--help")
     assert out.returncode == 0
@@ -24,6 +26,7 @@ def test_help_lists_the_commands():
         assert command in out.stdout
 
 
+@pytest.mark.slow
 def test_smoke_writes_a_posmap_picture_and_an_obj(tmp_path):
     out = _run("smoke", "--out", str(tmp_path / "smoke"))
     assert out.returncode == 0, out.stderr
@@ -33,6 +36,7 @@ def test_smoke_writes_a_posmap_picture_and_an_obj(tmp_path):
     assert obj.count("\nf ") >= 20_000
 
 
+@pytest.mark.slow
 def test_preview_grid(tmp_path):
     out = _run("preview", "--n", "2", "--size", "128", "--out", str(tmp_path / "grid.png"))
     assert out.returncode == 0, out.stderr
@@ -41,6 +45,7 @@ def test_preview_grid(tmp_path):
     assert len(np.unique(grid[:128, 128:256].reshape(-1, 3), axis=0)) >= 6  # the parts tile shows the parts
 
 
+@pytest.mark.slow
 def test_a_bad_model_spec_is_a_one_line_error(tmp_path):
     out = _run("preview", "--n", "1", "--source", "bfm:/nowhere/BFM.mat", "--out", str(tmp_path / "g.png"))
     assert out.returncode == 1
@@ -68,6 +73,7 @@ def _running(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_no_prefect_server_outlives_the_command(tmp_path):
     """SIGTERM: the command exits 143 and stops its server; SIGKILL: the watchdog stops the server."""
     import signal
@@ -105,6 +111,7 @@ def test_no_prefect_server_outlives_the_command(tmp_path):
     assert "frontside generate: terminated" in (tmp_path / "SIGTERM.log").read_text()
 
 
+@pytest.mark.slow
 def test_debug_shows_the_traceback_and_a_usage_error_is_one_line(tmp_path):
     plain = _run("generate", "--faces", "0", "--out", str(tmp_path / "x"))
     assert plain.returncode == 2 and plain.stderr == "frontside generate: error: --faces: must be >= 1, got 0\n"
@@ -114,6 +121,7 @@ def test_debug_shows_the_traceback_and_a_usage_error_is_one_line(tmp_path):
     assert usage.returncode == 2 and len(usage.stderr.splitlines()) == 1, usage.stderr
 
 
+@pytest.mark.slow
 def test_info_summarises_and_validates_every_shard(tmp_path, tiny_dataset):
     import shutil
 
@@ -129,6 +137,7 @@ def test_info_summarises_and_validates_every_shard(tmp_path, tiny_dataset):
     assert out.returncode == 1 and "2 of 3 valid" in out.stdout and "shard-00001.parquet" in out.stdout
 
 
+@pytest.mark.slow
 def test_generate_refuses_a_size_that_is_not_a_multiple_of_32(tmp_path):
     out = _run("generate", "--faces", "1", "--out", str(tmp_path / "d"), "--size", "100")
     # a flag's value: exit 2, the one line names the flag, nothing written
@@ -148,3 +157,54 @@ def test_flows_on_the_commands_own_server_send_no_heartbeats():
     with ephemeral_run_settings():
         assert get_current_settings().flows.heartbeat_frequency is None
     assert get_current_settings().flows.heartbeat_frequency == before and before is not None
+
+
+def test_library_notes_show_once_and_run_failures_stay_off_the_console(capfd):
+    """A command shows the package's notes on stderr once (Prefect's console handler on the root logger printed
+    each a second time), and while its flow runs, Prefect's console shows no task or flow failure: no retry notice,
+    traceback or failed state (the command says it in one line); everything else, and all of it after the block."""
+    import logging
+
+    from prefect.logging.configuration import ensure_logging_setup
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    from frontside.cli import show_library_logs
+    from frontside.cli.prefect_server import failures_off_the_console
+
+    ensure_logging_setup()  # as in every command that runs a flow
+    consoles = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
+    assert consoles
+    show_library_logs()
+    show_library_logs()  # idempotent: one handler
+    logging.getLogger("frontside.store.driver").info("note: a note for the user")
+    try:
+        raise OSError(28, "No space left on device")
+    except OSError:
+        failed = sys.exc_info()
+
+    def record(name, level, message, exc_info=None):  # as Prefect's run loggers make them
+        made = logging.LogRecord(name, level, __file__, 1, message, None, exc_info)
+        made.flow_run_id, made.flow_run_name = "f", "a-run"
+        made.task_run_id, made.task_run_name = "t", "synthetic-shard-00000"
+        return made
+
+    shown = [record("prefect.flow_runs", logging.INFO, "Beginning flow run 'a-run' for flow 'generate-dataset'"),
+             record("prefect.task_runs", logging.INFO, "Finished in state Completed()"),
+             record("prefect.server", logging.ERROR, "not a run's record")]
+    hidden = [record("prefect.task_runs", logging.INFO, "Task run failed with exception: OSError(28) - Retry 1/2 "
+                                                          "will start 1 second(s) from now"),
+              record("prefect.task_runs", logging.ERROR, "Task run failed with exception: OSError(28) - Retries are "
+                                                           "exhausted", failed),
+              record("prefect.task_runs", logging.ERROR, "Finished in state Failed('Task run encountered ...')"),
+              record("prefect.flow_runs", logging.ERROR, "Encountered exception during execution: X", failed),
+              record("prefect.flow_runs", logging.INFO, "Finished in state Failed('Flow run encountered ...')")]
+    with failures_off_the_console():
+        for r in shown + hidden:
+            for console in consoles:
+                console.handle(r)
+    for console in consoles:
+        console.handle(record("prefect.task_runs", logging.ERROR, "Task run failed after the block"))
+    err = capfd.readouterr().err
+    assert err.count("note: a note for the user") == 1
+    assert all(r.getMessage() in err for r in shown) and "Task run failed after the block" in err
+    assert not any(r.getMessage() in err for r in hidden) and "Traceback" not in err

@@ -10,9 +10,10 @@ import torch
 from frontside.learning.checkpoint.saving import load_checkpoint
 from frontside.learning.config import TrainConfig
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
-                                reason=f"no CUDA device here (torch {torch.__version__}, "
-                                       f"{'CPU-only build' if torch.version.cuda is None else 'no GPU visible'})")
+pytestmark = [pytest.mark.slow,  # training runs
+              pytest.mark.skipif(not torch.cuda.is_available(),
+                                 reason=f"no CUDA device here (torch {torch.__version__}, "
+                                        f"{'CPU-only build' if torch.version.cuda is None else 'no GPU visible'})")]
 
 SMALL = dict(arch="twoview", width=0.5, input_size=64, batch_size=8, epochs=1, max_steps_per_epoch=3,
              progress=False, device="cuda")

@@ -245,6 +245,7 @@ print("finished")
 """
 
 
+@pytest.mark.slow
 def test_two_processes_starting_together_never_both_write(tmp_path, builtin_model):
     """Both pass the check on the empty folder, then start writing at the same moment: one must lose, by the
     lock or (had the winner already finished) by the parameter check under it."""
@@ -265,6 +266,7 @@ def test_two_processes_starting_together_never_both_write(tmp_path, builtin_mode
     assert verify(str(out)) == [] and len(manifest.shards) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("views", [2, 3])
 def test_spawned_worker_processes_and_a_second_run_give_the_same_bytes(made, made3, tmp_path, views):
     from frontside.store.driver import run_in_processes

@@ -87,6 +87,7 @@ def test_the_recipes_learning_rate_for_another_global_batch():
     assert TrainConfig(data=["d"], out="r", batch_size=64, lr=1e-3, lr_scaling="linear").recipe()[0] == 1e-3
 
 
+@pytest.mark.slow  # a training run
 def test_a_run_in_fp16_keeps_its_scaler_in_the_checkpoint(stream_dataset, tmp_path):
     from frontside.learning.checkpoint.saving import load_checkpoint
     from frontside.learning.trainer import train

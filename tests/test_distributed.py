@@ -21,6 +21,8 @@ from frontside.learning.config import TrainConfig
 from frontside.learning.launch import TrainingFailed, train_in_processes
 from frontside.learning.trainer import train
 
+pytestmark = pytest.mark.slow  # training runs in processes of their own
+
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(arch="twoview", width=0.5, input_size=64, batch_size=8, precision="fp32", progress=False, seed=0,
              stream=True, streams=2, patience=100)
@@ -34,7 +36,6 @@ def _history(run: Path) -> list[dict]:
     return load_checkpoint(run / "last.pt")["history"]
 
 
-@pytest.mark.slow
 def test_two_processes_train_as_one_on_the_same_global_batch(stream_dataset, tmp_path):
     # one step an epoch, so the history is the curve step by step
     steps = dict(epochs=6, max_steps_per_epoch=1)
@@ -78,7 +79,6 @@ def _cli(config_flags: list[str]) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-@pytest.mark.slow
 def test_a_run_whose_rank_is_killed_mid_epoch_resumes_to_the_same_weights(stream_dataset, tmp_path):
     flags = ["--data", stream_dataset, "--arch", "twoview", "--width", "0.5", "--input-size", "64",
              "--batch-size", "8", "--precision", "fp32", "--seed", "0", "--streams", "2", "--nproc", "2",
@@ -136,7 +136,6 @@ def test_a_failing_training_process_reports_its_own_error(stream_dataset, tmp_pa
         train_in_processes(_config(stream_dataset, tmp_path / "big", batch_size=512, epochs=1))
 
 
-@pytest.mark.slow
 def test_train_then_evaluate_trains_each_network_in_a_process_of_its_own(stream_dataset, tmp_path, prefect_harness,
                                                                         monkeypatch):
     import frontside.learning.launch as launch

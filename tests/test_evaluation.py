@@ -81,6 +81,7 @@ def test_a_collapsed_prediction_cannot_score_well(four_pairs):
     assert flat["mean_nme"] == float("inf")
 
 
+@pytest.mark.slow
 def test_evaluate_flow_writes_the_report(tiny_dataset, tmp_path, prefect_harness):
     import json
 

@@ -73,6 +73,7 @@ def _iou(a, b):
 
 # ---- cameras ---------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout,style,hcs", [("a", "count", "0"), ("b", "elems", "1"), ("c", "count", "1"),
                                               ("c6", "elems", "0")])
 def test_parsed_cameras_match_the_truth_and_the_pixels(fake_fg3, monkeypatch, layout, style, hcs):
@@ -139,6 +140,7 @@ def test_hand_written_camera_puts_the_origin_in_front_and_axes_the_right_way(tmp
     assert xyz[3, 2] > xyz[0, 2]  # the point nearer the camera has the larger image z
 
 
+@pytest.mark.slow
 def test_a_direct3d_style_camera_is_rejected_naming_the_file(fake_fg3, monkeypatch):
     """A modelview mirrored to look down +z (how layout (b) used to be read) puts the face behind an OpenGL
     camera; the driver must say so instead of returning labels mirrored through the image centre."""
@@ -194,6 +196,7 @@ def test_written_lights_point_toward_lights_in_front_of_the_face(tmp_path):
     assert mean[1] > 0  # from above on average
 
 
+@pytest.mark.slow
 def test_frontal_render_is_lit_by_the_written_lights(fake_fg3):
     """End to end: the fake shades with the settings' lights the way FaceGen defines them (n . direction), so the
     face we render frontally must be clearly brighter than ambient light alone would make it."""
@@ -209,6 +212,7 @@ def test_frontal_render_is_lit_by_the_written_lights(fake_fg3):
 
 # ---- the fg3 executable and the driver's file path ------------------------------------------------------------
 
+@pytest.mark.slow
 def test_source_reads_the_tri_fg3_constructs_through_triexport(fake_fg3, builtin_model):
     face = FaceGenSource(fake_fg3).face(np.random.default_rng(1), "face-000002")
     folder = Path(face.handle)
@@ -223,6 +227,7 @@ def test_source_reads_the_tri_fg3_constructs_through_triexport(fake_fg3, builtin
     np.testing.assert_allclose(uv, builtin_model.uv, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_frontside_fg3_names_the_executable_off_path(tmp_path, monkeypatch, fake_env):
     monkeypatch.setenv("FRONTSIDE_FG3", str(FAKE / "fg3"))
     monkeypatch.setenv("FRONTSIDE_FACEGEN_TOPOLOGY", f"bfm:{fake_env}")
@@ -239,6 +244,7 @@ def test_fg3_missing_from_path(tmp_path):
         FaceGenSource(config).face(np.random.default_rng(0), "x")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variable,value,message", [
     ("FAKE_FG3_FAIL", "construct", "licence file not found"),
     ("FAKE_FG3_NO_OUTPUT", "triexport", "did not write bfm.obj"),
@@ -250,6 +256,7 @@ def test_fg3_failures_name_the_command_and_keep_stderr(fake_fg3, monkeypatch, va
     assert message in str(err.value) and "fg3" in str(err.value)
 
 
+@pytest.mark.slow
 def test_fg3_time_out(fake_fg3, monkeypatch):
     monkeypatch.setenv("FAKE_FG3_SLEEP", "5")
     with pytest.raises(ExternalToolError, match="timed out"):

@@ -127,6 +127,32 @@ def test_bfm_errors_name_the_file_and_key(tmp_path, builtin_model, key, value, m
     assert "bad.mat" in str(err.value) and message in str(err.value)
 
 
+@pytest.mark.parametrize("key,value,problem", [
+    *[(key, -1e39, "float32") for key in ("shapeMU", "shapePC", "shapeEV", "expMU", "expPC", "expEV")],
+    ("texPC", -1e41, "float32"), ("texEV", 1e41, "float32"),  # texture values are stored x 255
+    ("texMU", np.nan, "NaN"),
+])
+def test_bfm_values_beyond_float32_are_refused_naming_the_file_and_its_key(tmp_path, builtin_model, key, value,
+                                                                           problem):
+    """A finite float64 that float32 cannot hold (1e39) would become inf in the model: refused at load, naming
+    the file and the file's own key (not the model's field), without numpy's overflow warning."""
+    import warnings
+
+    model = _small_model(builtin_model)
+    save_bfm(model, tmp_path / "BFM.mat", tmp_path / "BFM_UV.mat")
+    raw = scipy.io.loadmat(tmp_path / "BFM.mat")["model"][0, 0]
+    struct = {name: raw[name] for name in raw.dtype.names}
+    struct[key] = struct[key].copy()
+    struct[key].flat[-1] = value
+    scipy.io.savemat(tmp_path / "big.mat", {"model": struct})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "overflow encountered in cast" would be an error here
+        with pytest.raises(InputFormatError) as err:
+            load_bfm(tmp_path / "big.mat", tmp_path / "BFM_UV.mat")
+    message = str(err.value)
+    assert message.startswith(f"{tmp_path / 'big.mat'}: {key}: ") and problem in message, message
+
+
 def test_uv_region_map(builtin_model):
     m = builtin_model
     regions = uv_region_map(m.uv, m.triangles, m.regions, landmarks=m.landmarks)

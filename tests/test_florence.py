@@ -46,6 +46,7 @@ def test_rendered_views_and_ground_truth_share_the_front_frame(florence_root, tm
     assert (mask & face_pixels).sum() / (mask | face_pixels).sum() > 0.95
 
 
+@pytest.mark.slow
 def test_evaluate_on_florence(florence_root, tmp_path, prefect_harness, tiny_dataset):
     from frontside.evaluation.config import EvaluateConfig
     from frontside.learning.checkpoint.saving import save_checkpoint

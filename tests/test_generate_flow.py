@@ -12,6 +12,8 @@ import pytest
 from frontside.store.manifest import Manifest, shard_is_valid, verify
 from frontside.synthesis.config import GenerateConfig
 
+pytestmark = pytest.mark.slow  # Prefect flow runs, subprocess commands, a Dask cluster
+
 PARAMS = dict(n_faces=6, shard_size=2, seed=3, size=256)
 
 
@@ -140,3 +142,54 @@ def test_a_failing_shard_keeps_the_others_and_a_rerun_redoes_only_it(reference, 
     assert (result["written"], result["skipped"]) == (1, 2)
     assert {name: (tmp_path / name).stat().st_ino for name in kept} == kept
     assert _shards(tmp_path) == _shards(reference)
+
+
+# The command with a file-size limit, as a disk filling up: a write past the limit fails with EFBIG ("File too
+# large") as it would with ENOSPC; SIGXFSZ is ignored, or the kernel would kill the process instead.
+FILE_SIZE_LIMIT = """
+import resource, runpy, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+sys.argv = ["frontside", *sys.argv[2:]]
+runpy.run_module("frontside.cli", run_name="__main__")
+"""
+
+
+def test_a_disk_filling_mid_run_is_one_line_keeps_the_data_and_the_rerun_gives_the_same_bytes(tmp_path,
+                                                                                            prefect_harness):
+    """A disk that fills during `frontside generate`, for real and without root: the command runs in a process
+    whose files may not grow past 160 kB (RLIMIT_FSIZE, inherited by nothing else here). At 128 px its shards of
+    2 pairs (~210 kB) cannot be written and the last one, of 1 pair (~105 kB), can; the manifest, card and grid
+    are smaller. The command uses this session's Prefect server (PREFECT_API_URL), whose database lies outside
+    the limit. The user sees one line about it: no traceback, nothing of Prefect's retries or failed states; the
+    shard that fit is kept, nothing half-written is left, and the same command without the limit writes the
+    missing shards, the bytes of a run that never failed."""
+    from conftest import synthetic_dataset
+    from prefect.settings import PREFECT_API_URL
+
+    from frontside.orchestration.flows.generate import run_generate
+
+    out = tmp_path / "full"
+    args = ["generate", "--faces", "5", "--shard-size", "2", "--seed", "3", "--size", "128", "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "PYTHONDONTWRITEBYTECODE": "1",
+           "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_HOME": str(tmp_path / "prefect-home")}
+    run = subprocess.run([sys.executable, "-c", FILE_SIZE_LIMIT, str(160_000), *args], env=env,
+                         capture_output=True, text=True, timeout=600)
+    shown = run.stdout + run.stderr
+    assert run.returncode == 1, shown
+    assert "Traceback" not in shown and "Retr" not in shown and "Failed(" not in shown, shown
+    error = run.stderr.rstrip("\n").split("\n")[-1]
+    assert [line for line in shown.splitlines() if "File too large" in line] == [error], shown  # said once
+    assert error.startswith(f"frontside generate: error: {out}: 2 of 3 shards failed"), shown
+    assert "shard-00000.parquet: OSError: [Errno 27] File too large" in error and "shard-00001.parquet" in error
+
+    manifest = Manifest.load(str(out))
+    assert sorted(manifest.shards) == ["shard-00002.parquet"] and shard_is_valid(str(out), manifest.shards[
+        "shard-00002.parquet"])
+    assert not [p.name for p in out.iterdir() if ".tmp-" in p.name]
+    kept = (out / "shard-00002.parquet").stat().st_ino
+    result = run_generate(GenerateConfig(n_faces=5, shard_size=2, seed=3, size=128, out=str(out)))
+    assert (result["written"], result["skipped"]) == (2, 1) and (out / "shard-00002.parquet").stat().st_ino == kept
+    reference = synthetic_dataset(str(tmp_path / "reference"), 5, 2, seed=3, size=128)
+    assert _shards(out) == _shards(Path(reference))

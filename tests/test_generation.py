@@ -41,3 +41,10 @@ def test_dataset_card_says_what_how_licence_and_columns(tiny_dataset):
     assert names[:3] == ["face_id", "seed", "face_index"] and "front_depth" in names and "side_camera" in names
     posmap_bytes = int(next(r for r in rows if r.startswith("| posmap")).split("|")[3].strip().replace(",", ""))
     assert 100_000 < posmap_bytes < 400_000  # (256, 256, 3) float16 after zstd
+    types = {line.split("|")[1].strip(): line.split("|")[2].strip().strip("`") for line in rows}
+    assert types["face_id"] == "string" and types["seed"] == "int64" and types["front_yaw"] == "float32"
+    assert types["posmap"] == "float16 (256, 256, 3)" and types["landmarks"] == "float32 (68, 3)"
+    assert types["front_visible"] == "bool (68,)" and types["front_depth"] == "float16 (256, 256)"
+    assert types["front_png"] == "image (PNG)"
+    assert types["front_camera"] == "struct{world_to_eye, eye_to_clip, clip_to_image, crop}"
+    assert types["front_lighting"] == "struct{ambient, towards, intensities}"

@@ -4,6 +4,7 @@ constant answer). `benchmarks/diagnose_training.py` runs all four stages at full
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from frontside.learning.data import ShardDataset
@@ -17,6 +18,7 @@ def _batch(dataset: ShardDataset, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.stack([x for x, _ in items]), torch.stack([y for _, y in items])
 
 
+@pytest.mark.slow
 def test_s1_the_default_network_memorises_eight_pairs(tiny_dataset):
     torch.manual_seed(0)
     data = ShardDataset(tiny_dataset, "both", input_size=64)
@@ -47,6 +49,7 @@ def test_layer_statistics_see_every_layer_and_dead_units(tiny_dataset):
     assert stats[0].dead_fraction == 1.0
 
 
+@pytest.mark.slow
 def test_s3_held_out_faces_score_below_the_constant_answer(learning_split, tmp_path):
     """S3, small: trained on 128 faces, the default network beats the constant mean position map on 24 faces of
     another seed. S2 and S4 need more faces and steps: `benchmarks/diagnose_training.py`.

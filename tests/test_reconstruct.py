@@ -65,6 +65,7 @@ def _cli(capsys, *argv) -> tuple[int, str]:
     return code, captured.err
 
 
+@pytest.mark.slow
 def test_the_landmark_crop_round_trips_through_a_position_map(photos, builtin_model):
     """The refinement's chain on the truth: crop by the true landmarks, the crop's position map, its 68 landmarks
     sampled and taken back to the photo give the landmarks, and cropping by them gives training's crop again."""
@@ -76,6 +77,7 @@ def test_the_landmark_crop_round_trips_through_a_position_map(photos, builtin_mo
     assert np.abs(np.subtract(crop_box(refined_crop(landmarks, 256), 256), crop_box(a, 256))).max() < 0.5
 
 
+@pytest.mark.slow
 def test_within_training_jitter_is_the_crop_jitter_of_training(photos):
     """A crop counts as one training could have drawn while its margin stays in 1.4-1.6 and its centre within 5%
     of the landmark box."""
@@ -88,6 +90,7 @@ def test_within_training_jitter_is_the_crop_jitter_of_training(photos):
     assert not within_training_jitter(true + [0.0, 0.06 * box], true)
 
 
+@pytest.mark.slow
 def test_head_pose_of_the_true_landmarks_is_the_rendered_pose(photos, builtin_model):
     reference = builtin_model.mean_face().vertices[builtin_model.landmarks]
     for pair in photos:
@@ -108,6 +111,7 @@ def _degrees_between(pose, true) -> float:
     return float(np.degrees(np.arccos(np.clip((np.trace(r) - 1) / 2, -1, 1))))
 
 
+@pytest.mark.slow
 def test_side_pose_from_the_true_2d_landmarks_is_the_rendered_pose(photos, builtin_model):
     """The side photo's pose is fitted in 2D to the mean face's landmarks: the face's own shape differs from the
     mean, so a few degrees remain (the front's 3D fit has none of that)."""
@@ -121,6 +125,7 @@ def test_side_pose_from_the_true_2d_landmarks_is_the_rendered_pose(photos, built
             pair.side.landmarks[:, 1])
 
 
+@pytest.mark.slow
 def test_the_locator_finds_front_and_side_and_crops_as_training(builtin_model):
     """The shipped locator on held-out faces it never saw as 640 x 480 photos (12 here; of 24 it finds 22 fronts
     and 22 sides, 18 and 14 of them with a crop inside training's jitter): at least 5 in 6 fronts and half the
@@ -176,6 +181,7 @@ def test_mirroring_renumbers_the_68_landmarks(builtin_model):
     assert np.abs(points[MIRROR_68] * [-1, 1, 1] - points).max() < 1e-3 * np.ptp(points)
 
 
+@pytest.mark.slow
 def test_the_locator_recipe_is_reproducible(builtin_model, tmp_path):
     """The training recipe, a few steps on two faces: the same seed gives the same bytes; the weights load."""
     import torch
@@ -208,6 +214,7 @@ def test_the_locator_recipe_is_reproducible(builtin_model, tmp_path):
     assert loaded.locate(np.zeros((60, 80, 3), np.uint8), min_score=0.0).landmarks.shape == (68, 2)
 
 
+@pytest.mark.slow
 def test_box_detectors_give_a_first_crop_near_training_crop(photos):
     """Where OpenCV's cascades find the face, the first crop is within 15% of the true crop's side (centre) and
     25% (size); the landmarks then take it the rest of the way."""
@@ -226,6 +233,7 @@ def test_box_detectors_give_a_first_crop_near_training_crop(photos):
     assert checked >= 3
 
 
+@pytest.mark.slow
 def test_no_face_is_a_one_line_error(tmp_path, tiny_network, capsys):
     blank = np.full((300, 400, 3), 90, np.uint8)
     Image.fromarray(blank).save(tmp_path / "blank.jpg")
@@ -236,6 +244,7 @@ def test_no_face_is_a_one_line_error(tmp_path, tiny_network, capsys):
     assert err.startswith(f"frontside reconstruct: error: {tmp_path / 'blank.jpg'}: no face found")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv, code, message", [
     ([], 2, "--front/--pairs: give one photo pair"),
     (["--front", "f.jpg", "--pairs", "d"], 2, "--front/--pairs:"),
@@ -253,6 +262,7 @@ def test_bad_usage_and_missing_files_are_one_line_errors(argv, code, message, ti
     assert err.startswith(f"frontside reconstruct: error: {message}")
 
 
+@pytest.mark.slow
 def test_bad_files_name_the_file(tmp_path, tiny_network, capsys):
     (tmp_path / "notes.jpg").write_text("not a picture")
     code, err = _cli(capsys, "--front", str(tmp_path / "notes.jpg"), "--side", str(tmp_path / "notes.jpg"),
@@ -267,6 +277,7 @@ def test_bad_files_name_the_file(tmp_path, tiny_network, capsys):
     assert code == 2 and "--side: " in err and "two-view network" in err
 
 
+@pytest.mark.slow
 def test_a_photo_pair_gives_mesh_json_and_preview(photo_folder, photos, tiny_network, tmp_path, builtin_model):
     """The real command in a subprocess, on a rendered 640 x 480 pair with `--detector locator`: the locator's
     crops, the side's landmarks and pose from it, the front's refined by the network's landmarks."""
@@ -301,6 +312,7 @@ def test_a_photo_pair_gives_mesh_json_and_preview(photo_folder, photos, tiny_net
     assert preview.shape[0] == 512 and preview[256:].std() > 10  # the mesh views are drawn, not blank
 
 
+@pytest.mark.slow
 def test_a_folder_of_pairs_as_ply(photo_folder, photos, tiny_network, tmp_path, capsys):
     found = {p.name for p in photos if detect_face(p.front.image, "front") and detect_face(p.side.image, "side")}
     code, err = _cli(capsys, "--pairs", str(photo_folder), "--checkpoint", tiny_network, "--format", "ply",

@@ -14,13 +14,14 @@ from frontside.renderers.view import Pose
 from frontside.synthesis.pairs import ModelSource
 
 RENDERERS = {"raster": RasterRenderer, "pyrender": PyrenderRenderer}
+NAMES = ["raster", pytest.param("pyrender", marks=pytest.mark.slow)]  # OpenGL's cases are the slow tier
 
 
 def _iou(a, b):
     return (a & b).sum() / (a | b).sum()
 
 
-@pytest.mark.parametrize("name", RENDERERS)
+@pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("projection", ["perspective", "orthographic"])
 @pytest.mark.parametrize("pose", [Pose(10, 5, -3), Pose(-75, -8, 6, scale=0.9, shift=(0.03, -0.02)), Pose(95, 0, 0)])
 def test_rendered_alpha_matches_the_silhouette_of_the_returned_vertices(builtin_model, name, projection, pose):
@@ -34,6 +35,7 @@ def test_rendered_alpha_matches_the_silhouette_of_the_returned_vertices(builtin_
     np.testing.assert_allclose(project(face.vertices, view.world_to_vcs)[:, :2], view.vertices[:, :2], atol=1e-3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("projection", ["perspective", "orthographic"])
 def test_the_two_renderers_agree_on_the_same_face_pose_and_light(builtin_model, projection):
     source = ModelSource(builtin_model)
@@ -49,7 +51,7 @@ def test_the_two_renderers_agree_on_the_same_face_pose_and_light(builtin_model, 
         assert np.abs(a - b).mean() < 1.0  # every pixel and channel, the rim included
 
 
-@pytest.mark.parametrize("name", RENDERERS)
+@pytest.mark.parametrize("name", NAMES)
 def test_renders_show_the_vertex_colours_opaque_and_mostly_unclipped(builtin_model, name):
     face = builtin_model.face(np.random.default_rng(3), "f")
     red, blue = (face.__class__(**{**face.__dict__, "colours": np.tile(c, (len(face.vertices), 1))})
@@ -91,6 +93,7 @@ def test_both_views_of_a_pair_show_the_same_skin(builtin_model):
     assert within < 0.05 and within < 0.5 * np.ptp(chroma[:, 0])  # people differ more than their two views
 
 
+@pytest.mark.slow
 def test_pyrender_reusing_its_scene_draws_what_a_rebuilt_scene_draws(builtin_model):
     # one upload per face, lights and poses swapped per view: nothing of a view or face may leak into the next
     source = ModelSource(builtin_model)
@@ -119,7 +122,7 @@ def test_composite_takes_premultiplied_colour_and_applies_alpha_once():
     np.testing.assert_allclose(out[0, 1], [150, 100, 75], atol=1)
 
 
-@pytest.mark.parametrize("name", RENDERERS)
+@pytest.mark.parametrize("name", NAMES)
 def test_edge_pixels_lie_between_skin_and_background(builtin_model, name):
     """No dark outline: a grey face lit evenly (ambient only) has one skin colour C, so over white every rim pixel
     must come out between C and 255; alpha applied twice drags rims with alpha > 255 / C - 1 below C."""

@@ -70,6 +70,7 @@ def test_weighted_mixing_draws_by_weight_and_starts_a_source_over(stream_dataset
     assert slots[slots[:, 0] == 1, 1].max() >= 1  # 12 rows drawn ~45 times: passes over it again
 
 
+@pytest.mark.slow  # loader worker processes
 def test_each_process_decodes_only_its_own_share_and_a_resumed_epoch_skips_without_reading(stream_dataset):
     data = StreamedShards(stream_dataset, input_size=32, target_stride=2)
     plan = _plan(data, buffer=6)
@@ -150,6 +151,7 @@ def test_shards_over_http_are_cached_on_disk_within_the_bound(http_root, stream_
     assert data.read_table(len(data.shards) - 1).num_rows == info.rows
 
 
+@pytest.mark.slow  # two training runs
 def test_a_run_from_http_trains_like_the_local_one(http_root, stream_dataset, tmp_path):
     from frontside.learning.checkpoint.saving import load_checkpoint
     from frontside.learning.trainer import train

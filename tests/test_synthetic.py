@@ -71,16 +71,30 @@ def test_pose_ranges():
         assert abs(front.yaw) <= 45 and 45 <= abs(side.yaw) <= 100
 
 
+NAMES = ["raster", pytest.param("pyrender", marks=pytest.mark.slow)]  # OpenGL's cases are the slow tier
+
+
+class _Pairs(dict):
+    """Two faces of two views per renderer from the same seeds, {renderer: [Face, Face]}, each renderer's made
+    when first asked for (so the unit tier never starts OpenGL)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.source, self.backgrounds = ModelSource(model), Backgrounds.from_folder(None)
+
+    def __missing__(self, name: str) -> list:
+        renderer = RasterRenderer() if name == "raster" else PyrenderRenderer()
+        self[name] = [make_face(self.source, renderer, self.backgrounds, np.random.default_rng(seed), face_id="f",
+                                face_index=0, seed=1) for seed in (11, 12)]
+        return self[name]
+
+
 @pytest.fixture(scope="module")
 def pairs(builtin_model):
-    """Two faces of two views per renderer from the same seeds: {renderer: [Face, Face]}."""
-    source, backgrounds = ModelSource(builtin_model), Backgrounds.from_folder(None)
-    return {name: [make_face(source, renderer, backgrounds, np.random.default_rng(seed), face_id="f", face_index=0,
-                             seed=1) for seed in (11, 12)]
-            for name, renderer in (("raster", RasterRenderer()), ("pyrender", PyrenderRenderer()))}
+    return _Pairs(builtin_model)
 
 
-@pytest.mark.parametrize("name", ["raster", "pyrender"])
+@pytest.mark.parametrize("name", NAMES)
 def test_make_face_is_deterministic_and_labels_fit_the_pixels(builtin_model, pairs, name):
     source, backgrounds = ModelSource(builtin_model), Backgrounds.from_folder(None)
     renderer = RasterRenderer() if name == "raster" else PyrenderRenderer()
@@ -97,7 +111,7 @@ def test_make_face_is_deterministic_and_labels_fit_the_pixels(builtin_model, pai
     np.testing.assert_array_equal(a.landmarks, a.front_view.landmarks)
 
 
-@pytest.mark.parametrize("name", ["raster", "pyrender"])
+@pytest.mark.parametrize("name", NAMES)
 def test_each_views_labels_match_its_pixels(pairs, name):
     """The labels come from the geometry, the pixels from the renderer: the face's parts cover what was drawn."""
     for pair in pairs[name]:
@@ -116,15 +130,15 @@ def test_each_views_labels_match_its_pixels(pairs, name):
         assert pair.side_view.visible[far].mean() <= 0.25 and pair.side_view.visible[near].mean() >= 0.75
 
 
-def test_labels_coverage_matches_the_rendered_alpha(builtin_model):
+@pytest.mark.parametrize("name", NAMES)
+def test_labels_coverage_matches_the_rendered_alpha(builtin_model, name):
     from frontside.synthesis.pairs import render_views
 
-    source = ModelSource(builtin_model)
-    for renderer in (RasterRenderer(), PyrenderRenderer()):
-        rng = np.random.default_rng(3)
-        face = source.face(rng, "f")
-        for rgba, _, labels in render_views(face, renderer, (Pose(15, 5, 0), Pose(-80, 0, 5)), rng, 256):
-            assert _iou(rgba[..., 3] > 127, labels.segmentation > 0) >= 0.98
+    renderer = RasterRenderer() if name == "raster" else PyrenderRenderer()
+    rng = np.random.default_rng(3)
+    face = ModelSource(builtin_model).face(rng, "f")
+    for rgba, _, labels in render_views(face, renderer, (Pose(15, 5, 0), Pose(-80, 0, 5)), rng, 256):
+        assert _iou(rgba[..., 3] > 127, labels.segmentation > 0) >= 0.98
 
 
 def test_camera_and_depth_reproject_the_face(builtin_model, pairs):

@@ -7,6 +7,7 @@ from frontside.facemodel.model import Region
 from frontside.learning.checkpoint.saving import load_checkpoint, save_checkpoint
 from frontside.learning.config import TrainConfig
 from frontside.learning.data import (
+    Augmentation,
     ShardDataset,
     make_loader,
     rotate_image,
@@ -14,6 +15,7 @@ from frontside.learning.data import (
     rotation_about_centre,
 )
 from frontside.learning.loss import WeightedPosmapLoss, weight_mask_from_regions
+from frontside.learning.network_io import posmap_scale
 from frontside.learning.networks.registry import ARCHS, THESIS_PARAMETERS, build
 from frontside.learning.networks.thesis import count_parameters
 from frontside.learning.trainer import train
@@ -74,19 +76,28 @@ def test_augmentation_keeps_image_and_posmap_aligned():
     assert moved[2] == 7.0
 
 
-def test_dataset_views_and_workers(tiny_dataset):
+def test_dataset_views_and_augmented_items(tiny_dataset):
     both = ShardDataset(tiny_dataset, views="both")
     front = ShardDataset(tiny_dataset, views="front", augment=True, seed=1)
     assert len(both) == 12
     x, y = both[5]
     assert x.shape == (6, 256, 256) and y.shape == (3, 256, 256) and float(x.max()) <= 1.0
     assert front[5][0].shape == (3, 256, 256)
-    assert torch.equal(front[5][0], front[5][0])  # augmentation is a function of (seed, epoch, index)
-    loader = make_loader(both, batch_size=4, workers=2)
+    # augmentation is a function of (seed, epoch, index): a fresh dataset without a sample cache agrees, and the
+    # item is not the plain one
+    fresh = ShardDataset(tiny_dataset, views="front", augment=True, seed=1, sample_cache_bytes=0)
+    assert torch.equal(front[5][0], fresh[5][0]) and not torch.equal(front[5][0], both[5][0][:3])
+
+
+@pytest.mark.slow
+def test_a_loader_with_two_workers_gives_every_pair(tiny_dataset):
+    """Worker processes (seconds to start) each open the shards themselves: all 12 pairs arrive."""
+    loader = make_loader(ShardDataset(tiny_dataset, views="both"), batch_size=4, workers=2)
     assert sum(len(xb) for xb, _ in loader) == 12
 
 
-def test_loss_falls_and_a_run_resumes(tiny_dataset, tmp_path):
+@pytest.mark.slow
+def test_a_run_writes_its_files_and_resumes(tiny_dataset, tmp_path):
     config = TrainConfig(data=[tiny_dataset], out=str(tmp_path / "run"), arch="prn", epochs=1, batch_size=4,
                          lr=1e-3, augment=False, max_steps_per_epoch=None, seed=0, progress=False)
     result = train(config)
@@ -101,13 +112,26 @@ def test_loss_falls_and_a_run_resumes(tiny_dataset, tmp_path):
     assert float(state["optimizer"]["state"][0]["step"]) > float(steps_before)
 
 
-def test_loss_after_a_few_dozen_steps_is_below_the_first(tiny_dataset, tmp_path):
-    config = TrainConfig(data=[tiny_dataset], out=str(tmp_path / "fall"), arch="prn", epochs=8, batch_size=4,
-                         lr=2e-3, augment=False, seed=0, progress=False, patience=100)
+@pytest.mark.slow
+def test_the_trainer_memorises_a_fixed_batch(tiny_dataset, tmp_path):
+    """The Trainer's own loop on one fixed batch: every training row of the tiny dataset in each step (batch 16
+    holds all of them, no augmentation, seed 0), 40 steps of the two-view network at a quarter width and 64 px, one
+    per epoch. The mean loss of the last 5 steps must end below 20% of the first 5 steps' mean: noise cannot do
+    that, only learning can (with the optimiser's step removed both means are 0.0060). Measured: 0.0053 -> 0.00035,
+    7%."""
+    config = TrainConfig(data=[tiny_dataset], out=str(tmp_path / "fixed"), arch="twoview", width=0.25,
+                         input_size=64, epochs=40, batch_size=16, patience=100, augment=False, seed=0,
+                         progress=False)
     result = train(config)
-    assert result.last_step_loss < result.first_step_loss
+    history = load_checkpoint(result.last_path)["history"]
+    losses = [h["train_loss"] for h in history]
+    assert len(losses) == 40 and all(h["steps"] == 1 for h in history)
+    first, last = float(np.mean(losses[:5])), float(np.mean(losses[-5:]))
+    print(f"memorising one batch: mean loss of the first 5 steps {first:.3g}, of the last 5 {last:.3g}")
+    assert last < 0.2 * first
 
 
+@pytest.mark.slow
 def test_train_flow_runs_through_prefect(tiny_dataset, tmp_path, prefect_harness):
     from frontside.orchestration.flows.train import train_model
 
@@ -212,6 +236,62 @@ def test_augmentation_follows_the_epoch_in_the_key(tiny_dataset):
     data = ShardDataset(tiny_dataset, augment=True, seed=5)
     a, b, again = data[(1, 4)][0], data[(2, 4)][0], data[(1, 4)][0]
     assert torch.equal(a, again) and not torch.equal(a, b)
+    # the cached sample is never augmented in place: a dataset decoding anew gives the same item
+    assert torch.equal(a, ShardDataset(tiny_dataset, augment=True, seed=5, sample_cache_bytes=0)[(1, 4)][0])
+
+
+def _turn(points: np.ndarray, angle: float, size: int) -> np.ndarray:
+    """(N, 2) pixel coordinates turned as `rotation_about_centre(angle, size)` turns them."""
+    affine = rotation_about_centre(angle, size)
+    return points @ affine[:, :2].T + affine[:, 2]
+
+
+def test_augmentation_turns_images_and_posmap_together_scales_colours_and_blacks_out_boxes(tiny_dataset):
+    """Each augmented item against the same item unaugmented, both decoded anew (no sample cache): the posmap's
+    x, y are the plain ones turned about the centre by one angle within ±45° (z and uncovered pixels unchanged);
+    both images are the plain ones turned by that same angle, each channel times a factor in 0.9-1.2, except
+    inside boxes that are black in every channel. Across the items the angles, factors and boxes vary."""
+    aug = Augmentation()
+    size = 128
+    plain = ShardDataset(tiny_dataset, views="both", input_size=size, sample_cache_bytes=0)
+    turned = ShardDataset(tiny_dataset, views="both", augment=True, seed=3, input_size=size, sample_cache_bytes=0)
+    angles, factors, boxed = [], [], 0
+    for index in range(len(plain)):
+        (x0, y0), (x1, y1) = plain[index], turned[index]
+        s = y0.shape[-1]
+        p0 = y0.numpy().transpose(1, 2, 0) * posmap_scale(s)
+        p1 = y1.numpy().transpose(1, 2, 0) * posmap_scale(s)
+        covered = plain.sample(index)[3]
+        a, b = p0[covered, :2] - s / 2, p1[covered, :2] - s / 2
+        # y points down: a counter-clockwise turn on screen by t maps (x, y) to (x cos t + y sin t, -x sin t + y cos t)
+        angle = float(np.degrees(-np.arctan2((a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]).sum(), (a * b).sum())))
+        assert abs(angle) <= aug.rotation_deg
+        np.testing.assert_allclose(p1[covered, :2], _turn(p0[covered, :2], angle, s), atol=0.05)
+        np.testing.assert_allclose(p1[covered, 2], p0[covered, 2], atol=1e-3)
+        assert not p1[~covered].any()
+        angles.append(angle)
+        for view in (0, 1):  # front, side
+            image0 = np.rint(x0.numpy()[3 * view:3 * view + 3].transpose(1, 2, 0) * 255).astype(np.uint8)
+            image1 = np.rint(x1.numpy()[3 * view:3 * view + 3].transpose(1, 2, 0) * 255).astype(np.int32)
+            expected = rotate_image(image0, rotation_about_centre(angle, size)).astype(np.float64)
+            black = (image1 == 0).all(axis=2)
+            scale = []
+            for c in range(3):
+                bright = ~black & (expected[..., c] >= 64)
+                scale.append(float((image1[..., c][bright] * expected[..., c][bright]).sum()
+                                   / (expected[..., c][bright] ** 2).sum()))
+            assert all(aug.colour_scale[0] - 0.01 <= k <= aug.colour_scale[1] + 0.01 for k in scale), scale
+            predicted = np.clip(expected * np.asarray(scale) + 0.5, 0, 255).astype(np.int32)
+            off = (np.abs(image1 - predicted) > 2).any(axis=2)
+            # the image turned and scaled; what misses is black, but for a pixel or two on an edge: OpenCV's warp
+            # samples at 1/32 pixel, and the angle read back from the posmap may round to the neighbouring position
+            assert off.mean() < 0.5 and (off & ~black).mean() < 1e-3, (off & ~black).sum()
+            occluded = black & (predicted > 8).any(axis=2)
+            boxed += int(occluded.sum() >= (aug.box_fraction[0] * size) ** 2)
+            factors += scale
+    assert max(angles) - min(angles) > 30 and min(abs(a) for a in angles) < max(abs(a) for a in angles)
+    assert max(factors) - min(factors) > 0.15  # the factors vary per channel and image
+    assert 0 < boxed < 2 * len(plain)  # some images have boxes (probability 0.5 each), not all
 
 
 def test_strided_targets_are_every_other_row_and_column_of_the_whole_ones(tiny_dataset):
@@ -227,6 +307,7 @@ def test_strided_targets_are_every_other_row_and_column_of_the_whole_ones(tiny_d
 KILLED_WRITER = "import sys; from frontside.io import write_atomic; write_atomic(sys.argv[1], bytes(256 << 20))"
 
 
+@pytest.mark.slow
 def test_a_run_is_never_overwritten_and_a_killed_checkpoint_write_is_cleaned_up(tiny_dataset, tmp_path):
     import dataclasses
     import os

@@ -7,6 +7,7 @@ y = H - 1 - y), independently of frontside's code, so the landmark test checks o
 from __future__ import annotations
 
 import json
+import warnings
 from math import cos, sin
 from pathlib import Path
 
@@ -232,6 +233,12 @@ def test_read_fit_errors_name_file_and_field(tmp_path, tree, model):
                                 "Exp_Para": np.zeros((N_EXP, 1))})
     with pytest.raises(InputFormatError, match=r"Shape_Para: has shape \(199, 1\), expected 5 values"):
         read_fit(bad, model)
+    scipy.io.savemat(str(bad), {"Pose_Para": np.ones((1, 7)), "Shape_Para": np.full((N_ID, 1), 1e39),
+                                "Exp_Para": np.zeros((N_EXP, 1))})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy overflow warning on the way
+        with pytest.raises(InputFormatError, match=r"bad\.mat: Shape_Para: 5 of 5 values lie beyond float32's"):
+            read_fit(bad, model)
     with pytest.raises(InputFormatError, match=r"LFPW_image_test_0002_0\.mat: file: not a readable"):
         posed_view(item_for(tree[0], "LFPW", "LFPW_image_test_0002_0"), model)
     with pytest.raises(InputFormatError, match=r"LFPW_image_test_0001_0\.mat: file: does not exist"):
@@ -242,6 +249,7 @@ def test_read_fit_errors_name_file_and_field(tmp_path, tree, model):
         scan_300wlp(tmp_path)
 
 
+@pytest.mark.slow
 def test_flow_writes_shards_and_resumes(tree, tmp_path, prefect_harness):
     from frontside.orchestration.flows.convert_300wlp import convert_300wlp
     from frontside.sources.w300lp_source import ConvertConfig
@@ -300,6 +308,7 @@ def test_fits_made_for_another_model_are_one_error_before_anything_is_written(tr
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_cli_reports_bad_root(tmp_path):
     import os
     import subprocess

@@ -89,7 +89,8 @@ def describe(exc: BaseException, command: argparse.ArgumentParser | None) -> str
 
 def show_library_logs() -> None:
     """The package logs through `logging` (never print); a command shows its INFO lines and above on stderr,
-    one line each, as it always showed its notes."""
+    one line each, as it always showed its notes. Only here: they do not go on to the root logger, where Prefect's
+    console handler (installed once a command imports Prefect's flows) would print each a second time."""
     import logging
 
     logger = logging.getLogger("frontside")
@@ -99,6 +100,7 @@ def show_library_logs() -> None:
         handler.frontside_cli = True
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def debugging(argv: list[str]) -> bool:
@@ -113,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.debug = debug  # commands that run flows keep Prefect's run failures off the console unless debugging
     show_library_logs()
     if not getattr(args, "func", None):
         parser.print_help()

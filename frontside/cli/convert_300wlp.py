@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from frontside.cli.prefect_server import guarded_server
     from frontside.orchestration.flows.convert_300wlp import run_convert
 
-    with guarded_server():
+    with guarded_server(debug=args.debug):
         manifest = run_convert(config)
     print(f"manifest: {manifest}")
     return 0

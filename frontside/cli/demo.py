@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from frontside.orchestration.flows.pipeline import demo
 
     started = time.perf_counter()
-    with guarded_server():
+    with guarded_server(debug=args.debug):
         report = demo(replace(config, out=out))
     print(f"\ndemo finished in {(time.perf_counter() - started) / 60:.1f} min")
     print(f"report: {report}")

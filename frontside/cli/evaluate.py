@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from frontside.cli.prefect_server import guarded_server
     from frontside.orchestration.flows.evaluate import evaluate_models
 
-    with guarded_server():
+    with guarded_server(debug=args.debug):
         report = evaluate_models(config)
     print(f"report written: {report}")
     return 0

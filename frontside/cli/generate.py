@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from frontside.cli.prefect_server import guarded_server
     from frontside.orchestration.flows.generate import run_generate
 
-    with guarded_server():
+    with guarded_server(debug=args.debug):
         result = run_generate(config)
     print(f"{result['rows']} pairs in {result['shards']} shards at {result['out']}")
     return 0

@@ -8,11 +8,12 @@ stops the server as soon as the command's process is gone, however it ended.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 # Polls its parent (the command) and the server; when the parent is gone: SIGTERM the server, SIGKILL after 5 s.
 WATCHDOG = """
@@ -52,11 +53,56 @@ def ephemeral_run_settings() -> Iterator[None]:
         yield
 
 
+class RunFailuresOffTheConsole(logging.Filter):
+    """Keeps off the console what Prefect's engines log about a failing task or flow run: its retry notices,
+    tracebacks and failed states (a disk filling up mid-`generate` printed a traceback for each failed shard and
+    one for the flow above the command's line). The command reports every failure itself, as one line; Prefect's
+    API, and so its UI, still receives every record."""
+
+    RUN_LOGGERS = ("prefect.task_runs", "prefect.flow_runs")
+    # a retry notice (INFO, the exception's repr), and a flow's failed state (INFO)
+    FAILURES = ("Task run failed", "Finished in state Failed", "Finished in state Crashed")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.RUN_LOGGERS):
+            return True
+        message = str(record.msg)
+        failure = record.exc_info or record.levelno >= logging.ERROR or message.startswith(self.FAILURES)
+        return not failure
+
+
 @contextmanager
-def guarded_server() -> Iterator[int | None]:
+def failures_off_the_console() -> Iterator[None]:
+    """`RunFailuresOffTheConsole` on Prefect's console handlers for the block (`--debug` leaves them as they are)."""
+    from prefect.logging.configuration import ensure_logging_setup
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    ensure_logging_setup()  # Prefect installs its console handler on the root logger when it first configures
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
+    quiet = RunFailuresOffTheConsole()
+    for handler in handlers:
+        handler.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(quiet)
+
+
+@contextmanager
+def guarded_server(debug: bool = False) -> Iterator[int | None]:
     """Start the ephemeral server now (when no PREFECT_API_URL names a real one) with its watchdog, and run the
     block under `ephemeral_run_settings`; yields the server's pid, or None when a real server is configured
-    (which keeps Prefect's settings as they are). Prefect's own calls then find the server running."""
+    (which keeps Prefect's settings as they are). Prefect's own calls then find the server running. Either way
+    the console shows no run failures but the command's own line (`failures_off_the_console`), unless `debug`."""
+    with ExitStack() as stack:
+        if not debug:
+            stack.enter_context(failures_off_the_console())
+        yield stack.enter_context(_server())
+
+
+@contextmanager
+def _server() -> Iterator[int | None]:
     from prefect.settings import PREFECT_API_URL
 
     if PREFECT_API_URL.value():

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             from frontside.cli.prefect_server import guarded_server
             from frontside.orchestration.flows.train import train_model
 
-            with guarded_server():
+            with guarded_server(debug=args.debug):
                 result = train_model(config)
     print(f"best validation loss {result['best_val_loss']:.6f}; checkpoints in {result['run_dir']}")
     return 0

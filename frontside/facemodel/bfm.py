@@ -17,7 +17,7 @@ import numpy as np
 import scipy.io
 
 from frontside.errors import InputFormatError
-from frontside.facemodel.checks import check_model
+from frontside.facemodel.checks import check_model, float32_values
 from frontside.facemodel.model import MorphableModel, Region
 
 REQUIRED = ["shapeMU", "shapePC", "shapeEV", "expMU", "expPC", "expEV", "tri", "kpt_ind"]
@@ -122,33 +122,32 @@ def load_bfm(mat_path: str | os.PathLike, uv_path: str | os.PathLike | None = No
                                + (f" spanning {kpt.min() + 1}..{kpt.max() + 1}" if kpt.size else ""))
     if len(np.unique(kpt)) != 68:
         raise InputFormatError(path, "kpt_ind", f"only {len(np.unique(kpt))} of the 68 indices are distinct")
-    for key, value in (("shapeMU", shape_mu), ("shapePC", shape_pc), ("expPC", exp_pc), ("shapeEV", shape_ev),
-                       ("expEV", exp_ev), ("expMU", exp_mu)):
-        if not np.all(np.isfinite(value)):
-            raise InputFormatError(path, key, f"{int(np.size(value) - np.count_nonzero(np.isfinite(value)))} of "
-                                              f"{np.size(value)} values are NaN or infinite")
+    # the model holds float32: a value NaN, infinite or beyond float32's range is refused naming this file's key
+    single = {key: float32_values(value, path, key) for key, value in (
+        ("shapeMU", shape_mu), ("shapePC", shape_pc), ("expPC", exp_pc), ("shapeEV", shape_ev), ("expEV", exp_ev),
+        ("expMU", exp_mu))}
     uv = _load_uv(path, uv_path, n)
     colour_mean = colour_basis = colour_std = None
     if "texMU" in fields:
         tex_mu = _array(fields, "texMU", path).reshape(-1)
-        if tex_mu.size == n3:
-            colour_mean = (tex_mu.reshape(-1, 3) / 255.0).clip(0, 1).astype(np.float32)
+        if tex_mu.size == n3:  # 0..255 in the file
+            colour_mean = float32_values(tex_mu, path, "texMU", divisor=255.0).reshape(-1, 3).clip(0, 1)
             if "texPC" in fields and "texEV" in fields:
-                colour_basis = (_array(fields, "texPC", path) / 255.0).astype(np.float32)
-                colour_std = _array(fields, "texEV", path).reshape(-1).astype(np.float32)
+                colour_basis = float32_values(_array(fields, "texPC", path), path, "texPC", divisor=255.0)
+                colour_std = float32_values(_array(fields, "texEV", path).reshape(-1), path, "texEV")
     mean = shape_mu.reshape(-1, 3)
     model = MorphableModel(
-        mean=mean.astype(np.float32),
-        id_basis=shape_pc.astype(np.float32),
-        id_std=shape_ev.astype(np.float32),
-        exp_basis=exp_pc.astype(np.float32),
-        exp_std=exp_ev.astype(np.float32),
+        mean=single["shapeMU"].reshape(-1, 3),
+        id_basis=single["shapePC"],
+        id_std=single["shapeEV"],
+        exp_basis=single["expPC"],
+        exp_std=single["expEV"],
         triangles=tri.astype(np.int32),
         uv=uv,
         landmarks=kpt,
         regions=bfm_regions(mean + exp_mu.reshape(-1, 3), kpt),
         colour_mean=colour_mean, colour_basis=colour_basis, colour_std=colour_std,
-        exp_mean=exp_mu.reshape(-1, 3).astype(np.float32),
+        exp_mean=single["expMU"].reshape(-1, 3),
         name="BFM",
         metadata={"path": str(path)},
     )

@@ -14,8 +14,28 @@ import numpy as np
 from frontside.errors import InputFormatError
 from frontside.facemodel.model import MorphableModel
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 _ARRAYS = ("mean", "id_basis", "id_std", "exp_basis", "exp_std", "triangles", "uv", "landmarks", "regions",
            "colour_mean", "colour_basis", "colour_std", "exp_mean")
+
+
+def float32_values(value, source: object, field: str, divisor: float = 1.0) -> np.ndarray:
+    """`value` / `divisor` as float32, when every value is finite and the quotient within float32's range; else
+    InputFormatError naming `source` and `field` (the file and its own key), where numpy would have turned a
+    large value into inf with an overflow warning."""
+    value = np.asarray(value, np.float64)
+    finite = np.isfinite(value)
+    if not finite.all():
+        raise InputFormatError(source, field, f"{int(value.size - np.count_nonzero(finite))} of {value.size} "
+                                              "values are NaN or infinite")
+    quotient = value / divisor if divisor != 1.0 else value
+    beyond = np.abs(quotient) > FLOAT32_MAX
+    if beyond.any():
+        raise InputFormatError(source, field, f"{int(np.count_nonzero(beyond))} of {value.size} values lie beyond "
+                                              f"float32's range: largest {np.abs(value).max():.3g}, at most "
+                                              f"{FLOAT32_MAX * divisor:.3g} fits")
+    return quotient.astype(np.float32)
 
 
 def check_model(model: MorphableModel, source: object) -> MorphableModel:

@@ -25,7 +25,6 @@ import copy
 import hashlib
 import logging
 import os
-import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from frontside.errors import DataIntegrityError, ParameterError
-from frontside.io import is_url, temp_name, url_to_fs
+from frontside.io import copy_atomic, is_url, url_to_fs
 from frontside.learning.data import ShardDataset, _worker_init
 from frontside.store.manifest import ShardInfo
 from frontside.store.shards import read_shard
@@ -76,14 +75,9 @@ class ShardFetcher:
             os.utime(path)  # recently used
             return str(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(temp_name(path.name))
         fs, remote = url_to_fs(url)
-        try:
-            with fs.open(remote, "rb") as source, open(tmp, "wb") as target:
-                shutil.copyfileobj(source, target, 1 << 20)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with fs.open(remote, "rb") as source:
+            copy_atomic(source, path)
         log.debug("fetched %s (%d bytes) into %s", url, info.nbytes, path)
         self._evict(keep=path)
         return str(path)

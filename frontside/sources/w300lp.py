@@ -215,6 +215,7 @@ def read_fit(mat_path: str | Path, model: MorphableModel | None = None, need_sha
     Raises InputFormatError naming the file and the field.
     """
     from frontside.facemodel.bfm import read_mat
+    from frontside.facemodel.checks import float32_values
 
     path = Path(mat_path)
     mat = read_mat(path)
@@ -228,11 +229,12 @@ def read_fit(mat_path: str | Path, model: MorphableModel | None = None, need_sha
     pt2d = None
     if "pt2d" in mat:
         raw = _field(mat, path, "pt2d", 136)
-        pt2d = (raw.T if raw.shape == (2, 68) else raw.reshape(68, 2)).astype(np.float32)
+        pt2d = float32_values(raw.T if raw.shape == (2, 68) else raw.reshape(68, 2), path, "pt2d")
     return W300LPFit(
         pitch=float(pose[0]), yaw=float(pose[1]), roll=float(pose[2]),
         translation=pose[3:6].copy(), scale=float(pose[6]),
-        shape=shape.astype(np.float32), expression=expression.astype(np.float32), pt2d=pt2d,
+        shape=float32_values(shape, path, "Shape_Para"), expression=float32_values(expression, path, "Exp_Para"),
+        pt2d=pt2d,
     )
 
 

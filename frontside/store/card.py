@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from frontside.io import join, read_bytes, url_to_fs, write_atomic
@@ -132,18 +133,24 @@ def dataset_card(root: str, manifest: Manifest) -> str:
     return "\n".join(lines)
 
 
+ARROW_NAMES = {"halffloat": "float16", "float": "float32", "double": "float64"}
+
+
 def _short_type(arrow_type) -> str:
+    """A column's type as the card's table shows it: `string`, `float32`, `float16 (256, 256, 3)` (a fixed-size
+    list nested per axis), `bool (68,)`, `struct{...}` with its fields, `image (PNG)`."""
     if str(arrow_type) == "struct<bytes: binary, path: string>":
         return "image (PNG)"
-    if hasattr(arrow_type, "num_fields"):
+    if pa.types.is_struct(arrow_type):
         return "struct{" + ", ".join(arrow_type.field(i).name for i in range(arrow_type.num_fields)) + "}"
     shape = []
-    while hasattr(arrow_type, "list_size"):
-        shape.append(str(arrow_type.list_size))
+    while pa.types.is_fixed_size_list(arrow_type):
+        shape.append(arrow_type.list_size)
         arrow_type = arrow_type.value_type
+    name = ARROW_NAMES.get(str(arrow_type), str(arrow_type))
     if shape:
-        return f"{arrow_type}[{', '.join(shape)}]"
-    return str(arrow_type)
+        return f"{name} {tuple(shape)}"
+    return name
 
 
 def write_sample_grid(root: str, shard: str) -> str:

@@ -176,7 +176,7 @@ def test_the_checks_never_import_torch(checkpoint, tmp_path):
 def test_weight_names_file_is_what_the_networks_have(builtin_model):
     table = weight_names_table()
     assert json.loads(WEIGHT_NAMES.read_text()) == table, \
-        "a network changed: run `python -m frontside.learning.checkpoint.validation` to rewrite weight_names.json"
+        "a network changed: run `python -m tools.weight_names` to rewrite weight_names.json"
     # the table is made at one width and input size: the names must not depend on them
     for arch, options in (("prn", {}), ("twoview-thesis", {"decoder_norm": "batch"}), ("frontonly", {"input_size": 96})):
         network = build(arch, **options)

@@ -187,8 +187,8 @@ class Reconstructor:
         if self.needs_side and not sides:
             raise FrontsideError(f"{self.checkpoint}: a two-view network needs --side")
         for unused in sides[self.takes_sides:]:
-            log.warning("%s: not used: %s reads %d side photo(s) (%s)", unused, self.checkpoint, self.takes_sides,
-                        self.predictor.arch)
+            what = "a front-only network" if self.takes_sides == 0 else f"a network of {self.takes_sides} side photo"
+            log.warning("%s: not used: %s is %s (%s)", unused, self.checkpoint, what, self.predictor.arch)
         used = sides[:self.takes_sides]
         return [("front", str(front_path))] + [("side", str(p)) for p in used]
 

@@ -327,7 +327,7 @@ class Trainer:
     def train_epoch(self, epoch: int) -> tuple[list[float], float]:
         """One epoch of steps (from `start_step` when the run saved mid-epoch); (each step's loss over the global
         batch, seconds)."""
-        config, device = self.config, self.device
+        config = self.config
         start, done = self.start_step, list(self.epoch_losses)
         self.start_step, self.epoch_losses = 0, []
         self.network.train()

@@ -22,11 +22,10 @@ def check_evaluation_task(config: EvaluateConfig) -> None:
 @task(name="evaluate-checkpoint", task_run_name="evaluate-{name}")
 def evaluate_checkpoint_task(checkpoint: str, name: str, data: list[str], out: str,
                              max_faces: int | None = None) -> str:
-    from frontside.learning.inference import Predictor
-
     from dataclasses import replace
 
     from frontside.evaluation.diagnostics import view_diagnostics
+    from frontside.learning.inference import Predictor
 
     model = dataset_model(data[0])
     predictor = Predictor.from_checkpoint(checkpoint)

@@ -117,6 +117,10 @@ def test_multiview_trains_on_three_view_data_and_reports_whether_it_uses_its_vie
     assert report["side_shuffle"]["own"] == pytest.approx(float(scores.icp_errors.mean()))
     assert set(report["component_r2"]["r2"]) >= {FRONT, TWO, SHUFFLED}
     assert report["component_r2"]["names"][0].endswith("(identity-17)")  # head depth moves the face most
+    from frontside.evaluation.diagnostics import landmarks_picture
+
+    landmarks_picture(predictor, faces, tmp_path / "landmarks.png", count=2)
+    assert (tmp_path / "landmarks.png").read_bytes()[:4] == b"\x89PNG"
     # reconstruct takes any number of photos: a front alone, with one side, with both (one more side per face.json)
     from frontside.pictures import write_png
     from frontside.reconstruct.pipeline import Reconstructor

@@ -156,8 +156,9 @@ def view_diagnostics(predictor, faces: list[Face], model: MorphableModel, own_nm
     return result if len(result) > 1 else None
 
 
-def markdown(name: str, diagnostics: dict) -> list[str]:
-    """Report lines: the side-shuffle score, NME by views given, the R² table."""
+def markdown(name: str, diagnostics: dict, picture: str | None = None) -> list[str]:
+    """Report lines: the side-shuffle score, NME by views given, the R² table (and `picture`, a landmarks picture
+    beside the report, when given)."""
     lines = [f"### {name}: does it use every view?", ""]
     shuffle = diagnostics.get("side_shuffle")
     if shuffle:
@@ -172,4 +173,49 @@ def markdown(name: str, diagnostics: dict) -> list[str]:
         lines += ["", f"Held-out R² of the face model's largest components ({diagnostics['faces']} faces; 1 is "
                   "exact, 0 the held-out mean):", "",
                   ComponentR2(r2["names"], r2["effect"], r2["r2"]).markdown()]
+    if picture:
+        lines += ["", f"Every view's landmarks, the row's and the network's: ![landmarks]({picture})"]
     return lines + [""]
+
+
+def landmarks_picture(predictor, faces: list[Face], path, count: int = 3) -> None:
+    """A PNG of the first `count` faces, every view (front, then sides) as the multi-view network reads it, with the
+    row's visible landmarks (green) and the network's answer in that view (red): where a person looks first when a
+    multi-view network's views do not help (its landmarks are what joins them)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+
+    from frontside.io import write_atomic
+    from frontside.learning.network_io import network_input
+    from frontside.pictures import figure_png
+
+    faces = [f for f in faces if all(v.labels is not None for v in f.views)][:count]
+    if not faces:
+        return
+    views = max(len(f.views) for f in faces)
+    fig, axes = plt.subplots(len(faces), views, figsize=(2.4 * views, 2.4 * len(faces)), squeeze=False)
+    for row, face in enumerate(faces):
+        batch = torch.cat([network_input(v.image, None, "front", predictor.input_size) for v in face.views])[None]
+        with torch.no_grad():
+            _, details = predictor.network(batch.to(predictor.device), details=True)
+        predicted = details["landmarks"][0].float().cpu().numpy() * (face.size / predictor.size)
+        for k in range(views):
+            ax = axes[row][k]
+            ax.axis("off")
+            if k >= len(face.views):
+                continue
+            view = face.views[k]
+            seen = view.labels.visible
+            ax.imshow(view.image)
+            ax.scatter(*view.labels.landmarks[seen, :2].T, s=3, c="lime")
+            ax.scatter(*predicted[k][seen].T, s=3, c="red")
+            error = np.linalg.norm(predicted[k][seen] - view.labels.landmarks[seen, :2], axis=1).mean()
+            ax.set_title(f"{view.kind}: {error:.1f} px", fontsize=8)
+    fig.suptitle("landmarks: row's (green), network's (red), mean error over the visible ones", fontsize=9)
+    fig.tight_layout()
+    write_atomic(path, figure_png(fig, dpi=90))
+    plt.close(fig)
+

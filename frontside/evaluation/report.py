@@ -45,7 +45,8 @@ def write_report(scores: list[ModelScores], out: str | Path, title: str = "front
     lines += ["", "![CED](ced.png)", ""]
     for score in scores:
         if score.views:
-            lines += views_markdown(score.name, score.views)
+            picture = f"landmarks-{score.name}.png"
+            lines += views_markdown(score.name, score.views, picture if (out / picture).exists() else None)
     if meshes:
         lines += ["Shaded meshes (front and turned), every model's in the same frame as the truth:", "",
                   "![meshes](meshes.png)", ""]

@@ -32,6 +32,10 @@ def evaluate_checkpoint_task(checkpoint: str, name: str, data: list[str], out: s
     faces = load_pairs(data, max_faces, n_views=None)
     scores = evaluate_predictor(predictor, faces, model, name, checkpoint=checkpoint)
     scores = replace(scores, views=view_diagnostics(predictor, faces, model, scores.icp_errors))
+    if predictor.views == "any":
+        from frontside.evaluation.diagnostics import landmarks_picture
+
+        landmarks_picture(predictor, faces, Path(out) / f"landmarks-{name}.png")
     return str(scores.save(Path(out) / "scores" / f"{name}.json"))
 
 

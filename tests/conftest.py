@@ -8,8 +8,29 @@ os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
 
+import logging  # noqa: E402
+import sys  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _log_handlers_outlive_captured_streams():
+    """A console handler made inside a test that captures stderr (Prefect's, set up on first use; the command line's
+    `show_library_logs`) writes to that test's stream, closed when the test ends: every later log record would then
+    fail (and Prefect's handler, reporting its own failure through logging, recursed until the stack ran out).
+    After each test such a handler writes to the session's stderr again."""
+    yield
+    for logger in (logging.getLogger(), logging.getLogger("frontside")):
+        for handler in logger.handlers:
+            console = getattr(handler, "console", None)  # Prefect's handler prints through a rich Console
+            stream = console.file if console is not None else getattr(handler, "stream", None)
+            if stream is not None and getattr(stream, "closed", False):
+                if console is not None:
+                    console.file = sys.stderr
+                else:
+                    handler.stream = sys.stderr  # not setStream: it flushes the closed stream first
 
 
 @pytest.fixture(scope="session")

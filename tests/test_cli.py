@@ -127,7 +127,7 @@ def test_info_summarises_and_validates_every_shard(tmp_path, tiny_dataset):
 
     out = _run("info", tiny_dataset)
     assert out.returncode == 0, out.stderr
-    assert "12 pairs in 3 shards" in out.stdout and "3 of 3 valid" in out.stdout and "256 x 256" in out.stdout
+    assert "12 faces in 3 shards" in out.stdout and "3 of 3 valid" in out.stdout and "256 x 256" in out.stdout
     assert "front_segmentation" in out.stdout and "front_depth" in out.stdout
     copy = tmp_path / "copy"
     shutil.copytree(tiny_dataset, copy)

@@ -44,9 +44,11 @@ def test_two_processes_train_as_one_on_the_same_global_batch(stream_dataset, tmp
     one, two = _history(tmp_path / "one"), _history(tmp_path / "two")
     relative = [abs(a["train_loss"] - b["train_loss"]) / a["train_loss"] for a, b in zip(one, two)]
     # measured: step 1 (same weights, batch norm over the global batch) agrees to 1e-7, step 2 (one averaged
-    # gradient) to 3e-6; from then on the run's sensitivity (Adam on near-zero gradients) grows any rounding
+    # gradient) to 3e-6 on the data of issue 23 and 1.5e-4 on today's (other backgrounds): Adam's first update
+    # moves each weight by about the learning rate whatever its gradient's size, so a near-zero gradient whose
+    # rounding differs moves a weight the other way; from then on the run's sensitivity grows any rounding
     # ~20-fold a step, as one process on 1 or 2 threads differs from itself (1e-2 after 10 steps)
-    assert relative[0] < 1e-5 and relative[1] < 1e-4, relative
+    assert relative[0] < 1e-5 and relative[1] < 1e-3, relative
     assert max(relative) < 0.05, relative
     for a, b in zip(one, two):
         assert abs(a["val_loss"] - b["val_loss"]) / a["val_loss"] < 0.05

@@ -152,6 +152,7 @@ def test_bad_annotations_name_the_file_and_the_key(aflw, tmp_path):
         read_samples(tmp_path / "lonely")
 
 
+@pytest.mark.slow
 def test_the_evaluate_command_reports_both_nmes_by_yaw_bin(aflw, tmp_path):
     """`frontside evaluate --aflw2000 ROOT --model bfm:...` as a user runs it, with an untrained front-only
     network: every photo reconstructed through the pipeline (the portraits' first crops from the detector), 2D,

@@ -63,6 +63,7 @@ def _same(read: object, loaded: object, where: str = "") -> None:
         assert read == loaded, where
 
 
+@pytest.mark.slow
 def test_a_frontside_checkpoint_reads_as_torch_loads_it(checkpoint):
     state = read_checkpoint(checkpoint)
     _same(state, torch.load(checkpoint, weights_only=True))
@@ -173,6 +174,7 @@ def test_the_checks_never_import_torch(checkpoint, tmp_path):
     assert done.stdout.strip() == "False", done.stderr
 
 
+@pytest.mark.slow
 def test_weight_names_file_is_what_the_networks_have(builtin_model):
     table = weight_names_table()
     assert json.loads(WEIGHT_NAMES.read_text()) == table, \

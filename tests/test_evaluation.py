@@ -67,6 +67,7 @@ class _CollapsedPredictor(_TruthPredictor):
         return centre + noise * self.spread
 
 
+@pytest.mark.slow
 def test_a_collapsed_prediction_cannot_score_well(four_pairs):
     # Normalised by the truth's box, a prediction collapsed onto a patch of the true surface scored ~0 after
     # ICP. With eq. 5.1's own normaliser (the prediction's box) the score is scale-invariant.

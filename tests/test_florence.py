@@ -36,6 +36,7 @@ def test_layout_and_crop(florence_root):
         find_scans(florence_root / "subject_01")
 
 
+@pytest.mark.slow
 def test_rendered_views_and_ground_truth_share_the_front_frame(florence_root, tmp_path):
     out = prepare_views(florence_root, tmp_path / "views", max_faces=1)
     (view,) = load_views(out)

@@ -94,6 +94,7 @@ def test_coarse_to_fine_recovers_a_known_motion_to_1e6(accelerate):
     assert result.iterations <= 100
 
 
+@pytest.mark.slow
 def test_coarse_to_fine_matches_a_full_resolution_run():
     """Run to convergence, the staged alignment ends where the full-resolution one does."""
     truth = _similarity(4, -3, 2, [2.0, -1.5, 1.0])

@@ -126,6 +126,7 @@ def test_checkpoint_rebuilds_the_saved_network_and_refuses_old_formats(tmp_path,
         load_checkpoint(tmp_path / "old.pt")
 
 
+@pytest.mark.slow
 def test_he_init_lets_the_input_reach_the_output():
     # Glorot (the originals' Keras default) shrinks the signal through the 16 ReLU layers of the thesis's
     # unnormalised decoder until every input gives the same output; He keeps it (see networks.initialise)

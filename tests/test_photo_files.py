@@ -170,6 +170,7 @@ def test_a_large_photo_is_cropped_from_its_full_resolution(tmp_path, reconstruct
     assert crop.std() > 20 and np.abs(np.diff(crop, axis=1)).mean() < 12  # a face, not aliased pixel noise
 
 
+@pytest.mark.slow
 def test_a_front_photo_alone_with_a_one_view_network(tmp_path, frontonly_checkpoint, capsys, caplog):
     """`reconstruct --front F` with a front-only network writes the mesh and face.json (side: null); a side photo
     given too is not used (and says so); --pairs reads front/ alone."""

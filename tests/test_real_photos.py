@@ -73,6 +73,7 @@ def test_the_locator_answers_only_where_onet_agrees():
         assert not any(locator_face(p.image, view) for p in photos), view
 
 
+@pytest.mark.slow
 def test_a_rendered_profile_falls_back_to_the_checked_locator(builtin_model):
     """A side photo turned past BlazeFace's reach is found by the locator, with its 68 landmarks."""
     from tools.photos import finds_face, photo_pairs

@@ -145,7 +145,7 @@ def view_diagnostics(predictor, faces: list[Face], model: MorphableModel, own_nm
                                   for name in (FRONT, TWO, THREE) if name in posmaps}
     known = [i for i, f in enumerate(faces) if f.coefficients is not None]
     if coefficients.get(FRONT if arch == "front" else TWO) is not None and len(known) >= 3:
-        from frontside.learning.multiview_data import basis_coefficients
+        from frontside.facemodel.uv_basis import basis_coefficients
 
         names = predictor.basis.names
         true = np.stack([basis_coefficients(predictor.basis, faces[i].coefficients.identity,

@@ -90,6 +90,15 @@ def uv_basis(model: MorphableModel, size: int = 256, max_identity: int | None = 
     )
 
 
+def basis_coefficients(basis: UVBasis, identity: np.ndarray, expression: np.ndarray) -> np.ndarray:
+    """(K,) float32: a face's coefficients in the basis's order (its names: "identity-k", "expression-k")."""
+    out = np.empty(basis.n_components, np.float32)
+    for i, name in enumerate(basis.names):
+        kind, k = name.rsplit("-", 1)
+        out[i] = (identity if kind == "identity" else expression)[int(k)]
+    return out
+
+
 def basis_to_arrays(basis: UVBasis) -> dict:
     """The basis as plain arrays, names and numbers (what a checkpoint stores)."""
     return {"mean": basis.mean, "components": basis.components, "mask": basis.mask, "regions": basis.regions,

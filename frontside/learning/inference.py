@@ -100,7 +100,7 @@ class Predictor:
 
         arch = self.views
         count = 1 if arch == "front" else 2 if arch == "both" else len(views[0])
-        if any(len(v) < count for v in views) or len({len(v) for v in views}) > 1 and arch == "any":
+        if any(len(v) < count for v in views) or (arch == "any" and len({len(v) for v in views}) > 1):
             raise ValueError(f"{self.arch} reads {count} views a face; every face needs as many")
         batch = torch.stack([torch.cat([network_input(photo, None, "front", self.input_size)
                                         for photo in face[:count]]) for face in views]).to(self.device)

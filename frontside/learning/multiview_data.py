@@ -20,18 +20,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from frontside.facemodel.uv_basis import UVBasis
+from frontside.facemodel.uv_basis import UVBasis, basis_coefficients
 from frontside.learning.data import MultiViewDataset
 from frontside.learning.networks import landmark_fit
-
-
-def basis_coefficients(basis: UVBasis, identity: np.ndarray, expression: np.ndarray) -> np.ndarray:
-    """(K,) float32: a face's coefficients in the basis's order (its names: "identity-k", "expression-k")."""
-    out = np.empty(basis.n_components, np.float32)
-    for i, name in enumerate(basis.names):
-        kind, k = name.rsplit("-", 1)
-        out[i] = (identity if kind == "identity" else expression)[int(k)]
-    return out
 
 
 class ViewTargets(Dataset):

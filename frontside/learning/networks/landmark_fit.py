@@ -75,13 +75,15 @@ def refine_pose(pose: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
                       pose[:, 9:10]], 1)
 
 
-def _posed(mean, components, pose, delta, coef):
-    """Rotated landmarks q (M, 68, 3), rotated components d (M, K, 68, 3), scale (M, 1), rho (M, 1), shift (M, 2)."""
+def _posed(mean, components, pose, delta, coef, frame: int):
+    """Rotation r (M, 3, 3), rotated landmarks q (M, 68, 3), scale s (M, 1) in pixels, rho (M, 1), shift (M, 2) in
+    pixels of a view at pose (M, 10) moved by delta (M, 6)."""
     shape = mean + torch.einsum("mk,kpj->mpj", coef, components)
     r = axis_angle(delta[:, :3]) @ rotation_from_6d(pose[:, :6])
     q = torch.einsum("mij,mpj->mpi", r, shape)
-    d = torch.einsum("mij,kpj->mkpi", r, components)
-    return q, d, torch.exp(pose[:, 6:7] + delta[:, 3:4]), pose[:, 9:10], pose[:, 7:9] + delta[:, 4:6]
+    s = frame * torch.exp(pose[:, 6:7] + delta[:, 3:4])
+    shift = (pose[:, 7:9] + delta[:, 4:6]) * (frame / 2.0) + frame / 2.0
+    return r, q, s, pose[:, 9:10], shift
 
 
 def project(mean: torch.Tensor, components: torch.Tensor, pose: torch.Tensor, coef: torch.Tensor, frame: int,
@@ -90,19 +92,16 @@ def project(mean: torch.Tensor, components: torch.Tensor, pose: torch.Tensor, co
     by delta (M, 6) when given), as `PosedBasis` places a face: rotation, perspective division by
     (1 - rho depth), scale, shift."""
     delta = pose.new_zeros(len(pose), 6) if delta is None else delta
-    shape = mean + torch.einsum("mk,kpj->mpj", coef, components)
-    r = axis_angle(delta[:, :3]) @ rotation_from_6d(pose[:, :6])
-    q = torch.einsum("mij,mpj->mpi", r, shape)
-    s = frame * torch.exp(pose[:, 6:7] + delta[:, 3:4])
-    den = (1.0 - pose[:, 9:10] * q[..., 2]).clamp_min(0.2)
-    shift = (pose[:, 7:9] + delta[:, 4:6]) * (frame / 2.0) + frame / 2.0
+    _, q, s, rho, shift = _posed(mean, components, pose, delta, coef, frame)
+    den = (1.0 - rho * q[..., 2]).clamp_min(0.2)
     return torch.stack([s * q[..., 0] / den + shift[:, :1], shift[:, 1:] - s * q[..., 1] / den], -1)
 
 
 def coefficient_jacobian(mean, components, pose, delta, coef, frame: int) -> torch.Tensor:
     """(M, 68, 2, K): d(projected landmarks) / d(coefficients) at coef, analytic."""
-    q, d, s, rho, _ = _posed(mean, components, pose, delta, coef)
-    s, rho = frame * s[:, :, None], rho[:, :, None]
+    r, q, s, rho, _ = _posed(mean, components, pose, delta, coef, frame)
+    d = torch.einsum("mij,kpj->mkpi", r, components)  # rotated components (M, K, 68, 3)
+    s, rho = s[:, :, None], rho[:, :, None]
     den = (1.0 - rho * q[..., 2][:, None]).clamp_min(0.2)  # (M, 1, 68)
     dx = s * (d[..., 0] / den + q[:, None, :, 0] * rho * d[..., 2] / den ** 2)
     dy = -s * (d[..., 1] / den + q[:, None, :, 1] * rho * d[..., 2] / den ** 2)

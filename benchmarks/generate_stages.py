@@ -7,7 +7,10 @@ of this thread, and of the process: BLAS's own threads show as the difference), 
 the whole (`make_face` and `write_shard`), bytes per face of each column in the shard, the load average before
 and after.
 
-    python benchmarks/generate_stages.py [--faces 48] [--shard-size 16] [--views 2]
+    python benchmarks/generate_stages.py [--faces 48] [--shard-size 16] [--views 2] [--realism all]
+
+`--realism` (none, all, or options: `generate --realism`) adds its stage ("realism") and its bytes: what each
+option costs a face, the figure issue 22 asks for.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ def _cameras_and_lights(views: list) -> None:
     pa.array([shards._lighting_row(v.lighting) for v in views], shards.LIGHTING_TYPE)
 
 
-def main(faces: int, shard_size: int, views: int = 2) -> dict:
+def main(faces: int, shard_size: int, views: int = 2, realism: str = "none") -> dict:
     import numba
     import numpy as np
     import pyarrow.parquet as pq
@@ -65,8 +68,9 @@ def main(faces: int, shard_size: int, views: int = 2) -> dict:
         cpu[name] = cpu.get(name, 0.0) + time.thread_time() - start
 
     synthetic.stage = stage
-    params = GenerateParams(n_faces=faces, shard_size=shard_size, views=views)
-    generate_faces(plan_shards(1, 1)[0], GenerateParams(n_faces=1, shard_size=1))  # numba, textures, the model
+    params = GenerateParams(n_faces=faces, shard_size=shard_size, views=views, realism=realism)
+    # numba, textures, the model (and the UV parts realism reads)
+    generate_faces(plan_shards(1, 1)[0], GenerateParams(n_faces=1, shard_size=1, realism=realism))
     start = (time.perf_counter(), time.process_time(), time.thread_time())
     groups = [generate_faces(spec, params, wall) for spec in plan_shards(faces, shard_size)]
     made = [b - a for a, b in zip(start, (time.perf_counter(), time.process_time(), time.thread_time()))]
@@ -128,7 +132,7 @@ def main(faces: int, shard_size: int, views: int = 2) -> dict:
     ms = lambda seconds: round(1000 * seconds / faces, 2)  # noqa: E731
     whole = made[0] + written[0]  # make_face and one write_shard of every shard, wall
     return {
-        "faces": faces, "shard_size": shard_size, "views": views, "load_average": loads,
+        "faces": faces, "shard_size": shard_size, "views": views, "realism": realism, "load_average": loads,
         "faces_per_s (make_face + write_shard, wall)": round(faces / whole, 2),
         "views_per_s": round(faces * views / whole, 2),
         "make_face_ms_per_face": {"wall": ms(made[0]), "process_cpu": ms(made[1]), "thread_cpu": ms(made[2])},
@@ -145,5 +149,6 @@ if __name__ == "__main__":
     parser.add_argument("--faces", type=int, default=48)
     parser.add_argument("--shard-size", type=int, default=16)
     parser.add_argument("--views", type=int, default=2)
+    parser.add_argument("--realism", default="none", help="none, all, or options of generate --realism")
     args = parser.parse_args()
-    emit(main(args.faces, args.shard_size, args.views))
+    emit(main(args.faces, args.shard_size, args.views, args.realism))

@@ -106,9 +106,10 @@ class FramedRenderer:
         if self.projection not in ("perspective", "orthographic"):
             raise ValueError(f"projection must be 'perspective' or 'orthographic', not {self.projection!r}")
 
-    def camera(self, face: FaceMesh, pose: Pose, size: int) -> Camera:
-        """The uncropped camera of this face and pose (crop it with `Camera.with_crop`)."""
-        return frame_face(face, pose, size, self.projection, self.fov_deg, self.fill)
+    def camera(self, face: FaceMesh, pose: Pose, size: int, fov_deg: float | None = None) -> Camera:
+        """The uncropped camera of this face and pose (crop it with `Camera.with_crop`); fov_deg: this view's
+        field of view in place of the renderer's (the face is framed alike; only the perspective changes)."""
+        return frame_face(face, pose, size, self.projection, self.fov_deg if fov_deg is None else fov_deg, self.fill)
 
     def matrices(self, face: FaceMesh, pose: Pose, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(M_WCS->ECS, M_ECS->CSS, M_CSS->VCS) for this face and pose."""

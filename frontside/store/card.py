@@ -40,7 +40,7 @@ COLUMNS = {
     "mask_png": "1-bit PNG, the position map's UV coverage",
     "landmarks": "(68, 3) float32: the 68 iBUG landmarks in the front crop (same frame as posmap)",
     "front_segmentation": "8-bit PNG of face parts per pixel: 0 background, 1 skin, 2 rest of the head (hair, "
-                          "ears, neck), 3 brows, 4 eyes, 5 nose, 6 lips, 7 mouth (inside the inner lip line)",
+                          "ears, neck), 3 brows, 4 eyes, 5 nose, 6 lips, 7 mouth (inside the inner lip line), 8 an occluder drawn over the face (`--realism occluders`)",
     "side_segmentation": "the same for each side view",
     "side_landmarks": "one (68, 3) float32 per side view: the landmarks in its crop",
     "front_visible": "(68,) bool: the landmark is inside the front crop and not hidden by the face",
@@ -59,6 +59,9 @@ COLUMNS = {
     "expression": "(E,) float32: the same for the expression components",
     "front_depth": "(S, S) float16: z toward the camera in front-crop pixels, as posmap's z; NaN off the face",
     "side_depth": "one (S, S) float16 per side view: the same in its crop (its own z origin)",
+    "realism": "JSON: what generate --realism drew for this face (options; hair and iris colour; the skin's "
+               "blotches, redness, freckles, pores, lips; per view the eyes', occluders' and camera's draws, "
+               "the lens's field of view included); only in datasets made with --realism",
 }
 
 LICENCES = {

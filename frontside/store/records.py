@@ -24,11 +24,12 @@ class Part(enum.IntEnum):
     NOSE = 5
     LIPS = 6
     MOUTH = 7  # inside the inner lip contour (on a model whose mouth is closed, the line between the lips)
+    OCCLUDER = 8  # hair, a hat, glasses or a hand drawn over the view (`generate --realism occluders`)
 
 
 # a colour per part for pictures (background black)
 PART_COLOURS = np.array([[0, 0, 0], [224, 172, 140], [120, 90, 200], [90, 60, 30], [255, 255, 255],
-                         [60, 200, 80], [220, 40, 60], [255, 210, 0]], np.uint8)
+                         [60, 200, 80], [220, 40, 60], [255, 210, 0], [40, 160, 255]], np.uint8)
 
 
 def parts_to_rgb(segmentation: np.ndarray) -> np.ndarray:
@@ -111,6 +112,8 @@ class Face:
     skin_tone:   (3,) float32 multiplier of the model's albedo drawn for this face, or None.
     coefficients: the face model's `Coefficients` the face was drawn with (identity (K,), expression (E,) in the
                  model's standard deviations), or None where the source has none.
+    realism:     what `generate --realism` drew for this face (`synthesis.realism`: its options, the shared
+                 appearance, the skin's draws, and per view the eyes', occluders' and camera's), or None.
 
     `front`, `side` (the first side view's image), `front_view` and `side_view` (their labels) are what
     two-view readers use; `sides` are all views after the front.
@@ -123,6 +126,7 @@ class Face:
     meta: FaceMeta
     skin_tone: np.ndarray | None = None
     coefficients: Coefficients | None = None
+    realism: dict | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "views", tuple(self.views))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import posixpath
 
 import numpy as np
@@ -76,14 +77,16 @@ LABEL_COLUMNS = ("front_segmentation", "side_segmentation", "side_landmarks", "f
 DEPTH_COLUMNS = ("front_depth", "side_depth")
 
 
-def shard_schema(size: int = DEFAULT_SIZE, labels: bool = True, depth: bool = False) -> pa.Schema:
+def shard_schema(size: int = DEFAULT_SIZE, labels: bool = True, depth: bool = False,
+                 realism: bool = False) -> pa.Schema:
     """The Arrow schema of a format-3 shard of `size` x `size` faces, with Hugging Face feature metadata.
 
     One row a face: the front view's columns (`front_*`, and the posmap, mask and landmarks of its frame), and
     each `side_*` column a list with one item per side view (1 for two-view faces), so a row holds any number of
     views. labels: the per-view segmentation, landmarks + visibility, camera and lighting columns, and the skin
-    tone; depth: the per-view depth maps (float16, NaN off the face). The face model's coefficients (identity,
-    expression) are always there, null where the source has none."""
+    tone; depth: the per-view depth maps (float16, NaN off the face); realism: what `generate --realism` drew
+    for each face (JSON text; the column is there only when it was asked for, so other shards keep their bytes).
+    The face model's coefficients (identity, expression) are always there, null where the source has none."""
     image, landmarks = IMAGE_TYPE, array_type((68, 3), pa.float32())
     fields = _META_FIELDS + [("side", side_list(pa.string()))]
     fields += [(f"front_{angle}", pa.float32()) for angle in _ANGLES]
@@ -102,6 +105,8 @@ def shard_schema(size: int = DEFAULT_SIZE, labels: bool = True, depth: bool = Fa
     if depth:
         depth_map = array_type((size, size), pa.float16())
         fields += [("front_depth", depth_map), ("side_depth", side_list(depth_map))]
+    if realism:
+        fields += [("realism", pa.string())]
     schema = pa.schema(fields)
     return schema.with_metadata({
         "frontside.format": FORMAT_VERSION, "image_size": str(size), "posmap_shape": f"{size},{size},3",
@@ -219,7 +224,8 @@ def faces_to_table(faces: list[Face], extra_meta: dict[str, str] | None = None) 
     """The shard table of `faces` (`shard_schema` of their size and columns; `extra_meta` added to its key/value
     metadata). Faces may have different numbers of views."""
     size, labels, depth = _shape_of(faces)
-    schema = shard_schema(size, labels, depth)
+    realism = any(face.realism is not None for face in faces)
+    schema = shard_schema(size, labels, depth, realism)
     sides = [view for face in faces for view in face.sides]
 
     def side(name: str, values: pa.Array) -> pa.Array:
@@ -262,6 +268,10 @@ def faces_to_table(faces: list[Face], extra_meta: dict[str, str] | None = None) 
             columns["side_depth"] = side("side_depth", _arrays([v.depth for v in side_labels], depth_map, "<f2"))
     columns["identity"] = _coefficients(faces, "identity")
     columns["expression"] = _coefficients(faces, "expression")
+    if realism:
+        columns["realism"] = pa.array([None if f.realism is None else json.dumps(f.realism, sort_keys=True,
+                                                                                 separators=(",", ":"))
+                                       for f in faces], pa.string())
     if extra_meta:
         own = {k.decode(): v.decode() for k, v in schema.metadata.items()}
         clash = set(extra_meta) & set(own)
@@ -433,11 +443,13 @@ def decode_row(table: pa.Table, i: int, n_views: int | None = None) -> Face:
         if identity is not None and expression is not None:
             coefficients = Coefficients(np.array(identity, np.float32), np.array(expression, np.float32))
     tone = _cell(table, "skin_tone", i)[0].as_py() if "skin_tone" in table.column_names else None
+    realism = _cell(table, "realism", i)[0].as_py() if "realism" in table.column_names else None
     views = tuple(View(image=images[k], kind=kinds[k], yaw=angles["yaw"][k], pitch=angles["pitch"][k],
                        roll=angles["roll"][k], labels=labels[k]) for k in range(count))
     return Face(views=views, posmap=_stacked(_cell(table, "posmap", i), (size, size, 3), np.float32)[0],
                 mask=decode_png(_cell(table, "mask_png", i)[0].as_py()["bytes"]).astype(bool), landmarks=landmarks,
-                meta=meta, skin_tone=None if tone is None else np.array(tone, np.float32), coefficients=coefficients)
+                meta=meta, skin_tone=None if tone is None else np.array(tone, np.float32), coefficients=coefficients,
+                realism=None if realism is None else json.loads(realism))
 
 
 def _decode_row_v1(table: pa.Table, i: int) -> Face:

@@ -17,6 +17,25 @@ FACEGEN = "facegen"
 # old OpenGL path); users choose between the first two, or FaceGen through `--source facegen`.
 RENDERERS = ["raster", "pyrender", FACEGEN]
 MAX_VIEWS = 32  # views a face: each costs a render and ~130 KB a row; more is a typo, not a dataset
+REALISM_OPTIONS = ("skin", "eyes", "occluders", "camera")  # `synthesis.realism`, in the order they are applied
+
+
+def parse_realism(name: str, value: object) -> str:
+    """The canonical spelling of a realism option list: "none", or options of `REALISM_OPTIONS` in that order
+    joined by commas ("all" is every option); ParameterError naming `name` otherwise."""
+    if not isinstance(value, str):
+        raise ParameterError(name, f"expected a comma list of {', '.join(REALISM_OPTIONS)} (or none, all), "
+                                   f"got {value!r}")
+    words = [w.strip() for w in value.split(",") if w.strip()]
+    if words in ([], ["none"]):
+        return "none"
+    if words == ["all"]:
+        return ",".join(REALISM_OPTIONS)
+    unknown = [w for w in words if w not in REALISM_OPTIONS]
+    if unknown:
+        raise ParameterError(name, f"unknown realism option {unknown[0]!r}: choose from "
+                                   f"{', '.join(REALISM_OPTIONS)}, none or all")
+    return ",".join(o for o in REALISM_OPTIONS if o in words)
 
 
 @dataclass(frozen=True)
@@ -29,6 +48,7 @@ class GenerateParams:
     depth: each view's depth map (float16) in the rows (about 13% of a row's bytes; False leaves it out).
     views: N >= 2 views a face: the front, then side views (the first on a random side, then alternating:
     3 views show the front, one side and the other; `synthesis.pairs.sample_extra_side_poses`).
+    realism: "none" (the renders of before, byte for byte), "all", or options of `synthesis.realism.OPTIONS`.
     """
 
     n_faces: int = field(metadata=cli("number of faces (one row each)", flag="--faces"))
@@ -46,6 +66,10 @@ class GenerateParams:
                                                    "two-view face's 420 KB)", flag="--no-depth"))
     views: int = field(default=2, metadata=cli("views a face: the front, then side views (the first on a random "
                                                "side, then alternating sides: 3 = front, left and right)"))
+    realism: str = field(default="none", metadata=cli(
+        "renders closer to photographs: none, all, or a comma list of skin (albedo detail), eyes (iris, pupil, "
+        "brows, lashes), occluders (hair, hat, glasses, hand), camera (lens, blur, noise, white balance, JPEG); "
+        "each draw is recorded in the row (synthesis.realism)"))
 
     def __post_init__(self) -> None:
         # a record no renderer can make is refused at once (ParameterError, a ValueError naming the field);
@@ -102,6 +126,7 @@ RULES: dict[str, Callable[[str, object], object]] = {
     "source": _source,
     "backgrounds": _folder,
     "renderer": lambda n, v: checks.text(n, v),  # which names exist is `GenerateParams`' to say
+    "realism": lambda n, v: parse_realism(n, v),
 }
 
 

@@ -152,7 +152,8 @@ def generate_faces(spec: ShardSpec, params: GenerateParams, timings: dict[str, f
         faces.append(make_face(source, renderer, backgrounds, face_rng(params.seed, face_index),
                                face_id=f"{source.kind}-{face_index:06d}", face_index=face_index,
                                seed=params.seed, size=params.size, depth=params.depth, views=params.views,
-                               views_rng=extra_views_rng(params.seed, face_index), timings=timings))
+                               views_rng=extra_views_rng(params.seed, face_index), timings=timings,
+                               realism=params.realism))
     return faces
 
 
@@ -181,6 +182,8 @@ class GenerateSource:
         params = check_parameters(self.params)
         identity = params.as_dict()
         identity["source"] = params.source.split(":", 1)[0]
+        if params.realism == "none":  # datasets made before the option existed keep their identity
+            del identity["realism"]
         if params.backgrounds is not None:
             del identity["backgrounds"]
         return identity

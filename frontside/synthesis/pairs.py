@@ -20,6 +20,8 @@ from frontside.renderers.lighting import sample_lighting
 from frontside.renderers.view import Pose, RenderedView
 from frontside.store.records import Face, FaceMeta, View, ViewLabels, side_of
 from frontside.synthesis.labels import shift_depth, view_labels
+from frontside.synthesis.realism import FaceRealism, realism_options
+from frontside.synthesis.segmentation import face_uv_parts, lookup_parts
 
 
 class FaceSource(Protocol):
@@ -124,28 +126,32 @@ def crop_view(view: RenderedView, landmarks: np.ndarray, rng: np.random.Generato
 
 
 def cropped_camera(renderer: FramedRenderer, face: FaceMesh, pose: Pose, size: int,
-                   rng: np.random.Generator | None) -> Camera:
-    """The renderer's camera for this pose with PRN's crop around the projected landmarks folded in."""
-    camera = renderer.camera(face, pose, size)
+                   rng: np.random.Generator | None, fov_deg: float | None = None) -> Camera:
+    """The renderer's camera for this pose (and field of view, when given) with PRN's crop around the projected
+    landmarks folded in."""
+    camera = renderer.camera(face, pose, size, fov_deg)
     landmarks_xy = camera.image_vertices(face.vertices[face.landmarks])[:, :2]
     return camera.with_crop(landmark_crop(landmarks_xy, out_size=size, rng=rng))
 
 
 def render_views(face: FaceMesh, renderer: Renderer, poses: Sequence[Pose],
                  rngs: np.random.Generator | Sequence[np.random.Generator], size: int, depth: bool = True,
-                 timings: dict[str, float] | None = None) -> list[tuple[np.ndarray, np.ndarray, ViewLabels]]:
+                 timings: dict[str, float] | None = None,
+                 fovs: Sequence[float] | None = None) -> list[tuple[np.ndarray, np.ndarray, ViewLabels]]:
     """[(RGBA (S, S, 4) uint8 premultiplied, vertices (N, 3) float32 in the crop frame with z min 0, labels)]
     for each pose; view k draws its lights and crop jitter from rngs[k] (one generator: all views from it, in
     view order). A `FramedRenderer` draws all views straight into their crops from one upload, with lights drawn
-    here; another renderer (FaceGen) renders each view whole, then it is cropped."""
+    here, each view with its field of view fovs[k] (degrees; None: the renderer's); another renderer (FaceGen)
+    renders each view whole, then it is cropped."""
     rngs = [rngs] * len(poses) if isinstance(rngs, np.random.Generator) else list(rngs)
+    fovs = [None] * len(poses) if fovs is None else list(fovs)
     out = []
     if isinstance(renderer, FramedRenderer):
         with stage(timings, "render"):
             views = []
-            for pose, rng in zip(poses, rngs, strict=True):
+            for pose, rng, fov in zip(poses, rngs, fovs, strict=True):
                 lighting = sample_lighting(rng)
-                views.append((cropped_camera(renderer, face, pose, size, rng), lighting))
+                views.append((cropped_camera(renderer, face, pose, size, rng, fov), lighting))
             pixels = [camera.image_vertices(face.vertices) for camera, _ in views]
             images = renderer.render_views(face, views, pixels)
         with stage(timings, "labels"):
@@ -174,7 +180,7 @@ def stage(timings: dict[str, float] | None, name: str):
 def make_face(source: FaceSource, renderer: Renderer, backgrounds: Backgrounds | None, rng: np.random.Generator,
               *, face_id: str, face_index: int, seed: int, ranges: PoseRanges = PoseRanges(), size: int = 256,
               depth: bool = True, views: int = 2, views_rng: np.random.Generator | None = None,
-              timings: dict[str, float] | None = None) -> Face:
+              timings: dict[str, float] | None = None, realism: str = "none") -> Face:
     """Draw a face and `views` poses (a front, then side views: `sample_poses`, `sample_extra_side_poses`),
     render every view cropped around its own landmarks, put each over a background, rasterise the front view's
     position map (size x size, as the images) and label every view.
@@ -183,7 +189,11 @@ def make_face(source: FaceSource, renderer: Renderer, backgrounds: Backgrounds |
     does; views 2, 3, ... draw everything (pose, lights, crop jitter, background) from `views_rng` (needed when
     views > 2; `generate.face_rngs` gives both), so a face's first two views are the same whatever `views` is,
     and the same generator states give the same bytes. `timings` collects seconds per stage (face, render,
-    labels, background, posmap)."""
+    labels, background, posmap, realism).
+
+    realism: "none", "all" or options of `synthesis.realism` (skin, eyes, occluders, camera): their draws come
+    from streams of (seed, face_index) of their own (`realism.FaceRealism`), so the face, its poses, lights,
+    crops and backgrounds are drawn exactly as without them; what they drew is the face's `realism` record."""
     if views < 2:
         raise ValueError(f"a face has a front and at least one side view: views must be >= 2, got {views}")
     if views > 2 and views_rng is None:
@@ -193,12 +203,26 @@ def make_face(source: FaceSource, renderer: Renderer, backgrounds: Backgrounds |
         mesh, skin_tone = draw(rng, face_id) if draw is not None else (source.face(rng, face_id), None)
         poses = [*sample_poses(rng, ranges)]
         poses += sample_extra_side_poses(views_rng, poses[1].yaw, views - 2, ranges) if views > 2 else []
+    options = realism_options(realism)
+    looks, record, fovs = None, None, None
+    if options:
+        with stage(timings, "realism"):
+            looks = FaceRealism(options, int(seed), int(face_index))
+            record = looks.header()
+            fovs = looks.fovs(views) if isinstance(renderer, FramedRenderer) else None
+            parts = lookup_parts(face_uv_parts(mesh), mesh.uv)
+            mesh, skin = looks.apply_to_face(mesh, parts)
+            record.update(skin)
     rngs = [rng, rng] + [views_rng] * (views - 2)
-    rendered = render_views(mesh, renderer, poses, rngs, size, depth, timings)
+    rendered = render_views(mesh, renderer, poses, rngs, size, depth, timings, fovs)
     with stage(timings, "background"):
         backgrounds = backgrounds or Backgrounds.from_folder(None)
         images = [composite(rgba, backgrounds.sample(view_rng, size, size))
                   for (rgba, _, _), view_rng in zip(rendered, rngs)]
+    if looks is not None:
+        with stage(timings, "realism"):
+            images, labels, record["views"] = looks.apply_to_views(images, [r[2] for r in rendered], fovs)
+            rendered = [(rgba, vertices, label) for (rgba, vertices, _), label in zip(rendered, labels)]
     with stage(timings, "posmap"):
         posmap, mask = rasterize_posmap(mesh.uv, mesh.triangles, rendered[0][1], size=size)
     face_views = tuple(View(image=image, kind="front" if k == 0 else side_of(pose.yaw), yaw=pose.yaw,
@@ -207,4 +231,4 @@ def make_face(source: FaceSource, renderer: Renderer, backgrounds: Backgrounds |
     meta = FaceMeta(face_id=face_id, seed=int(seed), face_index=int(face_index), source=source.kind,
                     renderer=renderer.name, model=mesh.model)
     return Face(views=face_views, posmap=posmap, mask=mask, landmarks=rendered[0][2].landmarks, meta=meta,
-                skin_tone=skin_tone, coefficients=mesh.coefficients)
+                skin_tone=skin_tone, coefficients=mesh.coefficients, realism=record)

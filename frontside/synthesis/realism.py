@@ -82,15 +82,21 @@ def draw_appearance(rng: np.random.Generator) -> Appearance:
 
 # ---------------------------------------------------------------------------------------------------- skin
 
+def _f32(values) -> np.ndarray:
+    return np.asarray(values, np.float32)
+
+
 def _blob(points: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray:
-    return np.exp(-((points - centre) ** 2).sum(1) / (2.0 * radius ** 2))
+    """(N,) a Gaussian bump of `radius` round `centre` (3,) at points (N, 3) (float32: 29k vertices a face)."""
+    d = points - centre.astype(points.dtype)
+    return np.exp((d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1] + d[:, 2] * d[:, 2]) * np.float32(-0.5 / radius ** 2))
 
 
 def skin_detail(face: FaceMesh, parts: np.ndarray, rng: np.random.Generator) -> tuple[FaceMesh, dict]:
     """The face with its per-vertex albedo varied (blotches, redness, freckles, pores, lips) and what was drawn.
     parts: (N,) uint8 `Part` of each vertex."""
-    colours = np.asarray(face.colours, np.float64).copy()
-    points = np.asarray(face.vertices, np.float64)
+    colours = np.asarray(face.colours, np.float32)
+    points = np.asarray(face.vertices, np.float32)
     lm = points[np.asarray(face.landmarks)]
     scale = float(np.linalg.norm(lm[36] - lm[45]))  # the eyes' outer corners: about 9 cm on a person
     on_face = np.isin(parts, [Part.SKIN, Part.NOSE, Part.BROWS])
@@ -101,14 +107,14 @@ def skin_detail(face: FaceMesh, parts: np.ndarray, rng: np.random.Generator) -> 
     for _ in range(count):
         centre = points[rng.choice(np.flatnonzero(on_face))]
         weight = _blob(points, centre, scale * rng.uniform(0.1, 0.35))[:, None]
-        tint *= 1.0 + weight * rng.normal(0.0, 0.06) * np.array([1.0, 1.25, 1.25]) ** rng.choice([-1, 1])
+        tint *= 1.0 + weight * np.float32(rng.normal(0.0, 0.06)) * _f32([1.0, 1.25, 1.25]) ** int(rng.choice([-1, 1]))
     record["blotches"] = count
     # redness of the cheeks and the nose
     redness = float(rng.uniform(0.0, 0.15))
     cheeks = _blob(points, (lm[2] + lm[31]) / 2, 0.2 * scale) + _blob(points, (lm[14] + lm[35]) / 2, 0.2 * scale)
     nose = _blob(points, lm[30], 0.12 * scale)
-    red = redness * np.clip(cheeks + 0.7 * nose, 0, 1)[:, None]
-    tint *= 1.0 + red * np.array([0.6, -0.5, -0.4])
+    red = np.float32(redness) * np.clip(cheeks + np.float32(0.7) * nose, 0, 1)[:, None]
+    tint *= 1.0 + red * _f32([0.6, -0.5, -0.4])
     record["redness"] = _r(redness)
     # freckles: small dark spots over the nose and cheeks, on some faces
     freckles = int(rng.integers(40, 250)) if rng.random() < 0.3 else 0
@@ -119,7 +125,7 @@ def skin_detail(face: FaceMesh, parts: np.ndarray, rng: np.random.Generator) -> 
     record["freckles"] = freckles
     # pores: fine per-vertex grain
     pores = float(rng.uniform(0.02, 0.07))
-    tint *= 1.0 + rng.normal(0.0, pores, (len(points), 1))
+    tint *= 1.0 + rng.normal(0.0, pores, (len(points), 1)).astype(np.float32)
     record["pores"] = _r(pores)
     # lips: redder and darker than the skin round them
     lips = float(rng.uniform(0.3, 0.9))

@@ -123,3 +123,19 @@ def test_a_dataset_without_realism_keeps_its_identity():
     assert "realism" not in GenerateSource(GenerateParams(n_faces=2)).parameter_identity()
     assert GenerateSource(GenerateParams(n_faces=2, realism="eyes,skin")).parameter_identity()["realism"] == \
         "skin,eyes"
+
+
+@pytest.mark.parametrize("command", ["generate", "preview"])
+def test_a_bad_option_is_one_line_naming_the_flag_and_writes_nothing(tmp_path, command):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / ("d" if command == "generate" else "p.png")
+    args = ["--faces", "1"] if command == "generate" else ["--n", "1"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    run = subprocess.run([sys.executable, "-m", "frontside.cli", command, *args, "--out", str(out), "--realism",
+                          "skin,glitter"], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 2 and run.stderr.startswith(f"frontside {command}: error: --realism: ")
+    assert "'glitter'" in run.stderr and len(run.stderr.splitlines()) == 1 and not out.exists()

@@ -19,6 +19,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=256,
                    help="image side: a multiple of 32, at least 64 (default: %(default)s)")
     p.add_argument("--renderer", choices=["raster", "pyrender"], default="raster")
+    p.add_argument("--realism", default="none",
+                   help="none, all, or a comma list of skin, eyes, occluders, camera (as generate; default: none)")
     p.set_defaults(func=run)
     return p
 
@@ -27,11 +29,12 @@ def run(args: argparse.Namespace) -> int:
     from frontside import checks
     from frontside.errors import ParameterError
     from frontside.facemodel import parse_model_spec
-    from frontside.synthesis.config import MAX_VIEWS
+    from frontside.synthesis.config import MAX_VIEWS, parse_realism
 
     checks.integer("n", args.n, minimum=1, maximum=MAX_FACES)
     checks.integer("views", args.views, minimum=2, maximum=MAX_VIEWS)
     checks.integer("seed", args.seed, minimum=0)
+    realism = parse_realism("realism", args.realism)
     size = checks.image_side("size", args.size)
     out = checks.output_file("out", args.out)
     try:
@@ -56,6 +59,6 @@ def run(args: argparse.Namespace) -> int:
     backgrounds = Backgrounds.from_folder(backgrounds)
     faces = [make_face(source, renderer, backgrounds, face_rng(args.seed, i), face_id=f"{source.kind}-{i:06d}",
                        face_index=i, seed=args.seed, size=size, views=args.views,
-                       views_rng=extra_views_rng(args.seed, i)) for i in tqdm(range(args.n), desc="faces", unit="face")]
+                       views_rng=extra_views_rng(args.seed, i), realism=realism) for i in tqdm(range(args.n), desc="faces", unit="face")]
     print(write_png(out, face_grid(faces)))
     return 0

@@ -175,6 +175,13 @@ def test_library_notes_show_once_and_run_failures_stay_off_the_console(capfd):
     consoles = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
     assert consoles
     show_library_logs()
+    # a command starts with its handlers on the process's stderr; in a test session an earlier test (a flow, a
+    # command) may have set them up on that test's captured stream: point them at file descriptor 2, which capfd reads
+    for console in consoles:
+        console.console.file = sys.__stderr__
+    for handler in logging.getLogger("frontside").handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.stream = sys.__stderr__
     show_library_logs()  # idempotent: one handler
     logging.getLogger("frontside.store.driver").info("note: a note for the user")
     try:

@@ -162,26 +162,3 @@ def test_items_carry_a_target_in_every_view_and_pad_a_face_of_fewer_views(tmp_pa
     draws = [bool(dropping[(epoch, 0)][1]["present"][1]) for epoch in range(12)]
     assert all(dropping[(epoch, 0)][1]["present"][0] for epoch in range(3)) and 0 < sum(draws) < 12
     assert draws == [bool(dropping[(epoch, 0)][1]["present"][1]) for epoch in range(12)]
-
-
-@pytest.mark.slow
-def test_a_network_trained_on_several_views_starts_trusting_its_fit_and_one_trained_on_fronts_does_not(
-        tmp_path, tmp_path_factory):
-    """Measured in issue 21 (README "Learning"): the gate that mixes the fit into the coefficients, started at 0.12,
-    stayed low for 1,350 steps while the fit alone scored better; started at 0.88 the two-view network gained. The
-    fronts-only baseline keeps 0.12 (one photo's fit sees no depth; trusting it made that baseline worse)."""
-    import torch
-    from conftest import synthetic_dataset
-
-    from frontside.learning.config import TrainConfig
-    from frontside.learning.networks.multiview import TRUST_FIT
-    from frontside.learning.trainer import Trainer
-
-    data = synthetic_dataset(str(tmp_path_factory.mktemp("mvgate") / "ds"), 8, 8, seed=4, size=64, views=3)
-    gates = {}
-    for views in (1, 3):
-        trainer = Trainer(TrainConfig(data=[data], out=str(tmp_path / f"run{views}"), arch="multiview", epochs=1,
-                                      batch_size=4, input_size=32, progress=False, views=views))
-        gates[views] = torch.sigmoid(trainer.network.fit_gate.detach()).numpy()
-    np.testing.assert_allclose(gates[3], 1 / (1 + np.exp(-TRUST_FIT)), rtol=1e-6)
-    np.testing.assert_allclose(gates[1], 1 / (1 + np.exp(2.0)), rtol=1e-6)

@@ -237,9 +237,8 @@ class Trainer:
         self.mean_target = distributed.broadcast_tensor(_mean_posmap(self.train_set) if self.world.main else None,
                                                         (3, size, size))
         if self.arch.structured:
-            more = {"views": self.config.views} if self.arch.objective == "multiview" else {}
             self.network.start_at(self.mean_target[None] * posmap_scale(self.basis.size),
-                                  torch.from_numpy(weight_mask), **more)
+                                  torch.from_numpy(weight_mask))
         self.network = self.network.to(self.device).to(memory_format=torch.channels_last)
         self.precision = resolve_precision(self.device, self.config.precision)
         self.scaler = grad_scaler(self.device, self.precision)

@@ -33,8 +33,6 @@ from frontside.learning.networks.encoders import ConvEncoder
 from frontside.learning.networks.landmark_fit import POSE
 from frontside.learning.networks.structured import POSE_OUTPUTS, PosedBasis
 
-TRUST_FIT = 2.0  # the gate's starting logit (0.88) for a network trained on more than one view (`start_at`)
-
 
 def split_views(x: torch.Tensor) -> torch.Tensor:
     """(B, 3V, R, R) stacked photos -> (B, V, 3, R, R)."""
@@ -73,7 +71,7 @@ class MultiViewNet(nn.Module):
         with torch.no_grad():
             self.pose_head.bias.copy_(torch.tensor([1.0, 0, 0, 0, 1.0, 0, float(np.log(0.6)), 0, 0, 0.1]))
             self.visibility_head.bias.fill_(2.0)
-        # how far each coefficient trusts the fit (sigmoid; 0.12 here, `start_at` trusts it more for N views)
+        # how far each coefficient trusts the fit (sigmoid; starts at 0.12): landmarks are noise at first
         self.fit_gate = nn.Parameter(torch.full((k,), -2.0))
         self.log_sigma = nn.Parameter(torch.tensor(float(np.log(sigma_px))))
         lmk = landmark_fit.landmark_basis(basis)
@@ -156,13 +154,7 @@ class MultiViewNet(nn.Module):
         return (posmap, out) if details else posmap
 
     @torch.no_grad()
-    def start_at(self, posmaps: torch.Tensor, weight: torch.Tensor, views: int = 1) -> None:
-        """Where training starts: the pose head's bias at the mean of `posmaps` (B, 3, S, S) in pixels
-        (`PosedBasis.fit_pose`), so that the network answers the mean face where the data's faces are on average;
-        and, for a network trained on `views` > 1 photos a face, every coefficient's gate at `TRUST_FIT` (the fit
-        trusted from the start: a gate starting at 0.12 stayed under 0.25 for 1,350 steps while the fit alone
-        already beat the mix, README "Learning"). Trained on fronts alone the gate starts at 0.12 as before: one
-        photo's fit cannot see depth, and trusting it from the start made that baseline worse (measured)."""
+    def start_at(self, posmaps: torch.Tensor, weight: torch.Tensor) -> None:
+        """The pose head's bias at the mean of `posmaps` (B, 3, S, S) in pixels (`PosedBasis.fit_pose`): before
+        training the network answers the mean face where the data's faces are on average."""
         self.pose_head.bias[:POSE_OUTPUTS] = self.geometry.fit_pose(posmaps, weight)
-        if views > 1:
-            self.fit_gate.fill_(TRUST_FIT)

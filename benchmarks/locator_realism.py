@@ -254,18 +254,9 @@ def dataset_sprites(root: str) -> list:
 
 def shipped_landmark_net():
     """(spec, the shipped stage-2 net with its batch norms, unfused and trainable, the weights' record)."""
-    import torch
+    from frontside.reconstruct.locator import WEIGHTS, read_networks
 
-    from frontside.reconstruct.locator import WEIGHTS, LandmarkNet, LocatorSpec
-
-    with np.load(WEIGHTS, allow_pickle=False) as stored:
-        spec = LocatorSpec.from_dict(json.loads(str(stored["spec"])))
-        state = {k.split("/", 1)[1]: torch.from_numpy(stored[k].astype(np.float32) if stored[k].dtype == np.float16
-                                                      else stored[k])
-                 for k in stored.files if k.startswith("landmark/")}
-        meta = json.loads(str(stored["meta"]))
-    net = LandmarkNet(spec)
-    net.load_state_dict(state)
+    spec, _, net, meta = read_networks(WEIGHTS)
     return spec, net, meta
 
 

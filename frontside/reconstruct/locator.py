@@ -223,6 +223,14 @@ def save_locator(path: str | os.PathLike, spec: LocatorSpec, box_net: BoxNet, la
 
 @functools.cache
 def _load(path: str) -> Locator:
+    spec, box_net, landmark_net, meta = read_networks(path)
+    return Locator(spec, box_net, landmark_net, meta)
+
+
+def read_networks(path: str | os.PathLike) -> tuple[LocatorSpec, BoxNet, LandmarkNet, dict]:
+    """(spec, box net, landmark net, meta) as stored at `path`: the networks with their batch norms, unfused
+    (trainable: what a fine-tune starts from; `Locator` fuses them for inference). DataIntegrityError naming the
+    file and field when it is missing, unreadable or does not fit its spec."""
     try:
         with np.load(path, allow_pickle=False) as stored:
             arrays = {k: stored[k] for k in stored.files}
@@ -243,4 +251,4 @@ def _load(path: str) -> Locator:
         except RuntimeError as exc:
             raise DataIntegrityError(f"{path}: field '{prefix}' does not fit field 'spec' "
                                      f"({str(exc).splitlines()[0]})") from None
-    return Locator(spec, nets["box"], nets["landmark"], json.loads(str(arrays["meta"])))
+    return spec, nets["box"], nets["landmark"], json.loads(str(arrays["meta"]))

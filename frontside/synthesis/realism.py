@@ -167,6 +167,13 @@ def _window(points: np.ndarray, margin: float, size: int) -> tuple[slice, slice]
     return None if (hi <= lo).any() else (slice(lo[1], hi[1]), slice(lo[0], hi[0]))
 
 
+def _shading(window: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """(h, w, 1) the render's brightness in `window` (h, w, 3) relative to its median over `where`: the light and
+    shadow a painted part keeps."""
+    brightness = window.mean(2)
+    return np.clip(brightness / max(float(np.median(brightness[where])), 1e-3), 0.3, 1.4)[..., None]
+
+
 def paint_eyes(image: np.ndarray, labels: ViewLabels, appearance: Appearance,
                rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     """Sclera, iris and pupil inside each eye's pixels (segmentation EYES), brows of the hair colour with
@@ -194,8 +201,7 @@ def paint_eyes(image: np.ndarray, labels: ViewLabels, appearance: Appearance,
         if not here.any():
             continue
         window = out[box]
-        brightness = window.mean(2)
-        shade = np.clip(brightness / max(float(np.median(brightness[here])), 1e-3), 0.3, 1.4)[..., None]
+        shade = _shading(window, here)
         sclera = np.array([0.86, 0.82, 0.8]) * rng.uniform(0.85, 1.0)
         iris_ring = appearance.iris * (0.75 + 0.5 * np.clip(1 - r / iris_radius, 0, 1))[..., None]
         colour = np.where((r < iris_radius)[..., None], iris_ring, sclera)
@@ -216,8 +222,7 @@ def paint_eyes(image: np.ndarray, labels: ViewLabels, appearance: Appearance,
         direction = math.atan2(*(lm[26] - lm[17])[::-1])
         strands = _streaks(rng, size, direction)[box][..., None]
         window = out[box]
-        brightness = window.mean(2)
-        shade = np.clip(brightness / max(float(np.median(brightness[brows[box]])), 1e-3), 0.3, 1.4)[..., None]
+        shade = _shading(window, brows[box])
         hair = np.clip(appearance.hair * strands * shade, 0, 1)
         alpha = _feather(brows[box], 0.8 * size / 256)[..., None] * density
         window[:] = window * (1 - alpha) + hair * alpha

@@ -215,3 +215,16 @@ def test_library_notes_show_once_and_run_failures_stay_off_the_console(capfd):
     assert err.count("note: a note for the user") == 1
     assert all(r.getMessage() in err for r in shown) and "Task run failed after the block" in err
     assert not any(r.getMessage() in err for r in hidden) and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args", [("train", "--data", "/nowhere/data", "--out", "{tmp}/run"),
+                                  ("evaluate", "--checkpoint", "/nowhere/best.pt", "--data", "/nowhere/test",
+                                   "--out", "{tmp}/report")])
+def test_a_bad_path_is_answered_before_torch_is_imported(tmp_path, args):
+    """torch's import is ~2 s here: a missing dataset or checkpoint must not wait for it."""
+    code = ("import sys\nfrom frontside.cli import main\nsys.argv = ['frontside', *sys.argv[1:]]\ntry:\n"
+            "    code = main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+            "print('exit', code, 'torch', 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, *(a.format(tmp=tmp_path) for a in args)], capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert "/nowhere/" in done.stderr and done.stdout.split() == ["exit", "1", "torch", "False"], done

@@ -150,7 +150,7 @@ def live_server(tmp_path) -> Iterator[LiveServer]:
         yield server
     finally:
         for proc in reversed(server.started):  # worker (and its flow runs) first, the server last
-            _stop(proc)
+            _stop(proc, timeout=5)  # a fresh clone's worker outlived SIGTERM's 15 s: 31 s of teardown, for nothing
 
 
 @pytest.fixture

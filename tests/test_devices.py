@@ -16,8 +16,9 @@ from frontside.learning.devices import (
     resolve_device,
     threads_per_process,
 )
-from frontside.learning.distributed import World, rank_seed, world_from_env
+from frontside.learning.distributed import rank_seed
 from frontside.learning.precision import autocast, grad_scaler, resolve_precision
+from frontside.learning.world import World, world_from_env
 
 
 def test_the_device_of_each_process():

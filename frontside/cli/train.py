@@ -24,8 +24,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from frontside.configs import from_flags
     from frontside.learning.config import TrainConfig
-    from frontside.learning.distributed import launched_by_torchrun, world_from_env
     from frontside.learning.runs import check_training
+    from frontside.learning.world import launched_by_torchrun, world_from_env
 
     config = from_flags(TrainConfig, args, progress=True)
     if launched_by_torchrun():  # one rank of a run torchrun started: it launched us, we train

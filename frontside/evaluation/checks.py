@@ -22,7 +22,6 @@ def check_evaluation(config: EvaluateConfig) -> None:
     it was made with (loaded and checked against its sha256), a Florence root holding scans, an AFLW2000-3D root
     whose annotations all read (and one-view networks for it; its fits' counts fit the BFM given). The checkpoints are
     read first (no torch), and whether their weights fit their networks (torch) is checked last."""
-    from frontside.learning.checkpoint.saving import check_weights_fit
     from frontside.learning.checkpoint.validation import check_checkpoint_file
     from frontside.store.dataset import check_dataset_folder, dataset_model
 
@@ -64,5 +63,7 @@ def check_evaluation(config: EvaluateConfig) -> None:
         from frontside.sources.florence import find_scans
 
         find_scans(checks.input_folder("florence", florence))
+    from frontside.learning.checkpoint.saving import check_weights_fit  # imports torch
+
     for checkpoint, state in states.items():  # last: the only check that needs torch
         check_weights_fit(state, checkpoint)

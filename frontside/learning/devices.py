@@ -11,7 +11,7 @@ import os
 import torch
 
 from frontside.errors import ParameterError
-from frontside.learning.distributed import World
+from frontside.learning.world import World
 
 log = logging.getLogger(__name__)
 

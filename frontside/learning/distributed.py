@@ -15,9 +15,7 @@ so the gradient flows through the global statistics exactly as in one process).
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
@@ -25,42 +23,11 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from frontside.learning.world import World
+
 log = logging.getLogger(__name__)
 
 TIMEOUT = timedelta(minutes=30)  # a rank waits this long for the others (rank 0 writing a checkpoint, a slow shard)
-
-
-@dataclass(frozen=True)
-class World:
-    """Where this process stands among the run's processes (torchrun's environment; one process without it)."""
-
-    rank: int = 0
-    size: int = 1
-    local_rank: int = 0
-    local_size: int = 1
-
-    @property
-    def main(self) -> bool:
-        """True on the rank that writes checkpoints, metrics and logs (rank 0)."""
-        return self.rank == 0
-
-    @property
-    def distributed(self) -> bool:
-        return self.size > 1
-
-
-def world_from_env(env: dict | None = None) -> World:
-    """The `World` torchrun (or `frontside train --nproc N`) describes in the environment; one process without."""
-    env = os.environ if env is None else env
-    size = int(env.get("WORLD_SIZE", 1))
-    return World(rank=int(env.get("RANK", 0)), size=size, local_rank=int(env.get("LOCAL_RANK", 0)),
-                 local_size=int(env.get("LOCAL_WORLD_SIZE", size)))
-
-
-def launched_by_torchrun(env: dict | None = None) -> bool:
-    """True inside a process torchrun (torch.distributed's elastic agent) started."""
-    env = os.environ if env is None else env
-    return "TORCHELASTIC_RUN_ID" in env or ("WORLD_SIZE" in env and "RANK" in env)
 
 
 def backend_for(device: torch.device) -> str:

@@ -86,8 +86,8 @@ def run_training(config: TrainConfig, own_process: bool = False) -> dict:
 
 def main(argv: list[str]) -> int:
     """One rank of a launched run: train the config in argv[0]; rank 0 writes the result to argv[1]."""
-    from frontside.learning.distributed import world_from_env
     from frontside.learning.trainer import train
+    from frontside.learning.world import world_from_env
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     config_path, result_path = argv

@@ -62,7 +62,6 @@ def check_training(config) -> None:
     """`check_train_config`, then the inputs: every dataset folder (`check_training_data`), the arch, and the
     checkpoint the run starts from (`--resume`'s last.pt or `--init`), which must be a frontside checkpoint
     whose network is this run's. Torch is imported last, only to check that its weights fit that network."""
-    from frontside.learning.checkpoint.saving import check_weights_fit
     from frontside.learning.checkpoint.validation import check_checkpoint_file
     from frontside.learning.networks.registry import ARCHS
 
@@ -77,6 +76,8 @@ def check_training(config) -> None:
     if start:
         state = check_checkpoint_file(start, "resume" if config.resume else "init")
         compatible_state(state, str(start), config)
+        from frontside.learning.checkpoint.saving import check_weights_fit  # imports torch
+
         check_weights_fit(state, start)
 
 

@@ -40,6 +40,7 @@ from frontside.learning.networks.structured import TRAIN_STRIDE
 from frontside.learning.precision import autocast, grad_scaler, resolve_precision
 from frontside.learning.runs import check_train_config, compatible_state, start_run
 from frontside.learning.streaming import holdout_split, run_layout, stream_run_data
+from frontside.learning.world import world_from_env
 from frontside.pictures import figure_png
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ class Trainer:
     """
 
     def __init__(self, config: TrainConfig):
-        self.world = distributed.world_from_env()  # torchrun's processes, or this one alone
+        self.world = world_from_env()  # torchrun's processes, or this one alone
         if self.world.main:
             start_run(config)  # checks numbers and the folder: never overwrites a run unless asked; clears temps
         else:

@@ -109,5 +109,16 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def leave(code: int) -> None:
+    """End a rank's process without the interpreter's finalization: a process group the garbage collector had not
+    freed yet (the DDP wrapper holds it) was torn down there, and gloo's worker threads aborted the process
+    ("terminate called without an active exception", SIGABRT after a finished run: once in a loaded test session).
+    Everything the run writes is written and closed by then; the streams are flushed here."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    leave(main(sys.argv[1:]))

@@ -86,6 +86,50 @@ def test_one_network_takes_one_to_n_views_and_an_absent_view_changes_nothing():
         assert float(first[1]["landmarks"][:, 2].abs().sum()) == 0  # absent views answer nothing
 
 
+
+def test_mirrored_landmarks_pair_each_landmark_of_the_mean_face_with_its_mirror_image():
+    from frontside.facemodel import load_model
+    from frontside.facemodel.model import MIRRORED_LANDMARKS
+
+    model = load_model("builtin")
+    points = model.mean[model.landmarks]
+    assert np.array_equal(MIRRORED_LANDMARKS[MIRRORED_LANDMARKS], np.arange(68))
+    mirrored = points[MIRRORED_LANDMARKS] * np.array([-1.0, 1.0, 1.0])
+    assert np.abs(mirrored - points).max() < 1e-3 * np.ptp(points, axis=0).max()
+    shifted = points[np.roll(MIRRORED_LANDMARKS, 1)] * np.array([-1.0, 1.0, 1.0])  # a wrong pairing is seen
+    assert np.abs(shifted - points).max() > 0.01 * np.ptp(points, axis=0).max()
+
+
+def test_the_flip_test_reads_a_mirrored_photo_as_the_mirror_of_the_photo_and_only_in_eval_mode():
+    from frontside.facemodel.model import MIRRORED_LANDMARKS
+
+    torch.manual_seed(0)
+    network = build("multiview").eval()
+    photos = torch.rand(2, 6, 64, 64)
+    mirror = photos.flip(-1)
+
+    def landmarks(x):
+        with torch.no_grad():
+            return network(x, details=True)[1]["landmarks"]
+
+    def mirrored(xy):
+        xy = xy[:, :, MIRRORED_LANDMARKS]
+        return torch.stack([network.size - xy[..., 0], xy[..., 1]], -1)
+
+    plain, plain_mirror = landmarks(photos), landmarks(mirror)
+    assert (mirrored(plain_mirror) - plain).abs().max() > 0.1  # an untrained network is no mirror of itself
+    network.flip_test = True
+    both, both_mirror = landmarks(photos), landmarks(mirror)
+    torch.testing.assert_close(mirrored(both_mirror), both, atol=1e-3, rtol=0)
+    torch.testing.assert_close(both, 0.5 * (plain + mirrored(plain_mirror)), atol=1e-3, rtol=0)
+    network.train()  # training reads each photo once, whatever the switch says
+    torch.manual_seed(1)
+    trained_mode = network(photos, details=True)[1]["landmarks"]
+    network.flip_test = False
+    torch.manual_seed(1)
+    assert torch.equal(network(photos, details=True)[1]["landmarks"], trained_mode)
+
+
 @pytest.mark.slow
 def test_multiview_trains_on_three_view_data_and_reports_whether_it_uses_its_views(tmp_path, tmp_path_factory,
                                                                                     builtin_model):
@@ -105,6 +149,8 @@ def test_multiview_trains_on_three_view_data_and_reports_whether_it_uses_its_vie
     assert np.isfinite(result.last_step_loss) and result.epochs_run == 2
     predictor = Predictor.from_checkpoint(result.best_path)
     assert predictor.arch == "multiview" and predictor.views == "any"
+    assert predictor.network.flip_test  # on by default; a researcher can turn it off
+    assert not Predictor.from_checkpoint(result.best_path, flip_test=False).network.flip_test
     faces = load_pairs([data], 6, n_views=None)
     for views in (1, 2, 3):
         posmaps, coefficients = predictor.predict_views([[v.image for v in f.views[:views]] for f in faces])

@@ -30,6 +30,13 @@ REGION_WEIGHTS: dict[Region, float] = {
 }
 
 
+# Landmark i of a face is landmark MIRRORED_LANDMARKS[i] of its mirror image (iBUG order: the jaw, brows, nose's
+# wings, eyes and lips swap sides; the nose's bridge and the lips' middle points stay)
+MIRRORED_LANDMARKS = np.array(
+    [*range(16, -1, -1), *range(26, 16, -1), 27, 28, 29, 30, *range(35, 30, -1), 45, 44, 43, 42, 47, 46,
+     39, 38, 37, 36, 41, 40, *range(54, 47, -1), *range(59, 54, -1), *range(64, 59, -1), 67, 66, 65], np.int64)
+
+
 @dataclass(frozen=True)
 class Coefficients:
     """Identity (K,) and expression (E,) coefficients in units of standard deviations."""

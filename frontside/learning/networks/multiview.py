@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from frontside.facemodel.model import MIRRORED_LANDMARKS
 from frontside.facemodel.uv_basis import UVBasis
 from frontside.learning.network_io import posmap_scale
 from frontside.learning.networks import landmark_fit
@@ -78,6 +79,10 @@ class MultiViewNet(nn.Module):
         self.register_buffer("landmark_mean", torch.from_numpy(lmk.mean), persistent=False)
         self.register_buffer("landmark_components", torch.from_numpy(lmk.components), persistent=False)
         self.register_buffer("prior_var", torch.from_numpy(lmk.prior_std ** 2), persistent=False)
+        self.register_buffer("mirrored_landmarks", torch.from_numpy(MIRRORED_LANDMARKS), persistent=False)
+        # in eval mode, read each photo's landmarks from it and from its mirror image and average them (twice the
+        # encoder's work; `Predictor` turns it on: README "Flip test")
+        self.flip_test = False
 
     @property
     def size(self) -> int:
@@ -97,6 +102,13 @@ class MultiViewNet(nn.Module):
         up = F.interpolate(stride16, size=stride4.shape[-2:], mode="bilinear", align_corners=False)
         return self.embed(feats.flatten(1)), self.heatmap_head(torch.cat([stride4, up], 1))
 
+    def _landmarks(self, logits: torch.Tensor) -> torch.Tensor:
+        """Heatmap logits (M, 68, C, C) -> (M, 68, 2) landmarks in S-frame pixels: each heatmap's expectation."""
+        m, _, cells, _ = logits.shape
+        prob = torch.softmax(logits.flatten(2).float(), -1).view(m, 68, cells, cells)
+        centres = (torch.arange(cells, dtype=prob.dtype, device=logits.device) + 0.5) * (self.frame / cells)
+        return torch.stack([(prob.sum(2) * centres).sum(-1), (prob.sum(3) * centres).sum(-1)], -1)
+
     def details(self, x: torch.Tensor, present: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Named outputs for photos x (B, 3V, R, R) (front first), present (B, V) bool (default: all; the front
         should be there, any other view may be absent):
@@ -109,10 +121,10 @@ class MultiViewNet(nn.Module):
         if present is None:
             present = torch.ones(b, v, dtype=torch.bool, device=x.device)
         h_flat, logits = self._encode(views[present])
-        m, _, cells, _ = logits.shape
-        prob = torch.softmax(logits.flatten(2).float(), -1).view(m, 68, cells, cells)
-        centres = (torch.arange(cells, dtype=prob.dtype, device=x.device) + 0.5) * (self.frame / cells)
-        xy = torch.stack([(prob.sum(2) * centres).sum(-1), (prob.sum(3) * centres).sum(-1)], -1)
+        xy = self._landmarks(logits)
+        if self.flip_test and not self.training:  # each photo's landmarks averaged with its mirror image's
+            mirrored = self._landmarks(self._encode(views[present].flip(-1))[1])[:, self.mirrored_landmarks]
+            xy = 0.5 * (xy + torch.stack([self.frame - mirrored[..., 0], mirrored[..., 1]], -1))
         h_flat = h_flat.float()
         pose_flat = self.pose_head(h_flat)
         visibility = self.visibility_head(h_flat)

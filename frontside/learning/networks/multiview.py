@@ -45,7 +45,7 @@ class MultiViewNet(nn.Module):
     widths: the encoder's; iterations: Gauss-Newton steps of the fit; sigma_px: the landmarks' starting noise
     (learned); pose_sigma: the fit's prior on each view's pose change (radians, log scale, shift)."""
 
-    def __init__(self, basis: UVBasis, input_size: int = 64, widths: tuple[int, ...] = (32, 48, 64, 128, 192),
+    def __init__(self, basis: UVBasis, input_size: int = 128, widths: tuple[int, ...] = (32, 48, 64, 128, 192),
                  hidden: int = 256, iterations: int = 2, sigma_px: float = 6.0,
                  pose_sigma: tuple[float, float, float] = (0.09, 0.05, 0.03)):
         super().__init__()

@@ -121,7 +121,7 @@ ARCHS: dict[str, Arch] = {
                       "the default network on the front view only (the ablation the thesis never ran)"),
     "multiview": Arch("multiview", "any", True, _multiview, 2e-3, "onecycle", 100.0, False,
                       "1..N photos (front first) -> every view's landmarks and pose -> one face fitted to all "
-                      "(issue 21)", input_size=64, objective="multiview"),
+                      "(issue 21)", input_size=128, objective="multiview"),
     "twoview-thesis": Arch("twoview-thesis", "both", False, _thesis(6), 1e-4, "step", 0.0, True,
                            "thesis table 4.1, front + side stacked (6 channels)"),
     "frontonly-thesis": Arch("frontonly-thesis", "front", False, _thesis(3), 1e-4, "step", 0.0, True,

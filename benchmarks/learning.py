@@ -107,7 +107,7 @@ def view_summary(runs: list[dict], names: list[str]) -> dict:
         if all("component_r2" in v for v in views):
             first = views[0]["component_r2"]
             out["component_r2"][name] = {
-                "names": first["names"],
+                "names": first["names"], "landmark_ceiling": first.get("landmark_ceiling"),
                 "r2": {c: [sum(v["component_r2"]["r2"][c][k] for v in views) / len(views)
                            for k in range(len(first["names"]))] for c in first["r2"]}}
     return out

@@ -130,6 +130,44 @@ def test_the_flip_test_reads_a_mirrored_photo_as_the_mirror_of_the_photo_and_onl
     assert torch.equal(network(photos, details=True)[1]["landmarks"], trained_mode)
 
 
+def test_the_landmarks_ceiling_of_r2_sees_what_landmarks_cannot_tell_apart(builtin_model):
+    """The Bayes ceiling of each component's R² from 68 noisy 3D landmarks: near 1 for a component the landmarks
+    show, falling with the noise; a component that is a similarity (what every NME aligns away) has none; two
+    identical components share what the landmarks say of them."""
+    import dataclasses
+
+    from frontside.evaluation.diagnostics import landmark_r2_ceiling
+
+    identity, expression = builtin_model.component_names()
+    names = list(identity) + list(expression)
+    fine, coarse = landmark_r2_ceiling(builtin_model, 0.002), landmark_r2_ceiling(builtin_model, 0.02)
+    assert fine.shape == (len(names),) and (coarse < fine).all() and (coarse > 0).all()
+    assert fine[names.index("nose length")] > 0.95
+    # head depth: a z-stretch the face's landmarks mostly read as another camera and face width / height
+    assert coarse[names.index("head depth")] < coarse[names.index("nose length")]
+    n = builtin_model.n_vertices
+    scale = (builtin_model.mean - builtin_model.mean.mean(0)).reshape(3 * n, 1) / np.float32(100.0)
+    twin = builtin_model.id_basis.copy()
+    twin[:, 1] = twin[:, 0] * builtin_model.id_std[0] / builtin_model.id_std[1]  # component 1 moves as component 0
+    twin[:, 2:3] = scale / builtin_model.id_std[2]  # component 2: a uniform scale about the centroid
+    ceiling = landmark_r2_ceiling(dataclasses.replace(builtin_model, id_basis=twin), 0.002)
+    assert ceiling[0] == pytest.approx(ceiling[1]) and ceiling[0] < 0.51
+    assert ceiling[2] < 1e-6
+    with pytest.raises(ValueError, match="noise"):
+        landmark_r2_ceiling(builtin_model, 0.0)
+    # the report's table gives it beside the R²s; a report's numbers from before it had none still print
+    from frontside.evaluation.diagnostics import markdown
+
+    r2 = {"names": ["head depth (identity-17)"], "effect": [4.0], "r2": {"front": [0.1]}}
+    def rows(diagnostics: dict) -> list[str]:
+        return [line for line in "\n".join(markdown("net", diagnostics)).splitlines() if line.startswith("| head")]
+
+    old = rows({"faces": 3, "component_r2": r2})
+    new = rows({"faces": 3, "component_r2": {**r2, "landmark_ceiling": [0.63]}})
+    assert old == ["| head depth (identity-17) | 4.00 | 0.10 |"]
+    assert new == ["| head depth (identity-17) | 4.00 | 0.10 | 0.63 |"]
+
+
 @pytest.mark.slow
 def test_multiview_trains_on_three_view_data_and_reports_whether_it_uses_its_views(tmp_path, tmp_path_factory,
                                                                                     builtin_model):
@@ -163,6 +201,8 @@ def test_multiview_trains_on_three_view_data_and_reports_whether_it_uses_its_vie
     assert report["side_shuffle"]["own"] == pytest.approx(float(scores.icp_errors.mean()))
     assert set(report["component_r2"]["r2"]) >= {FRONT, TWO, SHUFFLED}
     assert report["component_r2"]["names"][0].endswith("(identity-17)")  # head depth moves the face most
+    ceiling = report["component_r2"]["landmark_ceiling"]
+    assert len(ceiling) == len(report["component_r2"]["names"]) and all(0 < c < 1 for c in ceiling)
     from frontside.evaluation.diagnostics import landmarks_picture
 
     landmarks_picture(predictor, faces, tmp_path / "landmarks.png", count=2)

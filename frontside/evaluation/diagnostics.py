@@ -8,6 +8,10 @@
   deviations), for the components that move the surface most (`surface_effect`), named
   (`MorphableModel.component_names`). Head depth, the component a profile shows and a front view hardly does, is
   the one to watch.
+* The landmarks' ceiling of each R² (`landmark_r2_ceiling`): what a perfect reader of the 68 landmarks, in 3D and
+  off by a little noise, could reach at best. A network whose views meet through landmarks (`multiview`) is held
+  below it by its landmarks' precision; a component whose ceiling is low is, to the landmarks, mostly another
+  camera or other components (head depth in the built-in model), and only pixels beyond them can tell it.
 """
 
 from __future__ import annotations
@@ -41,6 +45,27 @@ def surface_effect(model: MorphableModel) -> np.ndarray:
     return np.concatenate(out)
 
 
+def landmark_r2_ceiling(model: MorphableModel, noise: float = 0.02) -> np.ndarray:
+    """(K + E,) float64: each identity then expression component's highest held-out R² from the 68 landmarks in 3D,
+    each coordinate off by Gaussian noise of `noise` x the outer-eye-corner distance (landmarks 36 and 45): 1 minus
+    its posterior variance under the prior N(0, 1) (coefficients in the model's standard deviations), a similarity
+    free (every NME aligns one away). The Bayes optimum of any fit: no reader of landmarks this precise beats it on
+    average."""
+    if noise <= 0:
+        raise ValueError(f"noise must be > 0, not {noise}")
+    idx = np.asarray(model.landmarks)
+    mean = np.asarray(model.mean, np.float64)[idx]
+    moved = [(basis.reshape(model.n_vertices, 3, -1)[idx] * np.asarray(std, np.float64)).reshape(len(idx) * 3, -1)
+             for basis, std in ((model.id_basis, model.id_std), (model.exp_basis, model.exp_std))]
+    jacobian = np.concatenate(moved, 1).astype(np.float64) / (noise * np.linalg.norm(mean[45] - mean[36]))
+    centred = mean - mean.mean(0)
+    similarity = np.stack([d.ravel() for d in [np.tile(e, (len(idx), 1)) for e in np.eye(3)]
+                           + [np.cross(e, centred) for e in np.eye(3)] + [centred]], 1)
+    q, _ = np.linalg.qr(similarity)
+    seen = jacobian - q @ (q.T @ jacobian)  # what no similarity reproduces
+    return 1.0 - np.diag(np.linalg.inv(seen.T @ seen + np.eye(seen.shape[1])))
+
+
 def component_r2(predicted: np.ndarray, true: np.ndarray) -> np.ndarray:
     """(C,) R² of predicted coefficients (N, C) against the true ones (N, C), same units: 1 - MSE / the truth's
     variance over the faces; 0 is answering the held-out mean, negative is worse than that."""
@@ -58,6 +83,7 @@ class ComponentR2:
     names: list[str]
     effect: list[float]
     r2: dict[str, list[float]]  # condition -> (C,) in `names` order
+    ceiling: list[float] | None = None  # `landmark_r2_ceiling` at its default noise, in `names` order
 
     @classmethod
     def of(cls, model: MorphableModel, basis_names: list[str] | tuple[str, ...], true: np.ndarray,
@@ -65,28 +91,32 @@ class ComponentR2:
         """The `largest` components by surface effect among a network's (`basis_names`: "identity-k",
         "expression-k", the order of its coefficients); `true` (N, K) and each `predicted[condition]` alike."""
         identity, expression = model.component_names()
-        effect_all = surface_effect(model)
-        names, effect = [], []
+        effect_all, ceiling_all = surface_effect(model), landmark_r2_ceiling(model)
+        names, effect, ceiling = [], [], []
         for name in basis_names:
             kind, k = name.rsplit("-", 1)
-            k = int(k)
-            names.append(f"{(identity if kind == 'identity' else expression)[k]} ({name})")
-            effect.append(effect_all[k if kind == "identity" else model.n_identity + k])
+            k = int(k) if kind == "identity" else model.n_identity + int(k)
+            names.append(f"{(identity + expression)[k]} ({name})")
+            effect.append(effect_all[k])
+            ceiling.append(ceiling_all[k])
         keep = [int(k) for k in np.argsort(-np.asarray(effect))[:largest]]
         return cls([names[k] for k in keep], [float(effect[k]) for k in keep],
-                   {c: [float(v) for v in component_r2(p, true)[keep]] for c, p in predicted.items()})
+                   {c: [float(v) for v in component_r2(p, true)[keep]] for c, p in predicted.items()},
+                   [float(ceiling[k]) for k in keep])
 
     def as_dict(self) -> dict:
-        return {"names": self.names, "effect": self.effect, "r2": self.r2}
+        return {"names": self.names, "effect": self.effect, "r2": self.r2, "landmark_ceiling": self.ceiling}
 
     def markdown(self) -> str:
-        """A table: component, its effect, R² per condition."""
+        """A table: component, its effect, R² per condition, the landmarks' ceiling (when known)."""
         conditions = list(self.r2)
-        lines = ["| component | 1 SD moves the face by | " + " | ".join(conditions) + " |",
-                 "|---|---|" + "---|" * len(conditions)]
+        ceiling = " | landmarks' ceiling" if self.ceiling else ""
+        lines = ["| component | 1 SD moves the face by | " + " | ".join(conditions) + ceiling + " |",
+                 "|---|---|" + "---|" * (len(conditions) + bool(self.ceiling))]
         for i, name in enumerate(self.names):
             lines.append(f"| {name} | {self.effect[i]:.2f} | "
-                         + " | ".join(f"{self.r2[c][i]:.2f}" for c in conditions) + " |")
+                         + " | ".join(f"{self.r2[c][i]:.2f}" for c in conditions)
+                         + (f" | {self.ceiling[i]:.2f}" if self.ceiling else "") + " |")
         return "\n".join(lines)
 
 
@@ -172,7 +202,10 @@ def markdown(name: str, diagnostics: dict, picture: str | None = None) -> list[s
     if r2:
         lines += ["", f"Held-out R² of the face model's largest components ({diagnostics['faces']} faces; 1 is "
                   "exact, 0 the held-out mean):", "",
-                  ComponentR2(r2["names"], r2["effect"], r2["r2"]).markdown()]
+                  ComponentR2(r2["names"], r2["effect"], r2["r2"], r2.get("landmark_ceiling")).markdown(),
+                  "", "The landmarks' ceiling: the best R² any reader of the 68 landmarks could reach, in 3D and off by "
+                  "2% of the outer-eye-corner distance (`landmark_r2_ceiling`); a view-fitting network is held below "
+                  "it by its landmarks, and only pixels beyond them can pass it."]
     if picture:
         lines += ["", f"Every view's landmarks, the row's and the network's: ![landmarks]({picture})"]
     return lines + [""]

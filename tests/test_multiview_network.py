@@ -168,6 +168,26 @@ def test_the_landmarks_ceiling_of_r2_sees_what_landmarks_cannot_tell_apart(built
     assert new == ["| head depth (identity-17) | 4.00 | 0.10 | 0.63 |"]
 
 
+def test_fit_stages_tell_the_landmarks_from_the_fit(tmp_path_factory):
+    """The fit given the true landmarks and poses finds the faces; the same untrained network's own landmarks do
+    not: the diagnostic that names the stage holding a multi-view network's R² back."""
+    from conftest import synthetic_dataset
+
+    from tools.diagnostics import FIT_STAGES, fit_stages
+
+    data = synthetic_dataset(str(tmp_path_factory.mktemp("stages") / "ds"), 12, 12, seed=5, size=64, views=3)
+    torch.manual_seed(0)
+    network = build("multiview", input_size=64)
+    stages = fit_stages(network, [data], n_views=3, batch_size=5)
+    assert stages.faces == 12 and set(stages.r2) == {"front", "front + side", "front + 2 sides"}
+    assert list(stages.r2["front"]) == [name for name, _ in FIT_STAGES]
+    identity = [k for k, name in enumerate(stages.names) if name.startswith("identity")][:20]
+    mean = {stage: float(np.mean([r2[k] for k in identity])) for stage, r2 in stages.r2["front + 2 sides"].items()}
+    assert mean["fit, true landmarks and pose"] > 0.3, mean  # 0.54 (12 faces; the untrained fit's 6-px noise)
+    assert mean["fit, true landmarks and pose"] > max(mean["network"], mean["its fit alone"]) + 0.5, mean
+    assert set(stages.of("identity-17")["front"]) == set(mean)
+
+
 @pytest.mark.slow
 def test_multiview_trains_on_three_view_data_and_reports_whether_it_uses_its_views(tmp_path, tmp_path_factory,
                                                                                     builtin_model):

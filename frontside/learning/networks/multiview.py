@@ -109,9 +109,12 @@ class MultiViewNet(nn.Module):
         centres = (torch.arange(cells, dtype=prob.dtype, device=logits.device) + 0.5) * (self.frame / cells)
         return torch.stack([(prob.sum(2) * centres).sum(-1), (prob.sum(3) * centres).sum(-1)], -1)
 
-    def details(self, x: torch.Tensor, present: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def details(self, x: torch.Tensor, present: torch.Tensor | None = None,
+                given: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """Named outputs for photos x (B, 3V, R, R) (front first), present (B, V) bool (default: all; the front
-        should be there, any other view may be absent):
+        should be there, any other view may be absent); given: answers to put in place of the network's before the
+        fit, for diagnostics ("landmarks" (B, V, 68, 2) S-frame pixels, "visibility" (B, V, 68) in [0, 1], "pose"
+        (B, V, 10): the truth, to see which stage holds the fit back; `tools.diagnostics.fit_stages`):
 
         pose (B, V, 10): each view's pose from its head; pose_refined (B, V, 10): after the fit;
         landmarks (B, V, 68, 2) in S-frame pixels; visibility_logit (B, V, 68); heatmap_logits (B, V, 68, R/4, R/4);
@@ -128,10 +131,14 @@ class MultiViewNet(nn.Module):
         h_flat = h_flat.float()
         pose_flat = self.pose_head(h_flat)
         visibility = self.visibility_head(h_flat)
+        given = given or {}
+        weight = given["visibility"][present].float() if "visibility" in given else torch.sigmoid(visibility)
+        xy = given["landmarks"][present].float() if "landmarks" in given else xy
+        pose_flat = given["pose"][present].float() if "pose" in given else pose_flat
         owner = torch.arange(b, device=x.device)[:, None].expand(b, v)[present]
-        fitted, delta = landmark_fit.fit(self.landmark_mean, self.landmark_components, self.prior_var, xy,
-                                         torch.sigmoid(visibility), pose_flat, owner, b, torch.exp(self.log_sigma),
-                                         self.frame, self.iterations, self.pose_sigma)
+        fitted, delta = landmark_fit.fit(self.landmark_mean, self.landmark_components, self.prior_var, xy, weight,
+                                         pose_flat, owner, b, torch.exp(self.log_sigma), self.frame, self.iterations,
+                                         self.pose_sigma)
         weights = present.float()[..., None]
         h = h_flat.new_zeros(b, v, h_flat.shape[1])
         h[present] = h_flat

@@ -165,6 +165,7 @@ def test_the_landmarks_ceiling_of_r2_sees_what_landmarks_cannot_tell_apart(built
     old = rows({"faces": 3, "component_r2": r2})
     new = rows({"faces": 3, "component_r2": {**r2, "landmark_ceiling": [0.63]}})
     assert old == ["| head depth (identity-17) | 4.00 | 0.10 |"]
+    assert "landmarks' ceiling" not in "\n".join(markdown("net", {"faces": 3, "component_r2": r2}))
     assert new == ["| head depth (identity-17) | 4.00 | 0.10 | 0.63 |"]
 
 

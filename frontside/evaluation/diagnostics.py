@@ -202,10 +202,11 @@ def markdown(name: str, diagnostics: dict, picture: str | None = None) -> list[s
     if r2:
         lines += ["", f"Held-out R² of the face model's largest components ({diagnostics['faces']} faces; 1 is "
                   "exact, 0 the held-out mean):", "",
-                  ComponentR2(r2["names"], r2["effect"], r2["r2"], r2.get("landmark_ceiling")).markdown(),
-                  "", "The landmarks' ceiling: the best R² any reader of the 68 landmarks could reach, in 3D and off by "
-                  "2% of the outer-eye-corner distance (`landmark_r2_ceiling`); a view-fitting network is held below "
-                  "it by its landmarks, and only pixels beyond them can pass it."]
+                  ComponentR2(r2["names"], r2["effect"], r2["r2"], r2.get("landmark_ceiling")).markdown()]
+        if r2.get("landmark_ceiling"):
+            lines += ["", "The landmarks' ceiling: the best R² any reader of the 68 landmarks could reach, in 3D and "
+                      "off by 2% of the outer-eye-corner distance (`landmark_r2_ceiling`); a view-fitting network is "
+                      "held below it by its landmarks, and only pixels beyond them can pass it."]
     if picture:
         lines += ["", f"Every view's landmarks, the row's and the network's: ![landmarks]({picture})"]
     return lines + [""]

@@ -130,6 +130,38 @@ def test_the_flip_test_reads_a_mirrored_photo_as_the_mirror_of_the_photo_and_onl
     assert torch.equal(network(photos, details=True)[1]["landmarks"], trained_mode)
 
 
+def test_the_loss_asks_for_every_coefficient_in_standard_deviations_where_a_row_has_them():
+    """`coefficients_sd`: the coefficients' mean squared error in the model's standard deviations, weighted, on the
+    rows that carry coefficients; a row without (NaN) adds nothing."""
+    import dataclasses
+
+    from frontside.learning.loss import weight_mask_from_regions
+    from frontside.learning.multiview_loss import MultiViewLoss, MultiViewWeights
+    from frontside.learning.networks.structured import TRAIN_STRIDE
+
+    torch.manual_seed(0)
+    network = build("multiview", input_size=64)
+    basis = network.basis
+    photos, present = torch.rand(3, 6, 64, 64), torch.ones(3, 2, dtype=torch.bool)
+    outputs = network(photos, coarse=True, present=present, details=True)
+    side = outputs[0].shape[-1]
+    truth = torch.randn(3, basis.n_components)
+    truth[2] = float("nan")  # a 300W-LP row: no coefficients
+    targets = {"target": torch.rand(3, 3, side, side), "landmarks": torch.rand(3, 2, 68, 2) * basis.size,
+               "visible": torch.ones(3, 2, 68, dtype=torch.bool), "pose": torch.full((3, 2, 10), float("nan")),
+               "coefficients": truth}
+    mask = weight_mask_from_regions(basis.regions)
+    weights = MultiViewWeights()
+    assert weights.coefficients_sd > 0  # on by default
+    with_sd = MultiViewLoss(basis, mask, 100.0, TRAIN_STRIDE, weights)
+    without = MultiViewLoss(basis, mask, 100.0, TRAIN_STRIDE, dataclasses.replace(weights, coefficients_sd=0.0))
+    with torch.no_grad():
+        total, plain = with_sd(outputs, targets), without(outputs, targets)
+        expected = ((outputs[1]["coefficients"][:2] - truth[:2]) ** 2).mean()
+    assert with_sd.terms["coefficients_sd"] == pytest.approx(float(expected), rel=1e-5)
+    assert float(total - plain) == pytest.approx(weights.coefficients_sd * float(expected), rel=1e-4)
+
+
 def test_the_landmarks_ceiling_of_r2_sees_what_landmarks_cannot_tell_apart(builtin_model):
     """The Bayes ceiling of each component's R² from 68 noisy 3D landmarks: near 1 for a component the landmarks
     show, falling with the noise; a component that is a similarity (what every NME aligns away) has none; two

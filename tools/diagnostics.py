@@ -196,9 +196,11 @@ def fit_stages(network: nn.Module, data: list[str], n_views: int = 3, max_faces:
             if views > n_views:
                 continue
             present = (torch.arange(n_views) < views)[None].expand(len(x), n_views)
+            runs: dict[tuple, dict] = {}  # the stages given the same truths share one run
             for stage, given in FIT_STAGES:
-                out = network.details(x, present, {k: truths[k] for k in given})
-                answer = out["coefficients" if stage == "network" else "fitted"]
+                if given not in runs:
+                    runs[given] = network.details(x, present, {k: truths[k] for k in given})
+                answer = runs[given]["coefficients" if stage == "network" else "fitted"]
                 answers.setdefault(photos, {}).setdefault(stage, []).append(answer.float().numpy())
     true = np.concatenate(truth)
     if not np.isfinite(true).all():

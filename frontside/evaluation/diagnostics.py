@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from frontside.facemodel.model import MorphableModel, Region
+from frontside.geometry.transforms import similarity_directions
 from frontside.store.records import Face
 
 
@@ -58,10 +59,7 @@ def landmark_r2_ceiling(model: MorphableModel, noise: float = 0.02) -> np.ndarra
     moved = [(basis.reshape(model.n_vertices, 3, -1)[idx] * np.asarray(std, np.float64)).reshape(len(idx) * 3, -1)
              for basis, std in ((model.id_basis, model.id_std), (model.exp_basis, model.exp_std))]
     jacobian = np.concatenate(moved, 1).astype(np.float64) / (noise * np.linalg.norm(mean[45] - mean[36]))
-    centred = mean - mean.mean(0)
-    similarity = np.stack([d.ravel() for d in [np.tile(e, (len(idx), 1)) for e in np.eye(3)]
-                           + [np.cross(e, centred) for e in np.eye(3)] + [centred]], 1)
-    q, _ = np.linalg.qr(similarity)
+    q, _ = np.linalg.qr(similarity_directions(mean - mean.mean(0)))
     seen = jacobian - q @ (q.T @ jacobian)  # what no similarity reproduces
     return 1.0 - np.diag(np.linalg.inv(seen.T @ seen + np.eye(seen.shape[1])))
 

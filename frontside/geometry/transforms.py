@@ -10,6 +10,16 @@ from __future__ import annotations
 import numpy as np
 
 
+def similarity_directions(points: np.ndarray) -> np.ndarray:
+    """(3P, 7) float64: the first-order motions of points (P, 3) (rows x0, y0, z0, x1, ...) under a translation
+    along x, y, z, a rotation about x, y, z through the origin, and a scaling about the origin: pass centred points
+    for motions about their centre. What a similarity alignment (every NME's) can take away."""
+    points = np.asarray(points, np.float64)
+    motions = ([np.tile(e, (len(points), 1)) for e in np.eye(3)] + [np.cross(e, points) for e in np.eye(3)]
+               + [points])
+    return np.stack([d.ravel() for d in motions], 1)
+
+
 def rotation_matrix(yaw: float, pitch: float, roll: float, degrees: bool = True) -> np.ndarray:
     """(3, 3) float64 rotation R = Rz(roll) @ Ry(yaw) @ Rx(pitch): pitch is applied first, roll last.
 

@@ -25,6 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from frontside.facemodel.uv_basis import UVBasis
+from frontside.geometry.transforms import similarity_directions
 from frontside.learning.loss import ShapeAndPoseLoss
 from frontside.learning.networks.structured import rotation_from_6d
 
@@ -53,8 +54,7 @@ def shape_metric(basis: UVBasis, weight_mask: np.ndarray, stride: int = 2, log_s
     mean = basis.mean[::stride, ::stride].reshape(-1, 3)[keep].astype(np.float64)
     comps = basis.components[:, ::stride, ::stride].reshape(basis.n_components, -1, 3)[:, keep].astype(np.float64)
     m = mean - (w[:, None] * mean).sum(0) / w.sum()
-    tangent = [np.tile(e, (len(m), 1)) for e in np.eye(3)] + [np.cross(e, m) for e in np.eye(3)] + [m]
-    t = np.stack([d.ravel() for d in tangent], 1)  # (3P, 7)
+    t = similarity_directions(m)  # (3P, 7)
     wt = np.repeat(w, 3)
     b = comps.reshape(basis.n_components, -1).T  # (3P, K)
     residual = b - t @ np.linalg.solve(t.T @ (wt[:, None] * t), t.T @ (wt[:, None] * b))

@@ -162,6 +162,36 @@ def test_the_loss_asks_for_every_coefficient_in_standard_deviations_where_a_row_
     assert float(total - plain) == pytest.approx(weights.coefficients_sd * float(expected), rel=1e-4)
 
 
+def test_weak_directions_name_the_components_no_photo_can_tell_apart(builtin_model):
+    """The combinations of components that points show least beyond a similarity: a twin pair and a uniform scale
+    are found at rms 0; in the built-in model, brow height and brow raise are one deformation (each one's R² held
+    at 1 - weight^2), and head depth with face width and face height is a uniform scale to a twentieth of a
+    millimetre on the landmarks (README "Learning")."""
+    import dataclasses
+
+    from frontside.evaluation.diagnostics import weak_directions
+
+    brows = weak_directions(builtin_model, "landmarks", 1)[0]
+    assert brows.rms < 1e-6 and sorted(name for name, _ in brows.largest(2)) == ["brow height", "brow raise"]
+    assert brows.r2_ceiling() == pytest.approx(1 - brows.weights ** 2) and brows.r2_ceiling().min() < 0.5
+    n = builtin_model.n_vertices
+    twin = builtin_model.id_basis.copy()
+    twin[:, 1] = twin[:, 0] * builtin_model.id_std[0] / builtin_model.id_std[1]  # component 1 moves as component 0
+    twin[:, 2:3] = (builtin_model.mean - builtin_model.mean.mean(0)).reshape(3 * n, 1) / 100 / builtin_model.id_std[2]
+    found = weak_directions(dataclasses.replace(builtin_model, id_basis=twin), "landmarks", 4)
+    assert max(d.rms for d in found[:3]) < 1e-6 < 1e-3 < found[3].rms  # the brows, the twins, the scale
+    span = np.stack([d.weights for d in found[:3]])
+    for made in (np.eye(len(brows.weights))[0] - np.eye(len(brows.weights))[1], np.eye(len(brows.weights))[2]):
+        made = made / np.linalg.norm(made)
+        assert np.linalg.norm(span @ made) == pytest.approx(1.0, abs=1e-6)  # in the span of the three
+    names = [name for name, _ in weak_directions(builtin_model, "landmarks", 2)[1].largest(3)]
+    assert sorted(names) == ["face height", "face width", "head depth"]
+    face = weak_directions(builtin_model, "face", 3)
+    assert [d.rms for d in face] == sorted(d.rms for d in face)
+    with pytest.raises(ValueError, match="points"):
+        weak_directions(builtin_model, "ears")
+
+
 def test_the_landmarks_ceiling_of_r2_sees_what_landmarks_cannot_tell_apart(builtin_model):
     """The Bayes ceiling of each component's R² from 68 noisy 3D landmarks: near 1 for a component the landmarks
     show, falling with the noise; a component that is a similarity (what every NME aligns away) has none; two

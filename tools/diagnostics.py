@@ -174,7 +174,9 @@ def fit_stages(network: nn.Module, data: list[str], n_views: int = 3, max_faces:
     coefficients and `n_views` views), the R² of its answer, of its landmark fit alone, and of that fit given the
     truth in place of its own answers: each view's pose, its landmarks (and visibility), both. Where the fit given
     true landmarks reaches what the network's own landmarks do not, the landmarks hold it back; the true pose, the
-    pose. (Issue 21: head depth's R² 0.33 with two views, 0.71 given true landmarks, 0.14 given true poses.)"""
+    pose. (Issue 21: head depth's R² 0.33 with two views, 0.71 given true landmarks, 0.14 given true poses.) A true
+    pose is fitted with the face's own landmarks, so its scale carries the face's size, which no photo shows: the
+    stages given it overstate what photos allow for components a size mimics (`diagnostics.weak_directions`)."""
     from frontside.evaluation.diagnostics import component_r2
     from frontside.learning.data import MultiViewDataset, ShardDataset
     from frontside.learning.multiview_data import ViewTargets

@@ -12,6 +12,9 @@
   off by a little noise, could reach at best. A network whose views meet through landmarks (`multiview`) is held
   below it by its landmarks' precision; a component whose ceiling is low is, to the landmarks, mostly another
   camera or other components (head depth in the built-in model), and only pixels beyond them can tell it.
+* The face model's weak directions (`weak_directions`): the combinations of components that the landmarks (or the
+  whole face) show least beyond a similarity. No photo tells a face's size, so a component with a large weight in a
+  direction that is nearly a similarity has an R² no network can reach (`WeakDirection.r2_ceiling`).
 """
 
 from __future__ import annotations
@@ -54,14 +57,63 @@ def landmark_r2_ceiling(model: MorphableModel, noise: float = 0.02) -> np.ndarra
     average."""
     if noise <= 0:
         raise ValueError(f"noise must be > 0, not {noise}")
-    idx = np.asarray(model.landmarks)
+    mean = np.asarray(model.mean, np.float64)[np.asarray(model.landmarks)]
+    seen = beyond_similarity(model, np.asarray(model.landmarks)) / (noise * np.linalg.norm(mean[45] - mean[36]))
+    return 1.0 - np.diag(np.linalg.inv(seen.T @ seen + np.eye(seen.shape[1])))
+
+
+def beyond_similarity(model: MorphableModel, vertices: np.ndarray) -> np.ndarray:
+    """(3P, K + E) float64: how one standard deviation of each identity then expression component moves the P
+    `vertices` (indices), in the model's units, less what a similarity of the mean's vertices reproduces (every NME
+    aligns one away; no photo tells a face's size)."""
+    idx = np.asarray(vertices)
     mean = np.asarray(model.mean, np.float64)[idx]
     moved = [(basis.reshape(model.n_vertices, 3, -1)[idx] * np.asarray(std, np.float64)).reshape(len(idx) * 3, -1)
              for basis, std in ((model.id_basis, model.id_std), (model.exp_basis, model.exp_std))]
-    jacobian = np.concatenate(moved, 1).astype(np.float64) / (noise * np.linalg.norm(mean[45] - mean[36]))
+    jacobian = np.concatenate(moved, 1).astype(np.float64)
     q, _ = np.linalg.qr(similarity_directions(mean - mean.mean(0)))
-    seen = jacobian - q @ (q.T @ jacobian)  # what no similarity reproduces
-    return 1.0 - np.diag(np.linalg.inv(seen.T @ seen + np.eye(seen.shape[1])))
+    return jacobian - q @ (q.T @ jacobian)
+
+
+@dataclass(frozen=True)
+class WeakDirection:
+    """A combination of the face model's components that moves some points little beyond a similarity.
+
+    rms: the points' RMS displacement (model units: mm for the built-in model) for one standard deviation along it,
+        what no similarity reproduces; weights (K + E,): the combination, unit length in the components' standard
+        deviations (identity then expression); names: the components' names in that order."""
+
+    rms: float
+    weights: np.ndarray
+    names: list[str]
+
+    def largest(self, count: int = 3) -> list[tuple[str, float]]:
+        """[(name, weight)] of the `count` components with the largest weights, largest first."""
+        return [(self.names[k], float(self.weights[k])) for k in np.argsort(-np.abs(self.weights))[:count]]
+
+    def r2_ceiling(self) -> np.ndarray:
+        """(K + E,): each component's highest R² if this direction is not seen at all and everything else exactly:
+        1 - weight^2 (under the prior N(0, 1), its best guess along the direction is 0)."""
+        return 1.0 - self.weights ** 2
+
+
+def weak_directions(model: MorphableModel, points: str = "landmarks", count: int = 5) -> list[WeakDirection]:
+    """The `count` combinations of components that `points` ("landmarks": the 68; "face": every vertex but the
+    neck's) show least beyond a similarity, weakest first (the smallest singular directions of
+    `beyond_similarity`). A component with a large weight in a direction of rms ~0 cannot be read from those points
+    by any network: its R² is held at `WeakDirection.r2_ceiling` (the built-in model: brow height and brow raise are
+    one deformation; on the landmarks, head depth is face width and face height and a similarity to 0.05 mm)."""
+    if points == "landmarks":
+        idx = np.asarray(model.landmarks)
+    elif points == "face":
+        idx = np.flatnonzero(model.regions != int(Region.NECK))
+    else:
+        raise ValueError(f"points must be 'landmarks' or 'face', not {points!r}")
+    _, s, vt = np.linalg.svd(beyond_similarity(model, idx), full_matrices=False)
+    identity, expression = model.component_names()
+    names = list(identity) + list(expression)
+    return [WeakDirection(float(s[-j] / np.sqrt(len(idx))), vt[-j].copy(), names)
+            for j in range(1, min(count, len(s)) + 1)]
 
 
 def component_r2(predicted: np.ndarray, true: np.ndarray) -> np.ndarray:

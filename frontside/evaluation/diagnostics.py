@@ -38,15 +38,23 @@ def relative_change(own: float, other: float) -> float:
     return float((other - own) / own) if own > 0 else float("nan")
 
 
+def face_vertices(model: MorphableModel) -> np.ndarray:
+    """(P,) int: the indices of the face's vertices, every one but the neck's."""
+    return np.flatnonzero(model.regions != int(Region.NECK))
+
+
+def displacements(model: MorphableModel, vertices: np.ndarray) -> np.ndarray:
+    """(P, 3, K + E) float64: how one standard deviation of each identity then expression component moves the P
+    `vertices` (indices), in the model's units."""
+    idx = np.asarray(vertices)
+    return np.concatenate([basis.reshape(model.n_vertices, 3, -1)[idx] * np.asarray(std, np.float64)
+                           for basis, std in ((model.id_basis, model.id_std), (model.exp_basis, model.exp_std))], 2)
+
+
 def surface_effect(model: MorphableModel) -> np.ndarray:
     """(K + E,) float64: the RMS displacement over the face's vertices (not the neck) of one standard deviation of
     each identity then expression component, in the model's units (mm for the built-in model)."""
-    face = model.regions != int(Region.NECK)
-    out = []
-    for basis, std in ((model.id_basis, model.id_std), (model.exp_basis, model.exp_std)):
-        moved = basis.reshape(model.n_vertices, 3, -1)[face] * np.asarray(std, np.float64)
-        out.append(np.sqrt((moved.astype(np.float64) ** 2).sum(axis=1).mean(axis=0)))
-    return np.concatenate(out)
+    return np.sqrt((displacements(model, face_vertices(model)) ** 2).sum(axis=1).mean(axis=0))
 
 
 def landmark_r2_ceiling(model: MorphableModel, noise: float = 0.02) -> np.ndarray:
@@ -57,8 +65,9 @@ def landmark_r2_ceiling(model: MorphableModel, noise: float = 0.02) -> np.ndarra
     average."""
     if noise <= 0:
         raise ValueError(f"noise must be > 0, not {noise}")
-    mean = np.asarray(model.mean, np.float64)[np.asarray(model.landmarks)]
-    seen = beyond_similarity(model, np.asarray(model.landmarks)) / (noise * np.linalg.norm(mean[45] - mean[36]))
+    idx = np.asarray(model.landmarks)
+    mean = np.asarray(model.mean, np.float64)[idx]
+    seen = beyond_similarity(model, idx) / (noise * np.linalg.norm(mean[45] - mean[36]))
     return 1.0 - np.diag(np.linalg.inv(seen.T @ seen + np.eye(seen.shape[1])))
 
 
@@ -68,9 +77,7 @@ def beyond_similarity(model: MorphableModel, vertices: np.ndarray) -> np.ndarray
     aligns one away; no photo tells a face's size)."""
     idx = np.asarray(vertices)
     mean = np.asarray(model.mean, np.float64)[idx]
-    moved = [(basis.reshape(model.n_vertices, 3, -1)[idx] * np.asarray(std, np.float64)).reshape(len(idx) * 3, -1)
-             for basis, std in ((model.id_basis, model.id_std), (model.exp_basis, model.exp_std))]
-    jacobian = np.concatenate(moved, 1).astype(np.float64)
+    jacobian = displacements(model, idx).reshape(len(idx) * 3, -1)
     q, _ = np.linalg.qr(similarity_directions(mean - mean.mean(0)))
     return jacobian - q @ (q.T @ jacobian)
 
@@ -106,7 +113,7 @@ def weak_directions(model: MorphableModel, points: str = "landmarks", count: int
     if points == "landmarks":
         idx = np.asarray(model.landmarks)
     elif points == "face":
-        idx = np.flatnonzero(model.regions != int(Region.NECK))
+        idx = face_vertices(model)
     else:
         raise ValueError(f"points must be 'landmarks' or 'face', not {points!r}")
     _, s, vt = np.linalg.svd(beyond_similarity(model, idx), full_matrices=False)

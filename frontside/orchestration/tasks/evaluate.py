@@ -39,6 +39,14 @@ def evaluate_checkpoint_task(checkpoint: str, name: str, data: list[str], out: s
     return str(scores.save(Path(out) / "scores" / f"{name}.json"))
 
 
+@task(name="write-shipped-checkpoint", task_run_name="shipped-{name}", cache_policy=NO_CACHE)
+def shipped_checkpoint_task(name: str, path: str) -> str:
+    """An ordinary checkpoint at `path` of the shipped network `name` (`frontside.learning.shipped`)."""
+    from frontside.learning.shipped import write_checkpoint
+
+    return str(write_checkpoint(name, path))
+
+
 @task(name="evaluate-mean-face")
 def evaluate_mean_face_task(data: list[str], out: str, max_faces: int | None = None) -> str:
     scores = evaluate_mean_face(load_pairs(data, max_faces), dataset_model(data[0]))

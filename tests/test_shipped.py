@@ -1,0 +1,76 @@
+"""The shipped networks (`frontside.learning.shipped`): written back into ordinary checkpoints, they read a side
+photo (another face's side photo makes their answer worse), the two-view answer beats the same design trained on
+fronts alone, and a changed face model is refused rather than silently mismatched."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import synthetic_dataset
+
+
+@pytest.fixture(scope="module")
+def shipped_checkpoints(tmp_path_factory, builtin_model) -> dict[str, str]:
+    from frontside.learning.shipped import SHIPPED, write_checkpoint
+
+    out = tmp_path_factory.mktemp("shipped")
+    return {name: str(write_checkpoint(name, out / f"shipped-{name}.pt")) for name in SHIPPED}
+
+
+def test_the_shipped_two_view_network_reads_its_side_photo_and_beats_its_fronts_trained_twin(shipped_checkpoints,
+                                                                                             tmp_path_factory):
+    from frontside.evaluation.diagnostics import view_diagnostics
+    from frontside.evaluation.evaluate import evaluate_predictor, load_pairs
+    from frontside.learning.inference import Predictor
+    from frontside.store.dataset import dataset_model
+
+    # eight of the demo's (and the learning benchmark's) held-out faces, front and both sides
+    data = synthetic_dataset(str(tmp_path_factory.mktemp("held-out") / "ds"), 8, 8, seed=1_000_003, views=3)
+    faces, model = load_pairs([data], n_views=None), dataset_model(data)
+    two_views = Predictor.from_checkpoint(shipped_checkpoints["multiview"], precision="fp32")
+    fronts = Predictor.from_checkpoint(shipped_checkpoints["multiview-front"], precision="fp32")
+    assert (two_views.views, fronts.views) == ("any", "front")
+    scores = evaluate_predictor(two_views, faces, model, "shipped-multiview")
+    diag = view_diagnostics(two_views, faces, model, scores.icp_errors)
+    front_only = float(np.mean(evaluate_predictor(fronts, faces, model, "shipped-multiview-front").icp_errors))
+    by_views = diag["nme_by_views"]
+    # another face's side photo makes it worse (a network that ignored its side would score +0%)
+    assert diag["side_shuffle"]["change"] > 0.10
+    # a side photo helps, and two photos beat the same design trained on fronts alone
+    assert by_views["front + side"] < 0.95 * by_views["front"]
+    assert by_views["front + side"] < 0.95 * front_only
+    assert by_views["front + 2 sides"] < 1.02 * by_views["front + side"]
+
+
+def test_a_shipped_file_is_its_checkpoint_in_float16_and_a_changed_face_model_is_refused(shipped_checkpoints,
+                                                                                        tmp_path, monkeypatch):
+    import frontside.learning.shipped as shipped
+    from frontside.errors import DataIntegrityError, ParameterError
+    from frontside.learning.checkpoint.saving import check_checkpoint, load_checkpoint
+
+    state = load_checkpoint(shipped_checkpoints["multiview"])
+    stored = shipped.read_shipped("multiview")
+    assert state["arch"] == "multiview" and state["config"]["views"] == 3 and state["model_spec"] == "builtin"
+    assert all(stored["card"][key] for key in ("data", "training", "code", "measured"))
+    for name, weight in state["model"].items():  # float32, holding exactly the stored float16 values
+        assert torch.equal(weight, stored["model"][name].to(weight.dtype))
+    check_checkpoint(shipped_checkpoints["multiview"])  # what `evaluate` and `reconstruct` check first
+    # exported again, the same file's contents
+    monkeypatch.setattr(shipped, "FOLDER", tmp_path)
+    shipped.export_weights(shipped_checkpoints["multiview"], tmp_path / "multiview.pt", stored["card"])
+    reread = shipped.read_shipped("multiview")
+    assert {k: v for k, v in reread.items() if k != "model"} == {k: v for k, v in stored.items() if k != "model"}
+    assert all(torch.equal(reread["model"][k], v) for k, v in stored["model"].items())
+
+    with pytest.raises(ParameterError, match="shipped.*'prn': not a shipped network"):
+        shipped.shipped_path("prn")
+    # a built-in face model that changed under a shipped network: refused, naming the file and the field
+    torch.save({**stored, "basis_sha256": "0" * 64}, tmp_path / "multiview.pt")
+    with pytest.raises(DataIntegrityError, match=r"multiview\.pt: field 'basis_sha256'"):
+        shipped.write_checkpoint("multiview", tmp_path / "out.pt")
+    assert not (tmp_path / "out.pt").exists()
+    (tmp_path / "multiview.pt").write_bytes(b"not a torch file")
+    with pytest.raises(DataIntegrityError, match=r"multiview\.pt: not a readable shipped network"):
+        shipped.write_checkpoint("multiview", tmp_path / "out.pt")

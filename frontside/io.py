@@ -21,6 +21,12 @@ TEMP_MARK = ".tmp-"
 _TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.tmp-[A-Za-z0-9_]+$")
 
 
+def cache_root() -> Path:
+    """frontside's cache folder: $FRONTSIDE_CACHE, else ~/.cache/frontside (the built-in face model, shards read
+    from URLs, the shipped networks' checkpoints)."""
+    return Path(os.environ.get("FRONTSIDE_CACHE") or Path.home() / ".cache" / "frontside")
+
+
 def is_url(location: str | os.PathLike) -> bool:
     return "://" in str(location)
 

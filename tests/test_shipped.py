@@ -4,6 +4,8 @@ fronts alone, and a changed face model is refused rather than silently mismatche
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -57,6 +59,13 @@ def test_a_shipped_file_is_its_checkpoint_in_float16_and_a_changed_face_model_is
     for name, weight in state["model"].items():  # float32, holding exactly the stored float16 values
         assert torch.equal(weight, stored["model"][name].to(weight.dtype))
     check_checkpoint(shipped_checkpoints["multiview"])  # what `evaluate` and `reconstruct` check first
+    # where a command takes a checkpoint, shipped:NAME is one written once into the cache
+    monkeypatch.setenv("FRONTSIDE_CACHE", str(tmp_path / "cache"))
+    assert shipped.resolve("runs/twoview/best.pt") == "runs/twoview/best.pt"
+    cached = shipped.resolve("shipped:multiview-front")
+    assert cached.startswith(str(tmp_path / "cache" / "shipped")) and load_checkpoint(cached)["config"]["views"] == 1
+    written = Path(cached).stat().st_mtime_ns
+    assert shipped.resolve("shipped:multiview-front") == cached and Path(cached).stat().st_mtime_ns == written
     # exported again, the same file's contents
     monkeypatch.setattr(shipped, "FOLDER", tmp_path)
     shipped.export_weights(shipped_checkpoints["multiview"], tmp_path / "multiview.pt", stored["card"])

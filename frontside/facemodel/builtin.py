@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from frontside.facemodel.model import MorphableModel, Region
-from frontside.io import write_atomic
+from frontside.io import cache_root, write_atomic
 
 VERSION = "builtin-v1"
 # the components in `_identity_fields` / `_expression_fields` order (reports name them: R² per component)
@@ -272,7 +272,7 @@ def _source_hash() -> str:
 
 
 def cache_path(cache_dir: str | os.PathLike | None = None) -> Path:
-    root = Path(cache_dir or os.environ.get("FRONTSIDE_CACHE") or Path.home() / ".cache" / "frontside")
+    root = Path(cache_dir) if cache_dir else cache_root()
     return root / f"{VERSION}-{_source_hash()}.npz"
 
 

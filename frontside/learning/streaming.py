@@ -34,7 +34,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from frontside.errors import DataIntegrityError, ParameterError
-from frontside.io import copy_atomic, is_url, url_to_fs
+from frontside.io import cache_root, copy_atomic, is_url, url_to_fs
 from frontside.learning.data import ShardDataset, _worker_init
 from frontside.store.manifest import ShardInfo
 from frontside.store.shards import read_shard
@@ -53,8 +53,7 @@ def holdout_split(n: int, fraction: float, seed: int) -> tuple[list[int], list[i
 
 
 def default_cache_dir() -> str:
-    root = os.environ.get("FRONTSIDE_CACHE") or str(Path.home() / ".cache" / "frontside")
-    return str(Path(root) / "shards")
+    return str(cache_root() / "shards")
 
 
 class ShardFetcher:

@@ -2,6 +2,7 @@
 here as their weights alone (float16, ~3.8 MB each), and written back into an ordinary checkpoint on demand.
 
     write_checkpoint("multiview", "out/shipped-multiview.pt")   -> a checkpoint `evaluate` and `reconstruct` read
+    frontside reconstruct --checkpoint shipped:multiview ...    -> the same, through the cache (`resolve`)
 
 Why they ship (issue 21, measured in README "Learning"): the multi-view network reads a side photo's depth only
 after ~3,800 steps at 128 px on 4,800 faces, about an hour of this 2-core CPU, far beyond `./demo`'s ten minutes;
@@ -27,18 +28,32 @@ import numpy as np
 
 from frontside.errors import DataIntegrityError, ParameterError
 from frontside.facemodel.uv_basis import UVBasis, basis_to_arrays
-from frontside.io import write_atomic
+from frontside.io import cache_root, write_atomic
 
 FOLDER = Path(__file__).parent
 SHIPPED = ("multiview", "multiview-front")
 SHIPPED_FORMAT = 1
 
 
-def shipped_path(name: str) -> Path:
-    """The shipped weights of network `name` (one of `SHIPPED`); ParameterError naming it otherwise."""
+PREFIX = "shipped:"  # how a command names a shipped network where it takes a checkpoint: shipped:multiview
+
+
+def shipped_path(name: str, field: str = "shipped") -> Path:
+    """The shipped weights of network `name` (one of `SHIPPED`); ParameterError naming `field` otherwise."""
     if name not in SHIPPED:
-        raise ParameterError("shipped", f"{name!r}: not a shipped network (choose one of {', '.join(SHIPPED)})")
+        raise ParameterError(field, f"{name!r}: not a shipped network (choose one of {', '.join(SHIPPED)})")
     return FOLDER / f"{name}.pt"
+
+
+def resolve(checkpoint: str, field: str = "--checkpoint") -> str:
+    """`checkpoint` as given, or for "shipped:NAME" an ordinary checkpoint of that shipped network, written once
+    into the cache (`frontside.io.cache_root()`/shipped, named by the shipped file's digest) and reused."""
+    if not str(checkpoint).startswith(PREFIX):
+        return checkpoint
+    source = shipped_path(str(checkpoint)[len(PREFIX):], field)
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    path = cache_root() / "shipped" / f"{source.stem}-{digest}.pt"
+    return str(path if path.is_file() else write_checkpoint(source.stem, path))
 
 
 def basis_digest(basis: UVBasis) -> str:

@@ -23,12 +23,11 @@ def run(args: argparse.Namespace) -> int:
 
     config = from_flags(EvaluateConfig, args)
     check_evaluation_numbers(config.out, config.max_faces)  # no torch yet: a bad number answers at once
-    if any(c.startswith("shipped:") for c in config.checkpoints):  # shipped networks: their checkpoints
-        from dataclasses import replace
+    from dataclasses import replace
 
-        from frontside.learning.shipped import resolve
+    from frontside.learning.shipped import resolve
 
-        config = replace(config, checkpoints=[resolve(c) for c in config.checkpoints])
+    config = replace(config, checkpoints=[resolve(c) for c in config.checkpoints])  # shipped:NAME: from the cache
     check_evaluation(config)
 
     from frontside.cli.prefect_server import guarded_server

@@ -108,12 +108,11 @@ def run(namespace: argparse.Namespace) -> int:
         _check_usage(args)
     except UsageError as exc:
         return _fail(*exc.args, code=2)
-    if args.checkpoint.startswith("shipped:"):  # a shipped network: its checkpoint from the cache
-        from dataclasses import replace
+    from dataclasses import replace
 
-        from frontside.learning.shipped import resolve
+    from frontside.learning.shipped import resolve
 
-        args = replace(args, checkpoint=resolve(args.checkpoint))
+    args = replace(args, checkpoint=resolve(args.checkpoint))  # shipped:NAME: its checkpoint from the cache
     _check_file("--checkpoint", args.checkpoint)
     _check_file("--front", args.front)
     for side in args.side:

@@ -12,9 +12,9 @@ class EvaluateConfig:
     """Checkpoints scored on one test set: synthetic shards or a MICC Florence tree (beside the mean face), or
     AFLW2000-3D's photos (through the reconstruct pipeline)."""
 
-    checkpoints: list[str] = field(metadata=cli("a best.pt/last.pt to evaluate (or a shipped network: shipped:multiview, "
-                                                    "shipped:multiview-front)", flag="--checkpoint",
-                                                metavar="CKPT"))
+    checkpoints: list[str] = field(metadata=cli(
+        "a best.pt/last.pt to evaluate (or a shipped network: shipped:multiview, shipped:multiview-front)",
+        flag="--checkpoint", metavar="CKPT"))
     out: str = field(metadata=cli("report folder: report.md, report.json, ced.png, meshes.png", metavar="DIR"))
     data: list[str] = field(default_factory=list, metadata=cli("held-out shard folder", metavar="DIR"))
     florence: str | None = field(default=None, metadata=cli(

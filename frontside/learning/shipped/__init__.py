@@ -33,8 +33,6 @@ from frontside.io import cache_root, write_atomic
 FOLDER = Path(__file__).parent
 SHIPPED = ("multiview", "multiview-front")
 SHIPPED_FORMAT = 1
-
-
 PREFIX = "shipped:"  # how a command names a shipped network where it takes a checkpoint: shipped:multiview
 
 

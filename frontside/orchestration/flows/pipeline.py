@@ -50,8 +50,8 @@ def train_then_evaluate(train_data: list[str], test_data: list[str], out: str,
                                   own_process=True)
             final = transfer["best_path"]
         finals.append(final)
-    return evaluate_models(EvaluateConfig(checkpoints=finals + list(checkpoints or []), data=list(test_data), out=str(out_path / "report"),
-                                          max_faces=max_test_faces))
+    return evaluate_models(EvaluateConfig(checkpoints=finals + list(checkpoints or []), data=list(test_data),
+                                          out=str(out_path / "report"), max_faces=max_test_faces))
 
 
 DEMO_DEFAULTS = DemoConfig()

@@ -19,7 +19,7 @@ class DemoConfig:
     train_faces: int = field(default=1600, metadata=cli("training faces"))
     test_faces: int = field(default=24, metadata=cli("held-out faces (another seed)"))
     shard_size: int = field(default=50, metadata=cli("pairs per shard"))
-    steps_per_model: int = field(default=1000, metadata=cli("training steps per network (the same for each)",
+    steps_per_model: int = field(default=600, metadata=cli("training steps per network (the same for each)",
                                                             flag="--steps"))
     batch_size: int = field(default=16, metadata=cli("pairs per step"))
     seed: int = field(default=0, metadata=cli("seed of the training set and the runs"))
@@ -30,5 +30,5 @@ class DemoConfig:
                                                "multiview: front, left and right)"))
     shipped: bool = field(default=True, metadata=cli(
         "also evaluate the shipped multi-view network and the same design trained on fronts alone (trained "
-        "off-line on 4,800 faces, 37 and 67 minutes here: what the side photo adds, which the demo's own 1,000 "
-        "steps do not show)"))
+        "off-line on 4,800 faces, 37 and 67 minutes here: what the side photo adds, which the demo's own "
+        "training does not show)"))

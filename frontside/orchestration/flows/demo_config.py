@@ -10,10 +10,10 @@ from frontside.configs import cli
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """The whole mission, small: 1,600 training and 24 held-out faces, 1,000 steps per network (4.1 minutes on a
-    quiet 2-core CPU after set-up; two-view 0.0112 against the mean face's 0.0123), and the shipped multi-view
-    network beside its fronts-trained twin, evaluated on the same held-out faces (trained off-line: 37-67
-    minutes a network here, `frontside.learning.shipped`)."""
+    """The whole mission, small: 1,600 training and 24 held-out faces, 600 steps per network, and the shipped
+    multi-view network beside its fronts-trained twin, evaluated on the same held-out faces (trained off-line: 37-67
+    minutes a network here, `frontside.learning.shipped`). 6.8 minutes on a quiet 2-core CPU once set up (9.0 with
+    the first set-up); two-view 0.0113, shipped two-view 0.0066 against its twin's 0.0084, mean face 0.0123."""
 
     out: str = field(default="demo-output", metadata=cli("the demo's folder: data/, runs/, report/"))
     train_faces: int = field(default=1600, metadata=cli("training faces"))

@@ -55,7 +55,7 @@ def test_a_shipped_file_is_its_checkpoint_in_float16_and_a_changed_face_model_is
     state = load_checkpoint(shipped_checkpoints["multiview"])
     stored = shipped.read_shipped("multiview")
     assert state["arch"] == "multiview" and state["config"]["views"] == 3 and state["model_spec"] == "builtin"
-    assert all(stored["card"][key] for key in ("data", "training", "code", "measured"))
+    assert all(stored["card"][key] for key in shipped.CARD_FIELDS)
     for name, weight in state["model"].items():  # float32, holding exactly the stored float16 values
         assert torch.equal(weight, stored["model"][name].to(weight.dtype))
     check_checkpoint(shipped_checkpoints["multiview"])  # what `evaluate` and `reconstruct` check first

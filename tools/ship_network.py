@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 
+from frontside.errors import ParameterError
 from frontside.learning.shipped import export_weights, shipped_path
 
 
@@ -22,11 +23,11 @@ def main(argv: list[str]) -> int:
         return 2
     name, checkpoint, card_path = argv
     card = json.loads(open(card_path).read())
-    for key in ("data", "training", "code", "measured"):
-        if key not in card:
-            print(f"{card_path}: field {key!r} is missing")
-            return 2
-    out = export_weights(checkpoint, shipped_path(name), card)
+    try:
+        out = export_weights(checkpoint, shipped_path(name), card)
+    except ParameterError as exc:
+        print(f"{card_path}: {exc}")
+        return 2
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0
 

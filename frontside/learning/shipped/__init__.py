@@ -34,6 +34,7 @@ FOLDER = Path(__file__).parent
 SHIPPED = ("multiview", "multiview-front")
 SHIPPED_FORMAT = 1
 PREFIX = "shipped:"  # how a command names a shipped network where it takes a checkpoint: shipped:multiview
+CARD_FIELDS = ("data", "training", "code", "measured")  # what a shipped network's card must say
 
 
 def shipped_path(name: str, field: str = "shipped") -> Path:
@@ -65,8 +66,12 @@ def basis_digest(basis: UVBasis) -> str:
 
 def export_weights(checkpoint: str | os.PathLike, out: str | os.PathLike, card: dict) -> Path:
     """Write checkpoint's network as a shipped file at `out` (atomically): its weights in float16, its spec,
-    config and history, `card` (how it was made), and its basis's digest in place of the basis."""
+    config and history, `card` (how it was made: `CARD_FIELDS`), and its basis's digest in place of the basis."""
     import torch
+
+    missing = [key for key in CARD_FIELDS if not card.get(key)]
+    if missing:
+        raise ParameterError("card", f"field {missing[0]!r} is missing (a card says {', '.join(CARD_FIELDS)})")
 
     from frontside.learning.checkpoint.saving import checkpoint_basis, load_checkpoint
 

@@ -268,6 +268,18 @@ def test_multiview_trains_on_three_view_data_and_reports_whether_it_uses_its_vie
                          input_size=32, progress=False, max_val_batches=1)
     result = train(config)
     assert np.isfinite(result.last_step_loss) and result.epochs_run == 2
+    # --coefficients-sd reaches the loss the run trains with; unset, the loss's own default
+    import dataclasses
+
+    from frontside.learning import distributed
+    from frontside.learning.multiview_loss import MultiViewWeights
+    from frontside.learning.trainer import Trainer
+
+    for weight, expected in ((None, MultiViewWeights().coefficients_sd), (0.02, 0.02)):
+        trainer = Trainer(dataclasses.replace(config, out=str(tmp_path / f"run-{weight}"), coefficients_sd=weight))
+        if trainer.own_group:
+            distributed.stop()
+        assert trainer.objective.weights.coefficients_sd == expected
     predictor = Predictor.from_checkpoint(result.best_path)
     assert predictor.arch == "multiview" and predictor.views == "any"
     assert predictor.network.flip_test  # on by default; a researcher can turn it off

@@ -108,6 +108,9 @@ class TrainConfig:
         "made with generate --views N has N)"))
     view_dropout: float = field(default=0.5, metadata=cli(
         "multiview: the chance that each side view is left out of a step, so one network answers from 1..N views"))
+    coefficients_sd: float | None = field(default=None, metadata=cli(
+        "multiview: weight of the loss's term asking for each face-model coefficient in the model's standard "
+        "deviations (default: `multiview_loss.MultiViewWeights`'; 0 leaves it out)"))
     fusion: str = field(default="stack", metadata=cli(
         "twoview: one encoder on 6 stacked channels, one shared by both views, or one per view", choices=FUSIONS))
     weight_init: str = field(default="he", metadata=cli(
@@ -183,6 +186,7 @@ def rules() -> dict:
         "input_size": lambda n, v: checks.integer(n, v, minimum=32, maximum=1024, optional=True),
         "views": lambda n, v: checks.integer(n, v, minimum=1, maximum=32),
         "view_dropout": lambda n, v: v if v == 0 else _fraction(n, v),
+        "coefficients_sd": lambda n, v: None if v is None or v == 0 else checks.positive_number(n, v, maximum=1.0),
         "fusion": lambda n, v: checks.one_of(n, v, FUSIONS),
         "lr_halving_epochs": lambda n, v: checks.integer(n, v, minimum=1),
         "patience": lambda n, v: checks.integer(n, v, minimum=1),

@@ -13,7 +13,7 @@ import csv
 import io
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -246,9 +246,13 @@ class Trainer:
         self.posmap_loss = WeightedPosmapLoss(weight_mask).to(self.device)
         stride = self.stride
         if self.arch.objective == "multiview":
-            from frontside.learning.multiview_loss import MultiViewLoss
+            from frontside.learning.multiview_loss import MultiViewLoss, MultiViewWeights
 
-            self.objective = MultiViewLoss(self.basis, weight_mask, self.shape_weight, stride).to(self.device)
+            weights = MultiViewWeights()
+            if self.config.coefficients_sd is not None:
+                weights = replace(weights, coefficients_sd=float(self.config.coefficients_sd))
+            self.objective = MultiViewLoss(self.basis, weight_mask, self.shape_weight, stride,
+                                           weights).to(self.device)
         else:
             self.objective = ShapeAndPoseLoss(weight_mask[::stride, ::stride], self.shape_weight).to(self.device)
 

@@ -8,8 +8,10 @@ Why they ship (issue 21, measured in README "Learning"): the multi-view network 
 after ~3,800 steps at 128 px on 4,800 faces, about an hour of this 2-core CPU, far beyond `./demo`'s ten minutes;
 the demo evaluates these beside the pair it trains, on its own held-out faces, so a fresh clone shows what the
 side photo adds. Each file records how it was made (`card`: the data's and the training's commands, the code
-version) so it can be made again, and a digest of the face model's UV basis it composes over, checked when the
-basis is rebuilt (a changed built-in model is refused, never silently mismatched).
+version) so it can be made again (the pair here was trained at 96484ee, when `multiview`'s coefficient term
+weighed 3e-3: at later code `--coefficients-sd 0.003` trains the same loss), and a digest of the face model's UV
+basis it composes over, checked when the basis is rebuilt (a changed built-in model is refused, never silently
+mismatched).
 
 A shipped file: {"format", "arch", "spec", "model" (floating weights float16), "model_spec", "basis_model",
 "basis_size", "basis_sha256", "epoch", "config", "history", "card"}: a checkpoint without its optimiser, its

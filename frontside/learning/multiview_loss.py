@@ -11,7 +11,7 @@
               R² measures): G hardly sees a component the face's surface shows as other components (head depth
               is 1% its own under G); this term asks for every component as such (README "Learning": at 128 px,
               seed 0, two views 0.00730 -> 0.00693 NME, mean R² 0.48 -> 0.56 at 3e-3; 1e-2, the default since,
-              2.2-3.1% closer again on seeds 0-2, three views 3.9-6.1%; `train --coefficients-sd` sets it)
+              2.2-3.1% closer again on seeds 0-2, three views 3.8-6.0%; `train --coefficients-sd` sets it)
 
 Every per-view term is over the views present; rows without a known pose or coefficients (NaN) skip those terms.
 """

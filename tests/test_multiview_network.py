@@ -248,6 +248,9 @@ def test_fit_stages_tell_the_landmarks_from_the_fit(tmp_path_factory):
     mean = {stage: float(np.mean([r2[k] for k in identity])) for stage, r2 in stages.r2["front + 2 sides"].items()}
     assert mean["fit, true landmarks and pose"] > 0.3, mean  # 0.54 (12 faces; the untrained fit's 6-px noise)
     assert mean["fit, true landmarks and pose"] > max(mean["network"], mean["its fit alone"]) + 0.5, mean
+    # the rotation stages give the true rotation and keep the network's scale and shift: neither its pose nor the truth
+    rotation = mean["fit, true landmarks and rotation"]
+    assert min(abs(rotation - mean["fit, true landmarks"]), abs(rotation - mean["fit, true landmarks and pose"])) > 0.1
     assert set(stages.of("identity-17")["front"]) == set(mean)
 
 

@@ -180,7 +180,7 @@ def fit_stages(network: nn.Module, data: list[str], n_views: int = 3, max_faces:
     pose. (Issue 21: head depth's R² 0.33 with two views, 0.71 given true landmarks, 0.14 given true poses.) A true
     pose is fitted with the face's own landmarks, so its scale and shift carry the face's size, which no photo shows
     (in the built-in model one standard deviation along its weak direction moves a side view's shift 3.2 px and its
-    log scale 0.03: half the side pose head's error, 6 px and 0.045, of the 128-px `multiview` of seed 1): the
+    log scale 0.03: half and two-thirds of the side pose head's error, 6 px and 0.045, on seed 1's 128 px): the
     stages given it overstate what photos allow for components a size mimics (`diagnostics.weak_directions`). The
     "rotation" stages give only the true rotation, which carries no size."""
     from frontside.evaluation.diagnostics import component_r2

@@ -146,9 +146,7 @@ def memorise(network: nn.Module, x: torch.Tensor, y: torch.Tensor, weight_mask: 
     return Memorised(steps, first, final, constant)
 
 
-# the stages `fit_stages` puts the truth in, in order: (name, truths given to the fit); "rotation" is the true
-# pose's rotation with the network's own scale, shift and perspective (the part of a pose a photo shows whatever
-# the face's size: the true scale and shift carry the size, `fit_stages`' docstring)
+# the stages `fit_stages` puts the truth in, in order: (name, truths given to the fit; "rotation": `fit_stages`)
 FIT_STAGES = (("network", ()), ("its fit alone", ()), ("fit, true rotation", ("rotation",)),
               ("fit, true pose", ("pose",)), ("fit, true landmarks", ("landmarks", "visibility")),
               ("fit, true landmarks and rotation", ("landmarks", "visibility", "rotation")),
@@ -175,14 +173,15 @@ def fit_stages(network: nn.Module, data: list[str], n_views: int = 3, max_faces:
                batch_size: int = 8) -> FitStages:
     """Which stage holds a multi-view network's coefficients back? On the held-out faces of `data` (rows with
     coefficients and `n_views` views), the R² of its answer, of its landmark fit alone, and of that fit given the
-    truth in place of its own answers: each view's pose, its landmarks (and visibility), both. Where the fit given
-    true landmarks reaches what the network's own landmarks do not, the landmarks hold it back; the true pose, the
-    pose. (Issue 21: head depth's R² 0.33 with two views, 0.71 given true landmarks, 0.14 given true poses.) A true
-    pose is fitted with the face's own landmarks, so its scale and shift carry the face's size, which no photo shows
-    (in the built-in model one standard deviation along its weak direction moves a side view's shift 3.2 px and its
-    log scale 0.03: half and two-thirds of the side pose head's error, 6 px and 0.045, on seed 1's 128 px): the
-    stages given it overstate what photos allow for components a size mimics (`diagnostics.weak_directions`). The
-    "rotation" stages give only the true rotation, which carries no size."""
+    truth in place of its own answers: each view's pose (or its rotation alone), its landmarks (and visibility),
+    both. Where the fit given true landmarks reaches what the network's own landmarks do not, the landmarks hold it
+    back; the true pose, the pose. (Issue 21: head depth's R² 0.33 with two views, 0.71 given true landmarks, 0.14
+    given true poses.) A true pose is fitted with the face's own landmarks, so its scale and shift carry the face's
+    size, which no photo shows (in the built-in model one standard deviation along its weak direction moves a side
+    view's shift 3.2 px and its log scale 0.03: half and two-thirds of the side pose head's error, 6 px and 0.045,
+    on seed 1's 128 px): the stages given it overstate what photos allow for components a size mimics
+    (`diagnostics.weak_directions`). The "rotation" stages give only the true rotation (with the network's own
+    scale, shift and perspective), which carries no size."""
     from frontside.evaluation.diagnostics import component_r2
     from frontside.learning.data import MultiViewDataset, ShardDataset
     from frontside.learning.multiview_data import ViewTargets

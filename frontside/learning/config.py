@@ -110,8 +110,7 @@ class TrainConfig:
         "multiview: the chance that each side view is left out of a step, so one network answers from 1..N views"))
     coefficients_sd: float | None = field(default=None, metadata=cli(
         "multiview: weight of the loss's term asking for each face-model coefficient in the model's standard "
-        "deviations (default: `multiview_loss.MultiViewWeights`'; the shipped networks were trained at 0.003; 0 leaves "
-        "it out)"))
+        "deviations (default: `multiview_loss.MultiViewWeights`'; 0 leaves it out)"))
     fusion: str = field(default="stack", metadata=cli(
         "twoview: one encoder on 6 stacked channels, one shared by both views, or one per view", choices=FUSIONS))
     weight_init: str = field(default="he", metadata=cli(

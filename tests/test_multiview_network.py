@@ -231,6 +231,30 @@ def test_the_landmarks_ceiling_of_r2_sees_what_landmarks_cannot_tell_apart(built
     assert new == ["| head depth (identity-17) | 4.00 | 0.10 | 0.63 |"]
 
 
+def test_an_r2_from_few_faces_comes_with_its_bootstrap_interval():
+    """Each R² has a 90% interval over resamplings of the faces: it holds the R² itself, narrows as faces are added,
+    is the same for the same faces, and the report's table prints it in brackets."""
+    from frontside.evaluation.diagnostics import ComponentR2, component_r2, component_r2_interval, markdown
+
+    rng = np.random.default_rng(3)
+    true = rng.standard_normal((480, 2))
+    predicted = true * np.array([0.7, 0.0]) + rng.standard_normal((480, 2)) * np.array([0.5, 1.0])
+    few, many = component_r2_interval(predicted[:48], true[:48]), component_r2_interval(predicted, true)
+    assert few.shape == many.shape == (2, 2)
+    assert (few[0] <= component_r2(predicted[:48], true[:48])).all()
+    assert (component_r2(predicted[:48], true[:48]) <= few[1]).all()
+    assert ((many[1] - many[0]) < 0.6 * (few[1] - few[0])).all()  # ten times the faces: about a third as wide
+    assert many[0][0] > 0.3 and many[1][1] < 0  # a read component and an unread one, told apart on 480 faces
+    assert np.array_equal(few, component_r2_interval(predicted[:48], true[:48]))
+    table = ComponentR2(["a", "b"], [1.0, 1.0], {"two": component_r2(predicted, true).tolist()},
+                        interval={"two": many.tolist()}).as_dict()
+    lines = "\n".join(markdown("net", {"faces": 480, "component_r2": table})).splitlines()
+    assert f"| a | 1.00 | {component_r2(predicted, true)[0]:.2f} [{many[0][0]:.2f}, {many[1][0]:.2f}] |" in lines
+    assert any("90% interval" in line for line in lines)
+    with pytest.raises(ValueError, match="level"):
+        component_r2_interval(predicted, true, level=1.0)
+
+
 def test_fit_stages_tell_the_landmarks_from_the_fit(tmp_path_factory):
     """The fit given the true landmarks and poses finds the faces; the same untrained network's own landmarks do
     not: the diagnostic that names the stage holding a multi-view network's R² back."""

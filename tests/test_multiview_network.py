@@ -323,6 +323,9 @@ def test_multiview_trains_on_three_view_data_and_reports_whether_it_uses_its_vie
     assert report["side_shuffle"]["own"] == pytest.approx(float(scores.icp_errors.mean()))
     assert set(report["component_r2"]["r2"]) >= {FRONT, TWO, SHUFFLED}
     assert report["component_r2"]["names"][0].endswith("(identity-17)")  # head depth moves the face most
+    lower, upper = report["component_r2"]["r2_interval"][TWO]
+    assert len(lower) == len(upper) == len(report["component_r2"]["names"])
+    assert all(lo <= hi for lo, hi in zip(lower, upper))
     ceiling = report["component_r2"]["landmark_ceiling"]
     assert len(ceiling) == len(report["component_r2"]["names"]) and all(0 < c < 1 for c in ceiling)
     from frontside.evaluation.diagnostics import landmarks_picture

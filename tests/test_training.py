@@ -1,8 +1,10 @@
+import logging
+
 import numpy as np
 import pytest
 import torch
 
-from frontside.errors import DataIntegrityError
+from frontside.errors import DataIntegrityError, ParameterError
 from frontside.facemodel.model import Region
 from frontside.learning.checkpoint.saving import load_checkpoint, save_checkpoint
 from frontside.learning.config import TrainConfig
@@ -217,6 +219,40 @@ def test_views_give_every_view_at_the_input_size_with_labels_cameras_and_coeffic
     assert list(tight._samples) == [("views", 1)] and tight._sample_bytes == data.face_views(1).nbytes
     with pytest.raises(ValueError, match="labels=True"):
         ShardDataset(three_view_dataset).face_views(0)
+
+
+def test_the_sample_cache_bound_decides_memory_or_stream_and_a_multiview_run_stays_in_memory(three_view_dataset,
+                                                                                             tmp_path, caplog):
+    """`--sample-cache-gib` sizes the in-memory mode's decoded-sample cache: the layout's estimate of a face's
+    decoded bytes matches what the datasets keep, data past the bound streams, except a multiview run's, which
+    stays in memory with a warning naming the flag (and refuses an explicit --stream)."""
+    from frontside.learning.data import _nbytes
+    from frontside.learning.streaming import run_layout, sample_bytes
+    from frontside.learning.world import World
+
+    data = ShardDataset(three_view_dataset, "both", labels=True, input_size=32, target_stride=2)
+    kept = _nbytes(data.target(0)) + _nbytes(data.face_views(0))
+    np.testing.assert_array_equal(data.target(0)[0], data.sample(0)[2])  # a multiview item's target: sample's
+    np.testing.assert_array_equal(data.target(0)[1], data.sample(0)[3])
+    assert sample_bytes([three_view_dataset], "both", 32, 2, labels=True) == pytest.approx(kept, rel=0.01)
+    assert sample_bytes([three_view_dataset], "both", 32, 2) == _nbytes(data.sample(0))
+    rows = len(ShardDataset(three_view_dataset))
+    fits, tight = kept * rows * 1.05 / 2 ** 30, _nbytes(data.sample(0)) * rows * 0.9 / 2 ** 30
+
+    def layout(gib, labels, **more):
+        config = TrainConfig(data=[three_view_dataset], out=str(tmp_path), sample_cache_gib=gib, **more)
+        return run_layout(config, World(), tmp_path / "last.pt", "both", 32, 2, labels=labels)[0]
+
+    assert layout(fits, labels=True) is False and layout(fits, labels=False) is False
+    assert layout(tight, labels=False) is True
+    with caplog.at_level(logging.WARNING, logger="frontside.learning.streaming"):
+        assert layout(tight, labels=True) is False
+    assert "--sample-cache-gib" in caplog.text and "overflow" in caplog.text
+    assert layout(tight, labels=True, stream=True) is True  # the trainer refuses this for multiview
+    from frontside.learning.runs import check_train_config
+
+    with pytest.raises(ParameterError, match="sample_cache_gib"):
+        check_train_config(TrainConfig(data=[three_view_dataset], out=str(tmp_path / "run"), sample_cache_gib=0))
 
 
 def test_format_2_datasets_still_load_as_two_views(tmp_path):

@@ -311,14 +311,27 @@ class ShardDataset(Dataset):
             shard, row = self.rows[index]
             face = decode_row(self._table(shard), row, n_views=2)
             size = self.input_size or face.size
-            t = self.target_stride
-            if face.posmap.shape[0] % t:
-                raise ValueError(f"target_stride {t} does not divide the posmap size {face.posmap.shape[0]}")
-            return (resize_image(face.front, size), resize_image(face.side, size),
-                    np.ascontiguousarray(face.posmap[::t, ::t]).astype(np.float16),
-                    np.ascontiguousarray(face.mask[::t, ::t]))
+            return (resize_image(face.front, size), resize_image(face.side, size)) + self._strided(face)
 
         return self._cached(("sample", index), make)
+
+    def target(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """(posmap (S/t, S/t, 3) float16, mask (S/t, S/t) bool): `sample`'s target without its images, what a
+        multi-view item reads beside `face_views` (which holds the images), decoded once and kept in the same
+        cache (~0.11 MB at S = 256, t = 2, against `sample`'s ~0.21 MB at R = 128)."""
+        def make() -> tuple[np.ndarray, np.ndarray]:
+            shard, row = self.rows[index]
+            return self._strided(decode_row(self._table(shard), row, n_views=2))
+
+        return self._cached(("target", index), make)
+
+    def _strided(self, face: Face) -> tuple[np.ndarray, np.ndarray]:
+        """(posmap float16, mask) of `face` at every `target_stride`-th row and column."""
+        t = self.target_stride
+        if face.posmap.shape[0] % t:
+            raise ValueError(f"target_stride {t} does not divide the posmap size {face.posmap.shape[0]}")
+        return (np.ascontiguousarray(face.posmap[::t, ::t]).astype(np.float16),
+                np.ascontiguousarray(face.mask[::t, ::t]))
 
     def face_views(self, index: int) -> FaceViews:
         """Every view of face `index` at the input size with its landmarks, visibility, parts and camera, and the
@@ -431,7 +444,7 @@ class MultiViewDataset(Dataset):
             shard, row = self.faces.rows[index]
             raise DataIntegrityError(f"{self.faces.shards[shard][0]}: row {row} has {len(views.kinds)} views, "
                                      f"fewer than n_views={n}")
-        _, _, posmap, _ = self.faces.sample(index)
+        posmap, _ = self.faces.target(index)
         size = posmap.shape[0] * self.faces.target_stride
         to_input = world_to_input(views)
         coefficients = views.identity is not None

@@ -338,26 +338,33 @@ class StreamLoader:
         return iter(loader)
 
 
-SAMPLE_CACHE_BYTES = 2 << 30  # the in-memory mode's decoded-sample cache (`ShardDataset`'s default)
-
-
-def sample_bytes(roots: list[str], views: str, input_size: int | None, stride: int) -> int:
-    """Bytes of one decoded training sample (`ShardDataset.sample`): the images at the input size, the posmap
-    of every `stride`-th row and column in float16 and its mask; from the first dataset's manifest."""
+def sample_bytes(roots: list[str], views: str, input_size: int | None, stride: int, labels: bool = False) -> int:
+    """Bytes of one face's decoded training samples, from the first dataset's manifest: `ShardDataset.sample`
+    (the images at the input size, the posmap of every `stride`-th row and column in float16 and its mask) or,
+    with `labels` (multiview), `ShardDataset.target` (that posmap and mask) and `ShardDataset.face_views` (every
+    view's image, segmentation, landmarks and cameras at the input size)."""
     from frontside.store.manifest import Manifest
 
-    size = Manifest.load(roots[0]).size
+    manifest = Manifest.load(roots[0])
+    size = manifest.size
     side = input_size or size
-    return (2 if views == "both" else 1) * side * side * 3 + (size // stride) ** 2 * 7
+    target = (size // stride) ** 2 * 7
+    if not labels:
+        return (2 if views == "both" else 1) * side * side * 3 + target
+    n = manifest.parameters.get("views", 2)
+    n = n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 2
+    return target + n * (side * side * 4 + 68 * (3 * 4 + 1) + 3 * 4 + 3 * 16 * 8 + 9 * 8) + 64 * 4
 
 
 def run_layout(config, world, last_path: str | os.PathLike, views: str, input_size: int | None,
-               stride: int) -> tuple[bool, int]:
+               stride: int, labels: bool = False) -> tuple[bool, int]:
     """(whether the run streams its data, its number of data streams).
 
     Streaming is `config.stream` when given, else on for a URL, for more than one process, for weighted mixing,
-    and for data whose decoded samples would overflow the in-memory mode's sample cache (a full shuffle would
-    then decode every sample every epoch anyway, with gigabytes held). A resumed run keeps the choice and the
+    and for data whose decoded samples would overflow the in-memory mode's sample cache
+    (`config.sample_cache_gib`: a full shuffle would then decode every sample every epoch anyway, with gigabytes
+    held), except with `labels` (multiview, which reads every view's labels and does not stream): such a run
+    stays in memory and decodes its rows again each epoch (logged). A resumed run keeps the choice and the
     streams it started with whenever the new process count divides them, so its batches stay the same."""
     from frontside.learning.checkpoint.reader import read_checkpoint
 
@@ -378,7 +385,16 @@ def run_layout(config, world, last_path: str | os.PathLike, views: str, input_si
     from frontside.store.manifest import Manifest
 
     rows = sum(Manifest.load(root).rows for root in config.data)
-    return rows * sample_bytes(config.data, views, input_size, stride) > SAMPLE_CACHE_BYTES, streams
+    needed = rows * sample_bytes(config.data, views, input_size, stride, labels)
+    bound = int(config.sample_cache_gib * 2 ** 30)
+    if needed <= bound:
+        return False, streams
+    if labels:
+        log.warning("%s: the %d faces' decoded samples (~%.1f GiB) overflow the %.1f GiB sample cache: every "
+                    "epoch decodes them again (a larger --sample-cache-gib keeps them)", config.data[0], rows,
+                    needed / 2 ** 30, config.sample_cache_gib)
+        return False, streams
+    return True, streams
 
 
 def _source_seed(seed: int, source: int) -> int:

@@ -62,17 +62,20 @@ _split = holdout_split
 
 def _datasets(config: TrainConfig, views: str, input_size: int | None, target_stride: int, labels: bool = False
               ) -> tuple[ShardDataset, ShardDataset]:
-    """(training set, whose targets keep every `target_stride`-th row and column; validation set, whole targets)."""
+    """(training set, whose targets keep every `target_stride`-th row and column; validation set, whole targets),
+    each keeping up to `config.sample_cache_gib` of decoded samples."""
     augment = config.recipe()[3]
+    kept = int(config.sample_cache_gib * 2 ** 30)
     if config.val:
         return (ShardDataset(config.data, views, augment, config.seed, input_size=input_size,
-                             target_stride=target_stride, labels=labels),
-                ShardDataset(config.val, views, False, config.seed, input_size=input_size))
+                             target_stride=target_stride, labels=labels, sample_cache_bytes=kept),
+                ShardDataset(config.val, views, False, config.seed, input_size=input_size, sample_cache_bytes=kept))
     everything = ShardDataset(config.data, views, False, config.seed)
     train_idx, val_idx = _split(len(everything), config.val_fraction, config.seed)
     return (ShardDataset(config.data, views, augment, config.seed, indices=train_idx, input_size=input_size,
-                         target_stride=target_stride, labels=labels),
-            ShardDataset(config.data, views, False, config.seed, indices=val_idx, input_size=input_size))
+                         target_stride=target_stride, labels=labels, sample_cache_bytes=kept),
+            ShardDataset(config.data, views, False, config.seed, indices=val_idx, input_size=input_size,
+                         sample_cache_bytes=kept))
 
 
 def dataset_basis(roots: list[str], uv_regions: np.ndarray) -> tuple[UVBasis, str]:
@@ -184,16 +187,16 @@ class Trainer:
         # and the training set's sample cache holds a quarter of each posmap
         self.stride = TRAIN_STRIDE if arch.structured else 1
         self.workers = loader_workers(config.workers, self.device, self.world)
+        multiview = arch.objective == "multiview"
         self.streaming, self.streams = run_layout(config, self.world, self.last_path, views, input_size,
-                                                  self.stride)
+                                                  self.stride, labels=multiview)
         if self.streaming:
-            if arch.objective == "multiview":
+            if multiview:
                 raise DataIntegrityError(f"{config.data[0]}: {config.arch} reads every view's labels, which "
-                                         "streamed training does not: train from local shards that fit the cache")
+                                         "streamed training does not: train from local shards in one process (--no-stream)")
             self._stream_data(input_size)
             return
-        self.train_set, self.val_set = _datasets(config, views, input_size, self.stride,
-                                                 labels=arch.objective == "multiview")
+        self.train_set, self.val_set = _datasets(config, views, input_size, self.stride, labels=multiview)
         self.uv_regions = self.train_set.uv_regions()
         self.basis, self.face_model_spec = dataset_basis(config.data, self.uv_regions)
         window = config.shuffle_window

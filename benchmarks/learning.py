@@ -93,7 +93,9 @@ def _train_and_score(job: dict) -> dict:
 
 def view_summary(runs: list[dict], names: list[str]) -> dict:
     """Per run name, over its seeds: the side-shuffle change, the NME by photos given, and the R² of each named
-    component per condition (mean over seeds)."""
+    component per condition (mean over seeds; `r2_seeds`: its spread over the seeds, and `r2_interval`: each seed's
+    90% bootstrap interval over the held-out faces, [low, high] per component and seed, where the reports have
+    them)."""
     out: dict = {"side_shuffle": {}, "nme_by_views": {}, "component_r2": {}}
     for name in names:
         views = [r["views"] for r in runs if r["run"] == name and r.get("views")]
@@ -109,7 +111,13 @@ def view_summary(runs: list[dict], names: list[str]) -> dict:
             out["component_r2"][name] = {
                 "names": first["names"], "landmark_ceiling": first.get("landmark_ceiling"),
                 "r2": {c: [sum(v["component_r2"]["r2"][c][k] for v in views) / len(views)
-                           for k in range(len(first["names"]))] for c in first["r2"]}}
+                           for k in range(len(first["names"]))] for c in first["r2"]},
+                "r2_seeds": {c: [_spread([v["component_r2"]["r2"][c][k] for v in views])
+                                 for k in range(len(first["names"]))] for c in first["r2"]}}
+            if all("r2_interval" in v["component_r2"] for v in views):
+                out["component_r2"][name]["r2_interval"] = {
+                    c: [[[v["component_r2"]["r2_interval"][c][0][k], v["component_r2"]["r2_interval"][c][1][k]]
+                         for v in views] for k in range(len(first["names"]))] for c in first["r2"]}
     return out
 
 

@@ -255,6 +255,30 @@ def test_an_r2_from_few_faces_comes_with_its_bootstrap_interval():
         component_r2_interval(predicted, true, level=1.0)
 
 
+def test_the_learning_benchmark_summarises_r2_over_seeds_with_each_seeds_interval(monkeypatch):
+    """`benchmarks/learning.py`'s summary: each component's R² averaged over seeds, its spread over them, and every
+    seed's bootstrap interval; a run whose reports have no intervals (older ones) is summarised without."""
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from learning import view_summary
+
+    def run(seed, r2, interval=None):
+        views = {"component_r2": {"names": ["a", "b"], "r2": {"two": r2}}}
+        if interval is not None:
+            views["component_r2"]["r2_interval"] = {"two": interval}
+        return {"run": "net", "seed": seed, "views": views}
+
+    runs = [run(0, [0.5, 0.1], [[0.4, 0.0], [0.6, 0.2]]), run(1, [0.7, 0.3], [[0.6, 0.1], [0.8, 0.5]])]
+    summary = view_summary(runs, ["net"])["component_r2"]["net"]
+    assert summary["r2"]["two"] == pytest.approx([0.6, 0.2])
+    assert summary["r2_seeds"]["two"][0]["min"] == 0.5 and summary["r2_seeds"]["two"][0]["max"] == 0.7
+    assert summary["r2_seeds"]["two"][1]["sd"] == pytest.approx(np.std([0.1, 0.3], ddof=1))
+    assert summary["r2_interval"]["two"] == [[[0.4, 0.6], [0.6, 0.8]], [[0.0, 0.2], [0.1, 0.5]]]
+    older = view_summary([run(0, [0.5, 0.1]), run(1, [0.7, 0.3])], ["net"])["component_r2"]["net"]
+    assert "r2_interval" not in older and older["r2"]["two"] == pytest.approx([0.6, 0.2])
+
+
 def test_fit_stages_tell_the_landmarks_from_the_fit(tmp_path_factory):
     """The fit given the true landmarks and poses finds the faces; the same untrained network's own landmarks do
     not: the diagnostic that names the stage holding a multi-view network's R² back."""

@@ -227,6 +227,7 @@ def test_the_sample_cache_bound_decides_memory_or_stream_and_a_multiview_run_sta
     decoded bytes matches what the datasets keep, data past the bound streams, except a multiview run's, which
     stays in memory with a warning naming the flag (and refuses an explicit --stream)."""
     from frontside.learning.data import _nbytes
+    from frontside.learning.runs import check_train_config
     from frontside.learning.streaming import run_layout, sample_bytes
     from frontside.learning.world import World
 
@@ -249,8 +250,6 @@ def test_the_sample_cache_bound_decides_memory_or_stream_and_a_multiview_run_sta
         assert layout(tight, labels=True) is False
     assert "--sample-cache-gib" in caplog.text and "overflow" in caplog.text
     assert layout(tight, labels=True, stream=True) is True  # the trainer refuses this for multiview
-    from frontside.learning.runs import check_train_config
-
     with pytest.raises(ParameterError, match="sample_cache_gib"):
         check_train_config(TrainConfig(data=[three_view_dataset], out=str(tmp_path / "run"), sample_cache_gib=0))
 

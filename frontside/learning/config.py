@@ -133,6 +133,10 @@ class TrainConfig:
         return NetworkSpec(arch=self.arch, width=float(self.width), weight_init=self.weight_init,
                            decoder_norm=self.decoder_norm, input_size=self.encoder_size(), fusion=self.fusion)
 
+    def sample_cache_bytes(self) -> int:
+        """`sample_cache_gib` in bytes: the in-memory mode's bound on decoded samples."""
+        return int(self.sample_cache_gib * 2 ** 30)
+
     def encoder_size(self) -> int:
         """The encoder's resolution: `input_size`, or the arch's own."""
         return self.input_size if self.input_size is not None else get_arch(self.arch).input_size

@@ -353,7 +353,10 @@ def sample_bytes(roots: list[str], views: str, input_size: int | None, stride: i
         return (2 if views == "both" else 1) * side * side * 3 + target
     n = manifest.parameters.get("views", 2)
     n = n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 2
-    return target + n * (side * side * 4 + 68 * (3 * 4 + 1) + 3 * 4 + 3 * 16 * 8 + 9 * 8) + 64 * 4
+    # a view: its image (uint8 x 3) and parts (uint8), 68 landmarks (float32 x 3) and their visibility, its pose
+    # (float32 x 3), three 4 x 4 cameras and a 3 x 3 crop (float64); a face: about 64 float32 coefficients
+    view = side * side * 4 + 68 * (3 * 4 + 1) + 3 * 4 + 3 * 16 * 8 + 9 * 8
+    return target + n * view + 64 * 4
 
 
 def run_layout(config, world, last_path: str | os.PathLike, views: str, input_size: int | None,
@@ -386,8 +389,7 @@ def run_layout(config, world, last_path: str | os.PathLike, views: str, input_si
 
     rows = sum(Manifest.load(root).rows for root in config.data)
     needed = rows * sample_bytes(config.data, views, input_size, stride, labels)
-    bound = int(config.sample_cache_gib * 2 ** 30)
-    if needed <= bound:
+    if needed <= config.sample_cache_bytes():
         return False, streams
     if labels:
         log.warning("%s: the %d faces' decoded samples (~%.1f GiB) overflow the %.1f GiB sample cache: every "

@@ -65,17 +65,17 @@ def _datasets(config: TrainConfig, views: str, input_size: int | None, target_st
     """(training set, whose targets keep every `target_stride`-th row and column; validation set, whole targets),
     each keeping up to `config.sample_cache_gib` of decoded samples."""
     augment = config.recipe()[3]
-    kept = int(config.sample_cache_gib * 2 ** 30)
+
+    def faces(roots: list[str], training: bool, indices=None) -> ShardDataset:
+        more = dict(target_stride=target_stride, labels=labels) if training else {}
+        return ShardDataset(roots, views, augment and training, config.seed, indices=indices, input_size=input_size,
+                            sample_cache_bytes=config.sample_cache_bytes(), **more)
+
     if config.val:
-        return (ShardDataset(config.data, views, augment, config.seed, input_size=input_size,
-                             target_stride=target_stride, labels=labels, sample_cache_bytes=kept),
-                ShardDataset(config.val, views, False, config.seed, input_size=input_size, sample_cache_bytes=kept))
+        return faces(config.data, True), faces(config.val, False)
     everything = ShardDataset(config.data, views, False, config.seed)
     train_idx, val_idx = _split(len(everything), config.val_fraction, config.seed)
-    return (ShardDataset(config.data, views, augment, config.seed, indices=train_idx, input_size=input_size,
-                         target_stride=target_stride, labels=labels, sample_cache_bytes=kept),
-            ShardDataset(config.data, views, False, config.seed, indices=val_idx, input_size=input_size,
-                         sample_cache_bytes=kept))
+    return faces(config.data, True, train_idx), faces(config.data, False, val_idx)
 
 
 def dataset_basis(roots: list[str], uv_regions: np.ndarray) -> tuple[UVBasis, str]:
@@ -193,7 +193,8 @@ class Trainer:
         if self.streaming:
             if multiview:
                 raise DataIntegrityError(f"{config.data[0]}: {config.arch} reads every view's labels, which "
-                                         "streamed training does not: train from local shards in one process (--no-stream)")
+                                         "streamed training does not: train from local shards in one process "
+                                         "(--no-stream)")
             self._stream_data(input_size)
             return
         self.train_set, self.val_set = _datasets(config, views, input_size, self.stride, labels=multiview)

@@ -225,7 +225,8 @@ def test_the_sample_cache_bound_decides_memory_or_stream_and_a_multiview_run_sta
                                                                                              tmp_path, caplog):
     """`--sample-cache-gib` sizes the in-memory mode's decoded-sample cache: the layout's estimate of a face's
     decoded bytes matches what the datasets keep, data past the bound streams, except a multiview run's, which
-    stays in memory with a warning naming the flag (and refuses an explicit --stream)."""
+    stays in memory with a warning naming the flag (and refuses an explicit --stream); an explicit --no-stream past
+    the bound warns alike."""
     from frontside.learning.data import _nbytes
     from frontside.learning.runs import check_train_config
     from frontside.learning.streaming import run_layout, sample_bytes
@@ -250,6 +251,12 @@ def test_the_sample_cache_bound_decides_memory_or_stream_and_a_multiview_run_sta
         assert layout(tight, labels=True) is False
     assert "--sample-cache-gib" in caplog.text and "overflow" in caplog.text
     assert layout(tight, labels=True, stream=True) is True  # the trainer refuses this for multiview
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="frontside.learning.streaming"):
+        assert layout(fits, labels=False, stream=False) is False
+        assert not caplog.text  # an explicit --no-stream that fits says nothing
+        assert layout(tight, labels=False, stream=False) is False
+    assert "--sample-cache-gib" in caplog.text  # ... and past the cache says what each epoch will cost
     with pytest.raises(ParameterError, match="sample_cache_gib"):
         check_train_config(TrainConfig(data=[three_view_dataset], out=str(tmp_path / "run"), sample_cache_gib=0))
 

@@ -367,7 +367,8 @@ def run_layout(config, world, last_path: str | os.PathLike, views: str, input_si
     and for data whose decoded samples would overflow the in-memory mode's sample cache
     (`config.sample_cache_gib`: a full shuffle would then decode every sample every epoch anyway, with gigabytes
     held), except with `labels` (multiview, which reads every view's labels and does not stream): such a run
-    stays in memory and decodes its rows again each epoch (logged). A resumed run keeps the choice and the
+    stays in memory and decodes its rows again each epoch (logged, as is an explicit `--no-stream` past the
+    cache). A resumed run keeps the choice and the
     streams it started with whenever the new process count divides them, so its batches stay the same."""
     from frontside.learning.checkpoint.reader import read_checkpoint
 
@@ -379,24 +380,32 @@ def run_layout(config, world, last_path: str | os.PathLike, views: str, input_si
         streams = world.size
     if config.batch_size % streams:
         raise ParameterError("batch_size", f"{config.batch_size} is not a multiple of the {streams} data streams")
+    remote = any(is_url(r) for r in list(config.data) + list(config.val))
     if config.stream is not None:
+        if not config.stream and not remote:
+            _fits_sample_cache(config, views, input_size, stride, labels, warn=True)
         return config.stream, streams
     if recorded.get("streaming") is not None and not world.distributed:
         return bool(recorded["streaming"]), streams
-    if world.distributed or config.data_weight or any(is_url(r) for r in list(config.data) + list(config.val)):
+    if world.distributed or config.data_weight or remote:
         return True, streams
+    if _fits_sample_cache(config, views, input_size, stride, labels, warn=labels):
+        return False, streams
+    return not labels, streams
+
+
+def _fits_sample_cache(config, views: str, input_size: int | None, stride: int, labels: bool, warn: bool) -> bool:
+    """Whether the decoded samples of every face of --data fit `--sample-cache-gib`; where they do not and `warn`,
+    one warning: the in-memory mode then decodes them again each epoch."""
     from frontside.store.manifest import Manifest
 
     rows = sum(Manifest.load(root).rows for root in config.data)
     needed = rows * sample_bytes(config.data, views, input_size, stride, labels)
-    if needed <= config.sample_cache_bytes():
-        return False, streams
-    if labels:
+    if needed > config.sample_cache_bytes() and warn:
         log.warning("%s: the %d faces' decoded samples (~%.1f GiB) overflow the %.1f GiB sample cache: every "
                     "epoch decodes them again (a larger --sample-cache-gib keeps them)", config.data[0], rows,
                     needed / 2 ** 30, config.sample_cache_gib)
-        return False, streams
-    return True, streams
+    return needed <= config.sample_cache_bytes()
 
 
 def _source_seed(seed: int, source: int) -> int:

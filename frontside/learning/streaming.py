@@ -368,8 +368,8 @@ def run_layout(config, world, last_path: str | os.PathLike, views: str, input_si
     (`config.sample_cache_gib`: a full shuffle would then decode every sample every epoch anyway, with gigabytes
     held), except with `labels` (multiview, which reads every view's labels and does not stream): such a run
     stays in memory and decodes its rows again each epoch (logged, as is an explicit `--no-stream` past the
-    cache). A resumed run keeps the choice and the
-    streams it started with whenever the new process count divides them, so its batches stay the same."""
+    cache). A resumed run keeps the choice and the streams it started with whenever the new process count divides
+    them, so its batches stay the same."""
     from frontside.learning.checkpoint.reader import read_checkpoint
 
     recorded = {}

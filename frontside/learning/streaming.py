@@ -381,31 +381,25 @@ def run_layout(config, world, last_path: str | os.PathLike, views: str, input_si
     if config.batch_size % streams:
         raise ParameterError("batch_size", f"{config.batch_size} is not a multiple of the {streams} data streams")
     remote = any(is_url(r) for r in list(config.data) + list(config.val))
-    if config.stream is not None:
-        if not config.stream and not remote:
-            _fits_sample_cache(config, views, input_size, stride, labels, warn=True)
+    if config.stream is None:
+        if recorded.get("streaming") is not None and not world.distributed:
+            return bool(recorded["streaming"]), streams
+        if world.distributed or config.data_weight or remote:
+            return True, streams
+    elif config.stream or remote:
         return config.stream, streams
-    if recorded.get("streaming") is not None and not world.distributed:
-        return bool(recorded["streaming"]), streams
-    if world.distributed or config.data_weight or remote:
-        return True, streams
-    if _fits_sample_cache(config, views, input_size, stride, labels, warn=labels):
-        return False, streams
-    return not labels, streams
-
-
-def _fits_sample_cache(config, views: str, input_size: int | None, stride: int, labels: bool, warn: bool) -> bool:
-    """Whether the decoded samples of every face of --data fit `--sample-cache-gib`; where they do not and `warn`,
-    one warning: the in-memory mode then decodes them again each epoch."""
     from frontside.store.manifest import Manifest
 
     rows = sum(Manifest.load(root).rows for root in config.data)
     needed = rows * sample_bytes(config.data, views, input_size, stride, labels)
-    if needed > config.sample_cache_bytes() and warn:
-        log.warning("%s: the %d faces' decoded samples (~%.1f GiB) overflow the %.1f GiB sample cache: every "
-                    "epoch decodes them again (a larger --sample-cache-gib keeps them)", config.data[0], rows,
-                    needed / 2 ** 30, config.sample_cache_gib)
-    return needed <= config.sample_cache_bytes()
+    if needed <= config.sample_cache_bytes():
+        return False, streams
+    if config.stream is None and not labels:
+        return True, streams
+    log.warning("%s: the %d faces' decoded samples (~%.1f GiB) overflow the %.1f GiB sample cache: every "
+                "epoch decodes them again (a larger --sample-cache-gib keeps them)", config.data[0], rows,
+                needed / 2 ** 30, config.sample_cache_gib)
+    return False, streams
 
 
 def _source_seed(seed: int, source: int) -> int:

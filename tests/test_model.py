@@ -104,6 +104,11 @@ def test_auto_precision_picks_bf16_only_where_the_cpu_has_it(monkeypatch, avx512
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
     assert resolve_precision(torch.device("cpu"), "auto") == expected
+    # multiview's class keeps it in float32 under auto (its bf16 is measured on one seed pair); asked, it runs bf16
+    multiview = build("multiview", input_size=64)
+    assert resolve_precision(torch.device("cpu"), "auto", multiview) == "fp32"
+    assert resolve_precision(torch.device("cpu"), "auto", build("twoview")) == expected
+    assert resolve_precision(torch.device("cpu"), "bf16", multiview) == "bf16"
 
 
 @pytest.mark.parametrize("arch", ["frontonly-thesis", "frontonly"])

@@ -67,7 +67,8 @@ class TrainConfig:
     device: str = field(default="auto", metadata=cli(
         "auto (a GPU when there is one), cpu, cuda (each process its own GPU: cuda:LOCAL_RANK), cuda:N"))
     precision: str = field(default="auto", metadata=cli(
-        "auto: bf16 autocast where the device runs it natively (CUDA, AVX512-BF16/AMX CPUs), else fp32; fp16: "
+        "auto: bf16 autocast where the device runs it natively (CUDA, AVX512-BF16/AMX CPUs), else fp32 (multiview: "
+        "fp32; bf16 runs its encoder in bf16); fp16: "
         "float16 autocast with a gradient scaler (GPUs without bf16)", choices=PRECISIONS))
     nproc: int = field(default=1, metadata=cli(
         "training processes on this machine, data-parallel (DistributedDataParallel: gloo on CPUs, nccl on GPUs); "

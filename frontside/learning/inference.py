@@ -48,7 +48,8 @@ class Predictor:
         if hasattr(network, "flip_test"):
             network.flip_test = flip_test
         trained_views = state["config"].get("views") if get_arch(state["arch"]).views == "any" else None
-        return cls(network, state["arch"], basis, device, resolve_precision(device, precision), trained_views)
+        return cls(network, state["arch"], basis, device, resolve_precision(device, precision, network),
+                   trained_views)
 
     @property
     def views(self) -> str:

@@ -4,7 +4,8 @@ bf16 autocast roughly halves a training step on a CPU with AMX (measured: 95 ins
 sample for the two-view network, channels_last both) and on CUDA. Without native bf16 it is emulated and slower
 than float32: on an AVX-512 Xeon without AVX512-BF16, 4.3 instead of 2.5 s for a batch of 8. The networks keep
 their last, three-channel decoder layers in float32 (`networks.fp32_tail`): bf16 resolves 1/256 of the output
-range, about one pixel of a position map, which is the size of the errors we measure.
+range, about one pixel of a position map, which is the size of the errors we measure. `multiview` runs only its
+encoder in bf16 when asked, and stays float32 under "auto" (its class's `auto_precision`).
 
 fp16 autocast (`--precision fp16`) is for GPUs without bf16 (before Ampere): its narrow exponent range
 underflows small gradients, so its steps go through a `GradScaler` (`grad_scaler`), which multiplies the loss
@@ -35,11 +36,15 @@ def bf16_is_fast(device: torch.device) -> bool:
     return False
 
 
-def resolve_precision(device: torch.device, precision: str = "auto") -> str:
-    """"bf16", "fp16" or "fp32" for `precision` in PRECISIONS; "auto" picks bf16 where it is native."""
+def resolve_precision(device: torch.device, precision: str = "auto", network: torch.nn.Module | None = None) -> str:
+    """"bf16", "fp16" or "fp32" for `precision` in PRECISIONS; "auto" picks bf16 where it is native, unless the
+    network's class says float32 is its default (`auto_precision = "fp32"`: `multiview`, whose bf16 is measured
+    on one seed pair only); an explicit "bf16" runs bf16 for every network."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     if precision == "auto":
+        if getattr(network, "auto_precision", None) == "fp32":
+            return "fp32"
         return "bf16" if bf16_is_fast(device) else "fp32"
     return precision
 

@@ -245,7 +245,7 @@ class Trainer:
             self.network.start_at(self.mean_target[None] * posmap_scale(self.basis.size),
                                   torch.from_numpy(weight_mask))
         self.network = self.network.to(self.device).to(memory_format=torch.channels_last)
-        self.precision = resolve_precision(self.device, self.config.precision)
+        self.precision = resolve_precision(self.device, self.config.precision, self.network)
         self.scaler = grad_scaler(self.device, self.precision)
         self.posmap_loss = WeightedPosmapLoss(weight_mask).to(self.device)
         stride = self.stride

@@ -43,7 +43,14 @@ def split_views(x: torch.Tensor) -> torch.Tensor:
 class MultiViewNet(nn.Module):
     """See the module's docstring. basis: the face model's UV basis (S, K); input_size R (a multiple of 32);
     widths: the encoder's; iterations: Gauss-Newton steps of the fit; sigma_px: the landmarks' starting noise
-    (learned); pose_sigma: the fit's prior on each view's pose change (radians, log scale, shift)."""
+    (learned); pose_sigma: the fit's prior on each view's pose change (radians, log scale, shift).
+
+    Precision: under a bf16 autocast only the encoder and its heads' features run in bf16; the heatmaps'
+    expectation, the fit and the face are float32. `--precision auto` keeps this network in float32
+    (`auto_precision`): bf16 makes a 128-px step 25% shorter, and its accuracy is measured on one seed pair only
+    (README "Training and the networks", "Precision of multiview"); `--precision bf16` asks for it."""
+
+    auto_precision = "fp32"  # what `precision.resolve_precision` gives this network for "auto"
 
     def __init__(self, basis: UVBasis, input_size: int = 128, widths: tuple[int, ...] = (32, 48, 64, 128, 192),
                  hidden: int = 256, iterations: int = 2, sigma_px: float = 6.0,
@@ -123,19 +130,28 @@ class MultiViewNet(nn.Module):
         b, v = views.shape[:2]
         if present is None:
             present = torch.ones(b, v, dtype=torch.bool, device=x.device)
-        h_flat, logits = self._encode(views[present])
+        h_flat, logits = self._encode(views[present])  # in the caller's autocast (bf16 where asked)
+        # the flip test: each photo's landmarks averaged with its mirror image's
+        mirrored = self._encode(views[present].flip(-1))[1] if self.flip_test and not self.training else None
+        with torch.autocast(x.device.type, enabled=False):  # the fit and the geometry in float32
+            return self._fit(b, v, present, h_flat.float(), logits.float(),
+                             None if mirrored is None else mirrored.float(), given)
+
+    def _fit(self, b: int, v: int, present: torch.Tensor, h_flat: torch.Tensor, logits: torch.Tensor,
+             mirrored_logits: torch.Tensor | None, given: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
+        """`details`' outputs from the encoder's features (M, hidden) and heatmap logits (M, 68, R/4, R/4) of the
+        M present views (and of their mirror images for the flip test), in float32."""
         xy = self._landmarks(logits)
-        if self.flip_test and not self.training:  # each photo's landmarks averaged with its mirror image's
-            mirrored = self._landmarks(self._encode(views[present].flip(-1))[1])[:, self.mirrored_landmarks]
+        if mirrored_logits is not None:
+            mirrored = self._landmarks(mirrored_logits)[:, self.mirrored_landmarks]
             xy = 0.5 * (xy + torch.stack([self.frame - mirrored[..., 0], mirrored[..., 1]], -1))
-        h_flat = h_flat.float()
         pose_flat = self.pose_head(h_flat)
         visibility = self.visibility_head(h_flat)
         given = given or {}
         weight = given["visibility"][present].float() if "visibility" in given else torch.sigmoid(visibility)
         xy = given["landmarks"][present].float() if "landmarks" in given else xy
         pose_flat = given["pose"][present].float() if "pose" in given else pose_flat
-        owner = torch.arange(b, device=x.device)[:, None].expand(b, v)[present]
+        owner = torch.arange(b, device=h_flat.device)[:, None].expand(b, v)[present]
         fitted, delta = landmark_fit.fit(self.landmark_mean, self.landmark_components, self.prior_var, xy, weight,
                                          pose_flat, owner, b, torch.exp(self.log_sigma), self.frame, self.iterations,
                                          self.pose_sigma)
@@ -167,8 +183,8 @@ class MultiViewNet(nn.Module):
     def forward(self, x: torch.Tensor, coarse: bool = False, present: torch.Tensor | None = None,
                 details: bool = False):
         """(B, 3, S, S) posmaps / 1.1 S of photos (B, 3V, R, R); with details, (posmaps, `details`' dict)."""
+        out = self.details(x.float(), present)
         with torch.autocast(x.device.type, enabled=False):
-            out = self.details(x.float(), present)
             posmap = self.compose(out["pose"][:, 0], out["coefficients"], coarse)
         return (posmap, out) if details else posmap
 

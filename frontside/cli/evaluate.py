@@ -25,9 +25,9 @@ def run(args: argparse.Namespace) -> int:
     check_evaluation_numbers(config.out, config.max_faces)  # no torch yet: a bad number answers at once
     from dataclasses import replace
 
-    from frontside.learning.shipped import resolve
+    from frontside.learning.ensemble import resolve_checkpoints
 
-    config = replace(config, checkpoints=[resolve(c) for c in config.checkpoints])  # shipped:NAME: from the cache
+    config = replace(config, checkpoints=[resolve_checkpoints(c) for c in config.checkpoints])  # shipped:NAME
     check_evaluation(config)
 
     from frontside.cli.prefect_server import guarded_server

@@ -110,19 +110,19 @@ def run(namespace: argparse.Namespace) -> int:
         return _fail(*exc.args, code=2)
     from dataclasses import replace
 
-    from frontside.learning.shipped import resolve
+    from frontside.learning.ensemble import check_checkpoints, checkpoint_members, resolve_checkpoints
 
-    args = replace(args, checkpoint=resolve(args.checkpoint))  # shipped:NAME: its checkpoint from the cache
-    _check_file("--checkpoint", args.checkpoint)
+    args = replace(args, checkpoint=resolve_checkpoints(args.checkpoint))  # shipped:NAME: from the cache
+    for member in checkpoint_members(args.checkpoint):  # "a.pt+b.pt": an ensemble
+        _check_file("--checkpoint", member)
     _check_file("--front", args.front)
     for side in args.side:
         _check_file("--side", side)
     _check_file("--uv-regions", args.uv_regions)
-    from frontside.learning.checkpoint.validation import check_checkpoint_file
     from frontside.learning.networks.registry import get_arch
 
     # read without torch: a file that is no checkpoint, or a two-view network without --side, answers at once
-    arch = get_arch(check_checkpoint_file(args.checkpoint, "checkpoint")["spec"]["arch"])
+    arch = get_arch(check_checkpoints(args.checkpoint, "checkpoint")[0]["spec"]["arch"])
     with_sides = arch.views == "both" or (arch.views == "any" and args.pairs is not None
                                           and (Path(args.pairs) / "side").is_dir())
     views = ("front", "side") if with_sides else ("front",)

@@ -22,7 +22,7 @@ def check_evaluation(config: EvaluateConfig) -> None:
     it was made with (loaded and checked against its sha256), a Florence root holding scans, an AFLW2000-3D root
     whose annotations all read (and one-view networks for it; its fits' counts fit the BFM given). The checkpoints are
     read first (no torch), and whether their weights fit their networks (torch) is checked last."""
-    from frontside.learning.checkpoint.validation import check_checkpoint_file
+    from frontside.learning.ensemble import check_checkpoints, checkpoint_members
     from frontside.store.dataset import check_dataset_folder, dataset_model
 
     checkpoints, data, florence, aflw2000 = config.checkpoints, config.data, config.florence, config.aflw2000
@@ -37,7 +37,8 @@ def check_evaluation(config: EvaluateConfig) -> None:
     if config.model is not None and not config.model.startswith("bfm:"):
         raise ParameterError("model", f"{config.model!r}: the BFM the AFLW2000-3D fits were made with, "
                                       "bfm:/path/BFM.mat[,uv=/path/BFM_UV.mat]")
-    states = {checkpoint: check_checkpoint_file(checkpoint, "checkpoints") for checkpoint in checkpoints}
+    states = {member: state for spec in checkpoints  # an ensemble ("a.pt+b.pt"): each of its networks
+              for member, state in zip(checkpoint_members(spec), check_checkpoints(spec, "checkpoints"))}
     if aflw2000:
         from frontside.learning.networks.registry import get_arch
         from frontside.sources.aflw2000 import find_samples, read_sample

@@ -13,7 +13,8 @@ class EvaluateConfig:
     AFLW2000-3D's photos (through the reconstruct pipeline)."""
 
     checkpoints: list[str] = field(metadata=cli(
-        "a best.pt/last.pt to evaluate (or a shipped network: shipped:multiview, shipped:multiview-front)",
+        "a best.pt/last.pt to evaluate (or a shipped network: shipped:multiview, shipped:multiview-front); "
+        "A.pt+B.pt: an ensemble of networks of one design (the mean of their answers)",
         flag="--checkpoint", metavar="CKPT"))
     out: str = field(metadata=cli("report folder: report.md, report.json, ced.png, meshes.png", metavar="DIR"))
     data: list[str] = field(default_factory=list, metadata=cli("held-out shard folder", metavar="DIR"))

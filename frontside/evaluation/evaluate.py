@@ -151,10 +151,12 @@ def evaluate_mean_face(pairs: list[Face], model: MorphableModel) -> ModelScores:
 
 
 def checkpoint_face_model(checkpoint: str) -> MorphableModel:
-    """The face model a network was trained with (its training data's manifest), the built-in one otherwise."""
+    """The face model a network was trained with (its training data's manifest), the built-in one otherwise (an
+    ensemble's: its first network's)."""
     from frontside.learning.checkpoint.saving import load_checkpoint
+    from frontside.learning.ensemble import checkpoint_members
 
-    data = load_checkpoint(checkpoint)["config"].get("data") or []
+    data = load_checkpoint(checkpoint_members(checkpoint)[0])["config"].get("data") or []
     for root in data:
         try:
             return dataset_model(root)

@@ -15,7 +15,8 @@ class ReconstructConfig:
     """Photos of one face (or a folder of pairs) and a checkpoint, in; a mesh, face.json and a preview, out."""
 
     checkpoint: str = field(metadata=cli("a trained network's best.pt or last.pt, or a shipped one: "
-                                               "shipped:multiview", metavar="CKPT"))
+                                               "shipped:multiview; A.pt+B.pt: an ensemble (the mean of their "
+                                               "answers)", metavar="CKPT"))
     front: str | None = field(default=None, metadata=cli("front photo", metavar="PHOTO"))
     side: list[str] = field(default_factory=list, metadata=cli(
         "side photo (needed by two-view networks); a multi-view network takes any number (--side L --side R)",

@@ -105,12 +105,12 @@ class Reconstructor:
     (or `face_mask`, e.g. from a dataset's uv_regions.png). Loaded once; `reconstruct` per pair."""
 
     def __init__(self, checkpoint: str | os.PathLike, detector: str = "auto", face_mask: np.ndarray | None = None):
-        from frontside.learning.inference import Predictor
+        from frontside.learning.ensemble import load_predictor
 
         self.checkpoint = str(checkpoint)
         self.detector = detector
         load_detector(detector)  # its weights loaded with the network, not inside the first photo's detection
-        self.predictor = Predictor.from_checkpoint(checkpoint)
+        self.predictor = load_predictor(checkpoint)  # "a.pt+b.pt": the mean of their answers
         basis = self.predictor.basis  # the UV layout the network answers in, with its face model's mean shape
         self.size = basis.size
         self.face_model = basis.model

@@ -22,9 +22,12 @@ from frontside.orchestration.tasks.evaluate import (
 
 
 def model_name(checkpoint: str) -> str:
-    """A readable name for a checkpoint: its run folder's name (runs/twoview/best.pt -> twoview)."""
-    path = Path(checkpoint)
-    return path.parent.name if path.stem in ("best", "last") else path.stem
+    """A readable name for a checkpoint: its run folder's name (runs/twoview/best.pt -> twoview); an ensemble's
+    joins its networks' names (runs/a/last.pt+runs/b/last.pt -> a+b)."""
+    from frontside.learning.ensemble import JOIN, checkpoint_members
+
+    paths = [Path(member) for member in checkpoint_members(checkpoint)]
+    return JOIN.join(path.parent.name if path.stem in ("best", "last") else path.stem for path in paths)
 
 
 @flow(name="evaluate-models", log_prints=True)

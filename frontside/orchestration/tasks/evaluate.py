@@ -25,10 +25,10 @@ def evaluate_checkpoint_task(checkpoint: str, name: str, data: list[str], out: s
     from dataclasses import replace
 
     from frontside.evaluation.diagnostics import view_diagnostics
-    from frontside.learning.inference import Predictor
+    from frontside.learning.ensemble import load_predictor
 
     model = dataset_model(data[0])
-    predictor = Predictor.from_checkpoint(checkpoint)
+    predictor = load_predictor(checkpoint)
     faces = load_pairs(data, max_faces, n_views=None)
     scores = evaluate_predictor(predictor, faces, model, name, checkpoint=checkpoint)
     scores = replace(scores, views=view_diagnostics(predictor, faces, model, scores.icp_errors))
@@ -60,17 +60,21 @@ def write_report_task(score_paths: list[str], out: str, dataset: str, checkpoint
     from frontside.evaluation.report import write_report
     from frontside.geometry.posmap import sample_posmap
     from frontside.learning.checkpoint.saving import load_checkpoint
-    from frontside.learning.inference import Predictor
+    from frontside.learning.ensemble import checkpoint_members, load_predictor
 
     scores = [ModelScores.load(p) for p in score_paths]
     model = dataset_model(data[0])
     pairs = load_pairs(data, n_mesh_faces)
-    predictors = {name: Predictor.from_checkpoint(path) for name, path in checkpoints.items()}
+    predictors = {name: load_predictor(path) for name, path in checkpoints.items()}
     meshes = [{"face_id": p.meta.face_id, "truth": sample_posmap(p.posmap, model.uv),
                "predictions": {name: sample_posmap(pr.predict(p.front, p.side), model.uv)
                                for name, pr in predictors.items()}} for p in pairs]
     histories = {}
-    for name, path in checkpoints.items():
+    for name, spec in checkpoints.items():
+        members = checkpoint_members(spec)
+        if len(members) > 1:  # an ensemble: each member's run has its own curves
+            continue
+        path = members[0]
         last = Path(path).with_name("last.pt")  # the whole run, not only the epochs up to the best one
         state = load_checkpoint(str(last) if last.exists() else path)
         histories[name] = {"history": state["history"], "baselines": state["config"].get("baselines", {})}
@@ -89,10 +93,10 @@ def florence_views_task(root: str, out: str, max_faces: int | None = None) -> st
 @task(name="evaluate-checkpoint-on-scans", task_run_name="evaluate-{name}-scans")
 def evaluate_checkpoint_on_scans_task(checkpoint: str, name: str, views_dir: str, out: str) -> str:
     from frontside.evaluation.evaluate import checkpoint_face_model, evaluate_predictor_on_scans
-    from frontside.learning.inference import Predictor
+    from frontside.learning.ensemble import load_predictor
     from frontside.sources.florence import load_views
 
-    scores = evaluate_predictor_on_scans(Predictor.from_checkpoint(checkpoint), load_views(views_dir),
+    scores = evaluate_predictor_on_scans(load_predictor(checkpoint), load_views(views_dir),
                                          checkpoint_face_model(checkpoint), name, checkpoint)
     return str(scores.save(Path(out) / "scores" / f"{name}.json"))
 

@@ -53,7 +53,7 @@ def test_an_ensemble_answers_the_mean_of_its_networks_answers(two_seeds):
 
 
 def test_an_ensembles_networks_must_be_one_design_and_each_a_checkpoint(two_seeds, tmp_path):
-    from frontside.errors import FrontsideError
+    from frontside.errors import FrontsideError, ParameterError
     from frontside.learning.checkpoint.validation import check_checkpoint_file
     from frontside.learning.ensemble import check_checkpoints, checkpoint_members, members_problem
 
@@ -62,11 +62,14 @@ def test_an_ensembles_networks_must_be_one_design_and_each_a_checkpoint(two_seed
     plus = tmp_path / "run+1.pt"  # a file whose own name holds "+" is one checkpoint
     plus.write_bytes(Path(a).read_bytes())
     assert checkpoint_members(str(plus)) == [str(plus)]
-    assert len(check_checkpoints(f"{a}+{b}")) == 2
+    assert len(check_checkpoints(f"{a}+{b}")) == 2 and len(check_checkpoints(f"{a}+{a}")) == 2
+    with pytest.raises(ParameterError, match="each side"):
+        check_checkpoints(f"{a}+", "checkpoints")
     with pytest.raises(FrontsideError, match="/nowhere/b.pt"):
         check_checkpoints(f"{a}+/nowhere/b.pt", "checkpoints")
     state = check_checkpoint_file(a)
-    fronts = dict(state, config=dict(state["config"], views=1))  # the same design trained on fronts alone
+    fronts = dict(state, config=dict(state["config"], views=1))  # the same arch trained on fronts alone
+    assert members_problem({a: state, "two.pt": dict(state, config=dict(state["config"], views=2))}) is None
     problem = members_problem({a: state, "fronts.pt": fronts})
     assert problem is not None and "fronts.pt" in problem and "one design" in problem
     assert members_problem({a: state, b: check_checkpoint_file(b)}) is None

@@ -40,16 +40,17 @@ def checkpoint_members(spec: str | os.PathLike) -> list[str]:
 
 def members_problem(specs: dict[str, dict]) -> str | None:
     """Why checkpoints {path: state (`checkpoint.validation.check_checkpoint_file`)} cannot be averaged as one
-    ensemble (they must be one network design reading the same views at one input size), or None. No torch."""
+    ensemble (they must be one network design: one arch, all trained on fronts alone or none, one input size),
+    or None. No torch."""
     def design(state: dict) -> tuple:
         config = state.get("config") or {}
-        return state["spec"]["arch"], config.get("views"), config.get("input_size")
+        return state["spec"]["arch"], config.get("views") == 1, config.get("input_size")
 
     (first, first_state), *rest = specs.items()
     for path, state in rest:
         if design(state) != design(first_state):
-            return (f"{path} is (arch, views, input size) {design(state)} and {first} is {design(first_state)}: an "
-                    "ensemble's networks must be one design")
+            return (f"{path} is (arch, trained on fronts alone, input size) {design(state)} and {first} is "
+                    f"{design(first_state)}: an ensemble's networks must be one design")
     return None
 
 
@@ -58,11 +59,14 @@ def check_checkpoints(spec: str, name: str = "checkpoint") -> list[dict]:
     and for an ensemble whether they are one design (`members_problem`; ParameterError naming `name`). No torch."""
     from frontside.learning.checkpoint.validation import check_checkpoint_file
 
-    states = {path: check_checkpoint_file(path, name) for path in checkpoint_members(spec)}
+    members = checkpoint_members(spec)
+    if not all(members):
+        raise ParameterError(name, f"{spec}: an ensemble names a checkpoint on each side of every {JOIN!r}")
+    states = {path: check_checkpoint_file(path, name) for path in members}
     problem = members_problem(states) if len(states) > 1 else None
     if problem:
         raise ParameterError(name, problem)
-    return list(states.values())
+    return [states[path] for path in members]
 
 
 def resolve_checkpoints(spec: str) -> str:

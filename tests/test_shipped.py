@@ -46,6 +46,44 @@ def test_the_shipped_two_view_network_reads_its_side_photo_and_beats_its_fronts_
     assert by_views["front + 2 sides"] < 1.02 * by_views["front + side"]
 
 
+def test_view_diagnostics_keep_one_batch_of_position_maps_and_score_as_before(shipped_checkpoints, tmp_path_factory):
+    """`frontside evaluate` on many faces: the diagnostics score each batch's position maps as they come and keep
+    none (kept whole, 480 faces x 5 conditions of 256-px maps were ~2 GB a network), with the same scores."""
+    import weakref
+
+    from frontside.evaluation.diagnostics import view_diagnostics
+    from frontside.evaluation.evaluate import evaluate_predictor, load_pairs, score_posmaps
+    from frontside.learning.inference import Predictor
+    from frontside.store.dataset import dataset_model
+
+    data = synthetic_dataset(str(tmp_path_factory.mktemp("held-out-6") / "ds"), 6, 6, seed=1_000_003, views=3)
+    faces, model = load_pairs([data], n_views=None), dataset_model(data)
+    predictor = Predictor.from_checkpoint(shipped_checkpoints["multiview"], precision="fp32")
+    own = evaluate_predictor(predictor, faces, model, "shipped-multiview").icp_errors
+    alive: list[int] = []
+    earlier: list[weakref.ref] = []
+    predict_views = predictor.predict_views
+
+    def watched(views, present=None):  # the real network; counts the earlier batches' maps still held
+        alive.append(sum(ref() is not None for ref in earlier))
+        posmaps, coefficients = predict_views(views, present)
+        earlier.append(weakref.ref(posmaps))
+        return posmaps, coefficients
+
+    predictor.predict_views = watched
+    diag = view_diagnostics(predictor, faces, model, own, batch_size=2)
+    assert len(alive) == 5 * 3 and max(alive) == 0  # 5 conditions x 3 batches, no earlier batch's maps held
+    predictor.predict_views = predict_views
+    whole = predict_views([[v.image for v in f.views[:3]] for f in faces])[0]  # all six faces in one batch
+    assert diag["nme_by_views"]["front + 2 sides"] == pytest.approx(float(np.mean(score_posmaps(whole, faces, model))),
+                                                                    rel=1e-4)
+    once = view_diagnostics(predictor, faces, model, own, batch_size=6)  # the same scores, to rounding
+    assert diag["side_shuffle"] == pytest.approx(once["side_shuffle"], rel=1e-3)  # ICP magnifies batch-size rounding
+    assert diag["nme_by_views"] == pytest.approx(once["nme_by_views"], rel=1e-3)  # ICP magnifies batch-size rounding
+    assert np.allclose(diag["component_r2"]["r2"]["front + side"], once["component_r2"]["r2"]["front + side"],
+                       atol=1e-4)
+
+
 def test_a_shipped_file_is_its_checkpoint_in_float16_and_a_changed_face_model_is_refused(shipped_checkpoints,
                                                                                         tmp_path, monkeypatch):
     import frontside.learning.shipped as shipped

@@ -240,25 +240,30 @@ def view_diagnostics(predictor, faces: list[Face], model: MorphableModel, own_nm
         conditions[SIDE] = ([[f.front, f.side] for f in faces], np.tile([False, True], (n, 1)))
         if all(len(f.views) >= 3 for f in faces):
             conditions[THREE] = ([[v.image for v in f.views[:3]] for f in faces], None)
-    posmaps, coefficients = {}, {}
+    # each batch's position maps are scored as they come and dropped: memory stays one batch of them, whatever the
+    # number of faces (kept whole, 480 faces x 5 conditions of 256-px maps were ~2 GB a network)
+    scored = ({SHUFFLED} if arch != "front" and n > 1 else set()) | ({FRONT, THREE} if arch == "any" else set())
+    nmes, coefficients = {}, {}
     for name, (views, present) in conditions.items():
-        out_p, out_c = [], []
+        out_n, out_c = [], []
         for start in range(0, n, batch_size):
             p, c = predictor.predict_views(views[start:start + batch_size],
                                            None if present is None else present[start:start + batch_size])
-            out_p.append(p)
+            if name in scored:
+                out_n.append(score_posmaps(p, faces[start:start + batch_size], model))
             out_c.append(c)
-        posmaps[name] = np.concatenate(out_p)
+            del p
+        if name in scored:
+            nmes[name] = np.concatenate(out_n)
         coefficients[name] = None if out_c[0] is None else np.concatenate(out_c)
     result: dict = {"faces": n}
-    if arch != "front" and n > 1:
-        other = score_posmaps(posmaps[SHUFFLED], faces, model)
+    if SHUFFLED in nmes:
+        other = nmes[SHUFFLED]
         result["side_shuffle"] = {"own": float(np.mean(own_nme)), "other": float(np.mean(other)),
                                   "change": relative_change(float(np.mean(own_nme)), float(np.mean(other)))}
     if arch == "any":
-        result["nme_by_views"] = {name: float(np.mean(own_nme)) if name == TWO
-                                  else float(np.mean(score_posmaps(posmaps[name], faces, model)))
-                                  for name in (FRONT, TWO, THREE) if name in posmaps}
+        result["nme_by_views"] = {name: float(np.mean(own_nme)) if name == TWO else float(np.mean(nmes[name]))
+                                  for name in (FRONT, TWO, THREE) if name in conditions}
     known = [i for i, f in enumerate(faces) if f.coefficients is not None]
     if coefficients.get(FRONT if arch == "front" else TWO) is not None and len(known) >= 3:
         from frontside.facemodel.uv_basis import basis_coefficients

@@ -77,9 +77,10 @@ def test_view_diagnostics_keep_one_batch_of_position_maps_and_score_as_before(sh
     whole = predict_views([[v.image for v in f.views[:3]] for f in faces])[0]  # all six faces in one batch
     assert diag["nme_by_views"]["front + 2 sides"] == pytest.approx(float(np.mean(score_posmaps(whole, faces, model))),
                                                                     rel=1e-4)
-    once = view_diagnostics(predictor, faces, model, own, batch_size=6)  # the same scores, to rounding
-    assert diag["side_shuffle"] == pytest.approx(once["side_shuffle"], rel=1e-3)  # ICP magnifies batch-size rounding
-    assert diag["nme_by_views"] == pytest.approx(once["nme_by_views"], rel=1e-3)  # ICP magnifies batch-size rounding
+    # the same scores as one batch of six, to the batch size's rounding (which ICP magnifies to ~5e-5)
+    once = view_diagnostics(predictor, faces, model, own, batch_size=6)
+    assert diag["side_shuffle"] == pytest.approx(once["side_shuffle"], rel=1e-3)
+    assert diag["nme_by_views"] == pytest.approx(once["nme_by_views"], rel=1e-3)
     assert np.allclose(diag["component_r2"]["r2"]["front + side"], once["component_r2"]["r2"]["front + side"],
                        atol=1e-4)
 

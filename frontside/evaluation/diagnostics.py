@@ -252,8 +252,8 @@ def view_diagnostics(predictor, faces: list[Face], model: MorphableModel, own_nm
             if name in scored:
                 out_n.append(score_posmaps(p, faces[start:start + batch_size], model))
             out_c.append(c)
-            del p
-        if name in scored:
+            del p  # before the next batch is predicted
+        if out_n:
             nmes[name] = np.concatenate(out_n)
         coefficients[name] = None if out_c[0] is None else np.concatenate(out_c)
     result: dict = {"faces": n}
